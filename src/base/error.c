@@ -1,0 +1,36 @@
+/* error.c — filling vox_error records (see error.h). */
+#include "base/error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+int vox_fail(vox_error *err, int code, const char *fmt, ...) {
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+        err->code = code;
+    }
+    return code;
+}
+
+int vox_error_prefix(vox_error *err, const char *fmt, ...) {
+    if (!err) return VOX_E_INTERNAL;
+    char prefix[512], old[sizeof err->msg];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    memcpy(old, err->msg, sizeof old);
+    snprintf(err->msg, sizeof err->msg, "%s: %s", prefix, old);
+    return err->code;
+}
+
+void vox_error_clear(vox_error *err) {
+    if (err) {
+        err->code = VOX_OK;
+        err->msg[0] = '\0';
+    }
+}

@@ -1,0 +1,26 @@
+/* npy.h — NumPy .npy files (format 1.0/2.0, C order, little endian) for the
+ * stage debug commands and the golden tests.  float32 ('<f4') and int32 ('<i4'). */
+#ifndef VOX_BASE_NPY_H
+#define VOX_BASE_NPY_H
+
+#include <stdint.h>
+
+#include "base/error.h"
+
+typedef enum { VOX_NPY_F32, VOX_NPY_I32 } vox_npy_type;
+
+typedef struct vox_npy {
+    vox_npy_type type;
+    int ndim;
+    int64_t shape[8];
+    int64_t numel;
+    void *data; /* float* or int32_t*, malloc'd */
+} vox_npy;
+
+int vox_npy_read(const char *path, vox_npy *out, vox_error *err);
+/* Writes atomically (temp file + rename): no partial file is left on failure. */
+int vox_npy_write(const char *path, vox_npy_type type, int ndim, const int64_t *shape,
+                  const void *data, vox_error *err);
+void vox_npy_free(vox_npy *a);
+
+#endif

@@ -1,0 +1,25 @@
+/* torch_pt.h — reading one tensor from a PyTorch zip archive (torch.save >= 1.6).
+ *
+ * Voice presets (voice_embedding/<name>.pt) are such archives holding a single
+ * BF16 tensor [N, dim].  We parse the zip central directory, find the archive's
+ * root folder from its data.pkl entry, interpret the small pickle to learn the
+ * storage dtype, key, offset, size and strides, and read <root>/data/<key>.
+ * No Python, no decompression: torch stores members uncompressed. */
+#ifndef VOX_IO_TORCH_PT_H
+#define VOX_IO_TORCH_PT_H
+
+#include <stdint.h>
+
+#include "base/error.h"
+
+typedef struct vox_pt_tensor {
+    int ndim;
+    int64_t shape[4];
+    float *data; /* numel f32 values, row-major, malloc'd; caller frees */
+} vox_pt_tensor;
+
+/* Load the single tensor stored in `path` (BFloat16, Half or Float storage) as f32. */
+int vox_pt_load_tensor(const char *path, vox_pt_tensor *out, vox_error *err);
+void vox_pt_tensor_free(vox_pt_tensor *t);
+
+#endif

@@ -9,22 +9,23 @@
 
 #include <stddef.h>
 
+#include "voxtts.h"
+
+/* Internal names for the public codes and record (include/voxtts.h). */
 enum {
-    VOX_OK = 0,
-    VOX_E_IO = -1,        /* file missing, unreadable, short read, cannot write */
-    VOX_E_FORMAT = -2,    /* malformed file: bad header, bad JSON, truncated data */
-    VOX_E_SHAPE = -3,     /* tensor present but with the wrong shape or dtype */
-    VOX_E_MISSING = -4,   /* a required tensor, key or file is absent */
-    VOX_E_ARG = -5,       /* bad argument from the user (unknown voice, empty text...) */
-    VOX_E_NOMEM = -6,     /* allocation failed */
-    VOX_E_UNSUPPORTED = -7,
-    VOX_E_INTERNAL = -8,
+    VOX_OK = VOXTTS_OK,
+    VOX_E_IO = VOXTTS_E_IO,
+    VOX_E_FORMAT = VOXTTS_E_FORMAT,
+    VOX_E_SHAPE = VOXTTS_E_SHAPE,
+    VOX_E_MISSING = VOXTTS_E_MISSING,
+    VOX_E_ARG = VOXTTS_E_ARG,
+    VOX_E_NOMEM = VOXTTS_E_NOMEM,
+    VOX_E_UNSUPPORTED = VOXTTS_E_UNSUPPORTED,
+    VOX_E_INTERNAL = VOXTTS_E_INTERNAL,
+    VOX_E_CANCELLED = VOXTTS_E_CANCELLED,
 };
 
-typedef struct vox_error {
-    int code;
-    char msg[1024];
-} vox_error;
+typedef voxtts_error vox_error;
 
 /* Record an error (printf-style message) and return `code`, so callers can write
  * `return vox_fail(err, VOX_E_IO, "cannot open %s", path);`.  `err` may be NULL. */

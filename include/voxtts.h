@@ -1,0 +1,136 @@
+/* voxtts.h — the one public header of the voxtts text-to-speech library.
+ *
+ * voxtts runs Mistral's Voxtral-4B-TTS-2603 on a CPU from the official files
+ * (params.json, consolidated.safetensors, tekken.json, voice_embedding/NAME.pt).
+ * Handles are opaque; every function that can fail returns VOXTTS_OK (0) or a
+ * negative VOXTTS_E_* code and fills a caller-owned voxtts_error with a message
+ * naming the file, tensor or argument at fault.  No global mutable state: a
+ * process may hold several models.  The "stage" functions at the end expose each
+ * step of the pipeline for debugging and for the golden tests. */
+#ifndef VOXTTS_H
+#define VOXTTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VOXTTS_VERSION "0.1.0"
+
+enum {
+    VOXTTS_OK = 0,
+    VOXTTS_E_IO = -1,          /* file missing, unreadable, short read, cannot write */
+    VOXTTS_E_FORMAT = -2,      /* malformed file: bad header, bad JSON, truncated data */
+    VOXTTS_E_SHAPE = -3,       /* tensor present but with the wrong shape or dtype */
+    VOXTTS_E_MISSING = -4,     /* a required tensor, key or file is absent */
+    VOXTTS_E_ARG = -5,         /* bad argument (unknown voice, empty text, bad UTF-8...) */
+    VOXTTS_E_NOMEM = -6,       /* allocation failed */
+    VOXTTS_E_UNSUPPORTED = -7, /* valid request this build cannot serve */
+    VOXTTS_E_INTERNAL = -8,
+    VOXTTS_E_CANCELLED = -9,   /* the progress callback asked to stop */
+};
+
+typedef struct voxtts_error {
+    int code;
+    char msg[1024];
+} voxtts_error;
+
+const char *voxtts_version(void);
+
+/* ---- tokenizer (needs only tekken.json) ---------------------------------- */
+
+typedef struct voxtts_tokenizer voxtts_tokenizer;
+
+/* `path` is a model directory holding tekken.json, or the tekken.json file itself. */
+int voxtts_tokenizer_load(const char *path, voxtts_tokenizer **out, voxtts_error *err);
+void voxtts_tokenizer_free(voxtts_tokenizer *tk);
+/* Token ids of UTF-8 text, without BOS/EOS. *ids is malloc'd; free() it. */
+int voxtts_tokenize(const voxtts_tokenizer *tk, const char *text, size_t len, int32_t **ids,
+                    size_t *n_ids, voxtts_error *err);
+
+/* ---- model ---------------------------------------------------------------- */
+
+typedef struct voxtts_model voxtts_model;
+
+typedef struct voxtts_load_params {
+    int n_threads; /* 0: all cores */
+} voxtts_load_params;
+
+void voxtts_load_params_default(voxtts_load_params *p);
+int voxtts_model_load(const char *model_dir, const voxtts_load_params *p, voxtts_model **out,
+                      voxtts_error *err);
+void voxtts_model_free(voxtts_model *m);
+
+int voxtts_model_n_voices(const voxtts_model *m);
+const char *voxtts_model_voice_name(const voxtts_model *m, int i);
+/* Index of a preset voice, matched case-insensitively; -1 if unknown. */
+int voxtts_model_find_voice(const voxtts_model *m, const char *name);
+int voxtts_model_sample_rate(const voxtts_model *m);       /* 24000 */
+int voxtts_model_samples_per_frame(const voxtts_model *m); /* 1920 */
+int voxtts_model_n_codebooks(const voxtts_model *m);       /* 37 */
+int voxtts_model_n_acoustic(const voxtts_model *m);        /* 36 */
+int voxtts_model_dim(const voxtts_model *m);               /* LLM hidden size, 3072 */
+
+/* Called after each generated frame; return non-zero to cancel. */
+typedef int (*voxtts_progress_fn)(int frames_done, int max_frames, void *user);
+
+typedef struct voxtts_synth_params {
+    const char *voice;    /* preset name (case-insensitive) */
+    uint64_t seed;        /* noise seed; default 42 (the reference server's default) */
+    int max_frames;       /* default 2048 (164 s) */
+    float cfg_alpha;      /* classifier-free guidance, default 1.2 */
+    int n_steps;          /* Euler steps; 0 = params.json / default 7 */
+    int ignore_end;       /* keep generating past END_AUDIO (benchmarks) */
+    /* Points VOXTRAL.md flags as disputed; defaults follow the official code. */
+    int seed_step;        /* 1: extra [AUDIO] decode step before frame 0 (MU lineage) */
+    int alibi_press;      /* 1: codec ALiBi slopes 2^(-8(h+1)/H) instead of 2^(-8h/H) */
+    int window_w_keys;    /* 1: codec window of W keys instead of W+1 */
+    voxtts_progress_fn progress;
+    void *progress_user;
+} voxtts_synth_params;
+
+void voxtts_synth_params_default(voxtts_synth_params *p);
+
+typedef struct voxtts_audio {
+    float *samples;   /* n_samples mono samples at sample_rate, not clamped */
+    size_t n_samples; /* n_frames * samples_per_frame */
+    int sample_rate;
+    int n_frames;
+    int32_t *codes;   /* n_frames * n_codebooks offset codes (VOXTRAL.md §4) */
+    int n_codebooks;
+} voxtts_audio;
+
+int voxtts_synthesize(voxtts_model *m, const char *text, const voxtts_synth_params *p,
+                      voxtts_audio *out, voxtts_error *err);
+void voxtts_audio_free(voxtts_audio *a);
+
+/* ---- stages (debugging, golden tests) ------------------------------------ */
+
+/* Prompt ids for text + preset voice (VOXTRAL.md §2.1). *ids malloc'd. */
+int voxtts_stage_prompt(voxtts_model *m, const char *text, const char *voice, int32_t **ids,
+                        size_t *n_ids, voxtts_error *err);
+/* Backbone hidden after the final norm at the last prompt position: h_out[dim]. */
+int voxtts_stage_prefill(voxtts_model *m, const char *text, const voxtts_synth_params *p,
+                         float *h_out, voxtts_error *err);
+/* Teacher-forced hiddens: hs_out[(n_frames+1) * dim]; row 0 is the prefill hidden,
+ * row f+1 the hidden after feeding frame f (codes: n_frames * n_codebooks offset codes). */
+int voxtts_stage_decode(voxtts_model *m, const char *text, const voxtts_synth_params *p,
+                        const int32_t *codes, int n_frames, float *hs_out, voxtts_error *err);
+/* Velocity field at (x, t): v_out[0..n_ac) conditional on h, v_out[n_ac..2n_ac) unconditional. */
+int voxtts_stage_velocity(voxtts_model *m, const float *h, const float *x, float t, float *v_out,
+                          voxtts_error *err);
+/* One frame's codes (n_codebooks offset codes) from hidden h and initial noise x0[n_ac]
+ * (p: cfg_alpha, n_steps). codes_out[0] == 1 means END_AUDIO. */
+int voxtts_stage_frame(voxtts_model *m, const float *h, const float *x0,
+                       const voxtts_synth_params *p, int32_t *codes_out, voxtts_error *err);
+/* Codec decoder: wave_out[n_frames * samples_per_frame] from offset codes (p: alibi_press,
+ * window_w_keys). */
+int voxtts_stage_codec(voxtts_model *m, const int32_t *codes, int n_frames,
+                       const voxtts_synth_params *p, float *wave_out, voxtts_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,206 @@
+/* main.c — the voxtts command: speak text into a WAV file.
+ *
+ *   voxtts -m MODEL_DIR -v VOICE -o out.wav "text"
+ *
+ * Text comes from the arguments, from -f FILE, or from stdin; `--` ends the
+ * options so text may begin with '-'; `-o -` writes the WAV to stdout.  The
+ * sub-commands `voxtts download` and `voxtts debug STAGE` live in download.c and
+ * debug.c.  Exit status is 0 only on success, and a failed run leaves no output
+ * file behind (the WAV writer renames a temporary file on success). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "io/wav.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+        "voxtts %s — local text-to-speech with Voxtral-4B-TTS-2603\n"
+        "\n"
+        "usage: voxtts [options] [--] TEXT...\n"
+        "       voxtts [options] -f FILE        (FILE may be '-' for stdin)\n"
+        "       echo TEXT | voxtts [options]\n"
+        "       voxtts download [DIR]          fetch the official model files\n"
+        "       voxtts debug STAGE ...         run one pipeline stage (voxtts debug --help)\n"
+        "\n"
+        "options:\n"
+        "  -m, --model DIR       model directory (default: $VOXTTS_MODEL or %s)\n"
+        "  -v, --voice NAME      preset voice, case-insensitive (default: neutral_female)\n"
+        "  -o, --output FILE     output WAV, 24 kHz mono 16-bit; '-' = stdout (default: out.wav)\n"
+        "  -f, --file FILE       read the text from FILE ('-' = stdin)\n"
+        "  -t, --threads N       worker threads (default: all cores)\n"
+        "      --seed N          noise seed (default 42)\n"
+        "      --max-frames N    stop after N frames of 80 ms (default 2048)\n"
+        "      --cfg ALPHA       classifier-free guidance strength (default 1.2)\n"
+        "      --steps N         flow-matching Euler steps (default 7)\n"
+        "      --list-voices     print the preset voices and exit\n"
+        "  -q, --quiet           no progress output\n"
+        "  -h, --help            this help\n"
+        "      --version         print the version\n"
+        "\n"
+        "options for comparing against other ports (VOXTRAL.md 'disagreements'):\n"
+        "      --seed-step       extra [AUDIO] decode step before frame 0 (mudler lineage)\n"
+        "      --alibi-press     codec ALiBi slopes 2^(-8(h+1)/H) instead of the official 2^(-8h/H)\n"
+        "      --window-w-keys   codec attention window of W keys instead of the official W+1\n",
+        VOXTTS_VERSION, VOX_DEFAULT_MODEL_DIR);
+}
+
+typedef struct {
+    int enabled;
+    double start;
+} progress_state;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int on_progress(int done, int max_frames, void *user) {
+    progress_state *ps = user;
+    if (ps->enabled) {
+        double el = now_s() - ps->start;
+        double audio = done * 0.08;
+        fprintf(stderr, "\rvoxtts: %d frames (%.2f s of audio) in %.1f s, %.2fx real time   ", done,
+                audio, el, audio > 0 ? el / audio : 0.0);
+        fflush(stderr);
+    }
+    (void)max_frames;
+    return 0;
+}
+
+enum {
+    OPT_SEED = 1000, OPT_MAX_FRAMES, OPT_CFG, OPT_STEPS, OPT_LIST, OPT_VERSION,
+    OPT_SEED_STEP, OPT_ALIBI_PRESS, OPT_WINDOW_W,
+};
+
+int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "debug") == 0) return cli_debug_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "download") == 0) return cli_download_main(argc - 1, argv + 1);
+
+    static const struct option longopts[] = {
+        {"model", required_argument, 0, 'm'},      {"voice", required_argument, 0, 'v'},
+        {"output", required_argument, 0, 'o'},     {"file", required_argument, 0, 'f'},
+        {"threads", required_argument, 0, 't'},    {"seed", required_argument, 0, OPT_SEED},
+        {"max-frames", required_argument, 0, OPT_MAX_FRAMES},
+        {"cfg", required_argument, 0, OPT_CFG},    {"steps", required_argument, 0, OPT_STEPS},
+        {"list-voices", no_argument, 0, OPT_LIST}, {"quiet", no_argument, 0, 'q'},
+        {"help", no_argument, 0, 'h'},             {"version", no_argument, 0, OPT_VERSION},
+        {"seed-step", no_argument, 0, OPT_SEED_STEP},
+        {"alibi-press", no_argument, 0, OPT_ALIBI_PRESS},
+        {"window-w-keys", no_argument, 0, OPT_WINDOW_W},
+        {0, 0, 0, 0},
+    };
+    const char *model_dir = cli_default_model_dir(), *voice = NULL, *output = "out.wav";
+    const char *text_file = NULL;
+    int list_voices = 0, quiet = 0;
+    long threads = 0, v;
+    unsigned long long seed;
+    voxtts_synth_params sp;
+    voxtts_synth_params_default(&sp);
+
+    int c;
+    while ((c = getopt_long(argc, argv, "m:v:o:f:t:qh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'm': model_dir = optarg; break;
+        case 'v': voice = optarg; break;
+        case 'o': output = optarg; break;
+        case 'f': text_file = optarg; break;
+        case 't': if (cli_parse_int("--threads", optarg, 0, 1024, &threads)) return 2; break;
+        case 'q': quiet = 1; break;
+        case 'h': usage(stdout); return 0;
+        case OPT_VERSION: printf("voxtts %s\n", voxtts_version()); return 0;
+        case OPT_SEED: if (cli_parse_u64("--seed", optarg, &seed)) return 2; sp.seed = seed; break;
+        case OPT_MAX_FRAMES:
+            if (cli_parse_int("--max-frames", optarg, 1, 1000000, &v)) return 2;
+            sp.max_frames = (int)v;
+            break;
+        case OPT_CFG: if (cli_parse_float("--cfg", optarg, &sp.cfg_alpha)) return 2; break;
+        case OPT_STEPS:
+            if (cli_parse_int("--steps", optarg, 1, 1000, &v)) return 2;
+            sp.n_steps = (int)v;
+            break;
+        case OPT_LIST: list_voices = 1; break;
+        case OPT_SEED_STEP: sp.seed_step = 1; break;
+        case OPT_ALIBI_PRESS: sp.alibi_press = 1; break;
+        case OPT_WINDOW_W: sp.window_w_keys = 1; break;
+        default: fprintf(stderr, "Try 'voxtts --help'.\n"); return 2;
+        }
+    }
+
+    /* Gather the text before loading 8 GB of weights, so input errors are instant. */
+    char *text = NULL;
+    size_t text_len = 0;
+    if (!list_voices) {
+        if (text_file && optind < argc) {
+            fprintf(stderr, "voxtts: give the text either as arguments or with -f, not both\n");
+            return 2;
+        }
+        if (text_file) {
+            if (cli_read_text_file(text_file, &text, &text_len)) return 1;
+        } else if (optind < argc) {
+            text = cli_join_args(argc - optind, argv + optind);
+            if (!text) { fprintf(stderr, "voxtts: out of memory\n"); return 1; }
+        } else if (!isatty(0)) {
+            if (cli_read_text_file("-", &text, &text_len)) return 1;
+        } else {
+            fprintf(stderr, "voxtts: no text given (pass it as arguments, with -f FILE, or on stdin)\n"
+                            "Try 'voxtts --help'.\n");
+            return 2;
+        }
+    }
+
+    voxtts_error err = {0};
+    voxtts_load_params lp;
+    voxtts_load_params_default(&lp);
+    lp.n_threads = (int)threads;
+    voxtts_model *m = NULL;
+    if (voxtts_model_load(model_dir, &lp, &m, &err) != VOXTTS_OK) {
+        cli_print_error("cannot load the model", &err);
+        if (err.code == VOXTTS_E_IO || err.code == VOXTTS_E_MISSING)
+            fprintf(stderr, "voxtts: fetch the model with 'voxtts download %s'\n", model_dir);
+        free(text);
+        return 1;
+    }
+    if (list_voices) {
+        for (int i = 0; i < voxtts_model_n_voices(m); i++) printf("%s\n", voxtts_model_voice_name(m, i));
+        voxtts_model_free(m);
+        return 0;
+    }
+    if (!voice) voice = voxtts_model_find_voice(m, "neutral_female") >= 0 ? "neutral_female"
+                                                                        : voxtts_model_voice_name(m, 0);
+    sp.voice = voice;
+    progress_state ps = {!quiet && isatty(2), now_s()};
+    sp.progress = on_progress;
+    sp.progress_user = &ps;
+
+    voxtts_audio audio = {0};
+    int rc = voxtts_synthesize(m, text, &sp, &audio, &err);
+    if (ps.enabled) fputc('\n', stderr);
+    free(text);
+    if (rc != VOXTTS_OK) {
+        cli_print_error("synthesis failed", &err);
+        voxtts_model_free(m);
+        return 1;
+    }
+    int sr = voxtts_model_sample_rate(m);
+    vox_error werr = {0};
+    if (strcmp(output, "-") == 0)
+        rc = vox_wav_write_stream(stdout, audio.samples, audio.n_samples, sr, &werr);
+    else
+        rc = vox_wav_write_file(output, audio.samples, audio.n_samples, sr, &werr);
+    if (rc != VOXTTS_OK) {
+        cli_print_error("cannot write the audio", &werr);
+    } else if (!quiet && strcmp(output, "-") != 0) {
+        fprintf(stderr, "voxtts: wrote %s (%d frames, %.2f s, voice %s)\n", output, audio.n_frames,
+                (double)audio.n_samples / sr, voice);
+    }
+    voxtts_audio_free(&audio);
+    voxtts_model_free(m);
+    return rc == VOXTTS_OK ? 0 : 1;
+}

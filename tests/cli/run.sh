@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# run.sh BUILD_DIR — the voxtts command end to end on the tiny checkpoint
+# tests/models/tiny-a: WAV format and length, determinism, the ways of giving
+# text and output, and every bad-input case (clear message, non-zero exit, no crash,
+# no output file left behind).
+set -u
+BUILD=${1:-build}
+cd "$(dirname "$0")/../.."
+VOX="$BUILD/voxtts"
+EDIT="$BUILD/tools/st_edit"
+MODEL=tests/models/tiny-a
+pass=0; fail=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+check() { if eval "$2"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL cli: $1"; fi; }
+u16() { od -An -tu2 -j"$2" -N2 "$1" | tr -d ' '; }
+u32() { od -An -tu4 -j"$2" -N4 "$1" | tr -d ' '; }
+
+VOICE=$("$VOX" -m "$MODEL" --list-voices | head -n 1)
+check "--list-voices lists the preset voices" '[ -n "$VOICE" ]'
+NV=$("$VOX" -m "$MODEL" --list-voices | wc -l)
+check "--list-voices prints every voice" '[ "$NV" -ge 2 ]'
+
+# --- a real synthesis, checked byte by byte -------------------------------
+"$VOX" -m "$MODEL" -v "$VOICE" -o "$tmp/a.wav" --max-frames 12 "Hello world." 2> "$tmp/err"; rc=$?
+check "synthesis exits 0" '[ $rc -eq 0 ]'
+frames=$(sed -nE 's/.*\(([0-9]+) frames.*/\1/p' "$tmp/err")
+check "reports the frame count" '[ -n "$frames" ] && [ "$frames" -ge 1 ] && [ "$frames" -le 12 ]'
+check "RIFF/WAVE header" '[ "$(head -c 4 "$tmp/a.wav")" = RIFF ] && [ "$(dd if="$tmp/a.wav" bs=1 skip=8 count=4 2>/dev/null)" = WAVE ]'
+check "PCM, mono, 24000 Hz, 16-bit" '[ "$(u16 "$tmp/a.wav" 20)" = 1 ] && [ "$(u16 "$tmp/a.wav" 22)" = 1 ] && [ "$(u32 "$tmp/a.wav" 24)" = 24000 ] && [ "$(u16 "$tmp/a.wav" 34)" = 16 ]'
+check "exactly 1920 samples per frame" '[ "$(u32 "$tmp/a.wav" 40)" = $((frames * 1920 * 2)) ] && [ "$(stat -c %s "$tmp/a.wav")" = $((44 + frames * 1920 * 2)) ]'
+"$VOX" -m "$MODEL" -v "$VOICE" -o "$tmp/b.wav" --max-frames 12 "Hello world." 2>/dev/null
+check "same seed gives identical bytes" 'cmp -s "$tmp/a.wav" "$tmp/b.wav"'
+"$VOX" -m "$MODEL" -v "$VOICE" -o "$tmp/c.wav" --max-frames 12 --seed 7 "Hello world." 2>/dev/null
+check "another seed gives other audio" '! cmp -s "$tmp/a.wav" "$tmp/c.wav"'
+"$VOX" -m "$MODEL" -v "$VOICE" -o - --max-frames 12 "Hello world." > "$tmp/d.wav" 2>/dev/null
+check "-o - writes the same WAV to stdout" 'cmp -s "$tmp/a.wav" "$tmp/d.wav"'
+printf 'Hello world.' > "$tmp/text.txt"
+"$VOX" -m "$MODEL" -v "$VOICE" -o "$tmp/e.wav" --max-frames 12 -f "$tmp/text.txt" 2>/dev/null
+check "-f FILE reads the text" 'cmp -s "$tmp/a.wav" "$tmp/e.wav"'
+printf 'Hello world.' | "$VOX" -m "$MODEL" -v "$VOICE" -o "$tmp/f.wav" --max-frames 12 2>/dev/null
+check "text from stdin" 'cmp -s "$tmp/a.wav" "$tmp/f.wav"'
+VUP=$(echo "$VOICE" | tr a-z A-Z)
+"$VOX" -m "$MODEL" -v "$VUP" -o "$tmp/g.wav" --max-frames 12 "Hello world." 2>/dev/null
+check "voice names are case-insensitive" 'cmp -s "$tmp/a.wav" "$tmp/g.wav"'
+"$VOX" -m "$MODEL" -v "$VOICE" -o "$tmp/h.wav" --max-frames 3 -- "-dash first" 2>/dev/null; rc=$?
+check "-- lets text begin with a dash" '[ $rc -eq 0 ] && [ -s "$tmp/h.wav" ]'
+"$VOX" --help > "$tmp/help" 2>&1; rc=$?
+check "--help exits 0 and documents -v" '[ $rc -eq 0 ] && grep -q -- "--voice" "$tmp/help"'
+"$VOX" debug tokenize -m "$MODEL" "Hello" > "$tmp/ids"; rc=$?
+check "debug tokenize prints ids" '[ $rc -eq 0 ] && grep -qE "^[0-9]+( [0-9]+)*$" "$tmp/ids"'
+
+# --- bad input: message, non-zero exit, no output file ---------------------
+expect_fail() { # name, pattern, command...
+    local name=$1 pat=$2; shift 2
+    rm -f "$tmp/out.wav"
+    "$@" > "$tmp/stdout" 2> "$tmp/stderr"; local rc=$?
+    check "$name: non-zero exit" '[ $rc -ne 0 ] && [ $rc -lt 128 ]'
+    check "$name: message matches '$pat'" 'grep -qiE -- "$pat" "$tmp/stderr"'
+    check "$name: no output file" '[ ! -e "$tmp/out.wav" ] && [ -z "$(ls "$tmp" | grep -E "^out\.wav.")" ]'
+}
+synth() { "$VOX" -m "$1" -v "$VOICE" -o "$tmp/out.wav" --max-frames 3 "${@:2}"; }
+expect_fail "missing model dir" "params.json|no such|cannot" synth "$tmp/nope" "Hi"
+expect_fail "unknown voice" "unknown voice.*$VOICE" "$VOX" -m "$MODEL" -v no_such_voice -o "$tmp/out.wav" "Hi"
+expect_fail "empty text" "empty" synth "$MODEL" ""
+expect_fail "whitespace-only text" "empty" synth "$MODEL" "   "
+expect_fail "invalid UTF-8" "UTF-8" synth "$MODEL" "$(printf 'bad \xff\xfe text')"
+expect_fail "bad --max-frames" "max-frames" synth "$MODEL" --max-frames zero "Hi"
+expect_fail "missing text file" "cannot open" "$VOX" -m "$MODEL" -o "$tmp/out.wav" -f "$tmp/none.txt"
+expect_fail "unwritable output" "cannot write|No such" "$VOX" -m "$MODEL" -v "$VOICE" --max-frames 2 -o "$tmp/no/dir/out.wav" "Hi"
+
+broken() { rm -rf "$tmp/bm"; cp -r "$MODEL" "$tmp/bm"; }
+ST=consolidated.safetensors
+T_NORM=norm.weight
+T_WQ=layers.0.attention.wq.weight
+broken; head -c 6 "$MODEL/$ST" > "$tmp/bm/$ST"
+expect_fail "safetensors truncated in the length" "$ST" synth "$tmp/bm" "Hi"
+broken; head -c 200 "$MODEL/$ST" > "$tmp/bm/$ST"
+expect_fail "safetensors truncated in the header" "$ST" synth "$tmp/bm" "Hi"
+broken; head -c $(( $(stat -c %s "$MODEL/$ST") - 100 )) "$MODEL/$ST" > "$tmp/bm/$ST"
+expect_fail "safetensors truncated in the data" "$ST" synth "$tmp/bm" "Hi"
+broken; "$EDIT" "$MODEL/$ST" "$tmp/bm/$ST" offset "$T_NORM"
+expect_fail "header offsets outside the file" "$T_NORM" synth "$tmp/bm" "Hi"
+broken; "$EDIT" "$MODEL/$ST" "$tmp/bm/$ST" dtype "$T_WQ" I16
+expect_fail "wrong dtype" "$T_WQ" synth "$tmp/bm" "Hi"
+broken; "$EDIT" "$MODEL/$ST" "$tmp/bm/$ST" transpose "$T_WQ"
+expect_fail "wrong shape" "$T_WQ.*shape|shape.*$T_WQ" synth "$tmp/bm" "Hi"
+broken; "$EDIT" "$MODEL/$ST" "$tmp/bm/$ST" drop "$T_NORM"
+expect_fail "missing tensor" "$T_NORM" synth "$tmp/bm" "Hi"
+broken; printf '{"dim": 64, ' > "$tmp/bm/params.json"
+expect_fail "malformed params.json" "params.json" synth "$tmp/bm" "Hi"
+broken; printf '{"config": [' > "$tmp/bm/tekken.json"
+expect_fail "malformed tekken.json" "tekken.json" synth "$tmp/bm" "Hi"
+broken; pt="$tmp/bm/voice_embedding/$VOICE.pt"; head -c $(( $(stat -c %s "$pt") / 2 )) "$MODEL/voice_embedding/$VOICE.pt" > "$pt"
+expect_fail "truncated .pt voice" "$VOICE.pt" synth "$tmp/bm" "Hi"
+broken; pt="$tmp/bm/voice_embedding/$VOICE.pt"; printf 'PK\003\004garbage' > "$pt"
+expect_fail "corrupt .pt voice" "$VOICE.pt" synth "$tmp/bm" "Hi"
+broken; rm "$tmp/bm/voice_embedding/$VOICE.pt"
+expect_fail "missing .pt voice" "$VOICE.pt" synth "$tmp/bm" "Hi"
+
+echo "cli: $pass passed, $fail failed"
+[ $fail -eq 0 ]

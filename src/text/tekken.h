@@ -27,8 +27,11 @@ int vox_tekken_special_id(const vox_tekken *tk, const char *token_str);
 int vox_tekken_num_special(const vox_tekken *tk);
 int vox_tekken_vocab_size(const vox_tekken *tk); /* default_vocab_size */
 
-/* audio.voice_num_audio_tokens[voice], or -1 when absent. */
+/* audio.voice_num_audio_tokens[voice] (exact, case-sensitive name), or -1 when absent. */
 int vox_tekken_voice_num_tokens(const vox_tekken *tk, const char *voice);
+/* The voices listed in audio.voice_num_audio_tokens, in file order (name NULL if i is out of range). */
+int vox_tekken_num_voices(const vox_tekken *tk);
+const char *vox_tekken_voice_name(const vox_tekken *tk, int i);
 
 /* Bytes of token `id` (special tokens: their string). NULL if out of range. */
 const uint8_t *vox_tekken_token_bytes(const vox_tekken *tk, int id, size_t *len);

@@ -1,0 +1,124 @@
+/* wav.c — 16-bit PCM mono RIFF/WAVE output, to a file (atomically) or a stream.
+ *
+ * The canonical 44-byte header: "RIFF" <size-8> "WAVE", a 16-byte "fmt " chunk
+ * (PCM = 1, 1 channel, rate, byte rate = 2*rate, block align 2, 16 bits), then
+ * "data" <2n> and the samples, all little endian.  The model's output is not
+ * clamped (VOXTRAL.md §6.2), so clamping to [-1, 1] happens here, at the int16
+ * conversion. */
+#include "io/wav.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Samples converted per fwrite when streaming. */
+#define WAV_CHUNK 4096
+
+void vox_pcm16_from_f32(const float *in, size_t n, int16_t *out) {
+    for (size_t i = 0; i < n; i++) {
+        float x = in[i];
+        if (!(x == x)) x = 0.0f; /* NaN -> silence rather than a random extreme */
+        if (x > 1.0f) x = 1.0f;
+        if (x < -1.0f) x = -1.0f;
+        /* round half away from zero; |x * 32767| <= 32767 so no overflow */
+        out[i] = (int16_t)lroundf(x * 32767.0f);
+    }
+}
+
+static void put_u32(unsigned char *p, uint32_t v) {
+    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put_u16(unsigned char *p, uint16_t v) {
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+}
+
+/* Arguments shared by both writers; `what` names the destination in messages. */
+static int wav_check(const char *what, const float *samples, size_t n, int sample_rate,
+                     vox_error *err) {
+    if (n && !samples) return vox_fail(err, VOX_E_ARG, "%s: samples is NULL", what);
+    if (sample_rate <= 0 || sample_rate > 0x7fffffff / 2)
+        return vox_fail(err, VOX_E_ARG, "%s: invalid sample rate %d", what, sample_rate);
+    /* RIFF sizes are 32-bit: the whole file must stay below 4 GiB. */
+    if (n > (0xffffffffu - 36u) / 2u)
+        return vox_fail(err, VOX_E_ARG, "%s: %zu samples do not fit in a WAV file", what, n);
+    return VOX_OK;
+}
+
+static int wav_emit(FILE *f, const char *what, const float *samples, size_t n, int sample_rate,
+                    vox_error *err) {
+    uint32_t data_bytes = (uint32_t)(n * 2);
+    unsigned char h[44];
+    memcpy(h, "RIFF", 4);
+    put_u32(h + 4, 36 + data_bytes);
+    memcpy(h + 8, "WAVEfmt ", 8);
+    put_u32(h + 16, 16);                          /* fmt chunk size */
+    put_u16(h + 20, 1);                           /* PCM */
+    put_u16(h + 22, 1);                           /* mono */
+    put_u32(h + 24, (uint32_t)sample_rate);
+    put_u32(h + 28, (uint32_t)sample_rate * 2u);  /* byte rate */
+    put_u16(h + 32, 2);                           /* block align */
+    put_u16(h + 34, 16);                          /* bits per sample */
+    memcpy(h + 36, "data", 4);
+    put_u32(h + 40, data_bytes);
+    if (fwrite(h, 1, sizeof h, f) != sizeof h)
+        return vox_fail(err, VOX_E_IO, "%s: write failed: %s", what, strerror(errno));
+    int16_t pcm[WAV_CHUNK];
+    unsigned char le[WAV_CHUNK * 2];
+    for (size_t i = 0; i < n; i += WAV_CHUNK) {
+        size_t m = n - i < WAV_CHUNK ? n - i : WAV_CHUNK;
+        vox_pcm16_from_f32(samples + i, m, pcm);
+        for (size_t j = 0; j < m; j++) put_u16(le + 2 * j, (uint16_t)pcm[j]);
+        if (fwrite(le, 2, m, f) != m)
+            return vox_fail(err, VOX_E_IO, "%s: write failed: %s", what, strerror(errno));
+    }
+    if (fflush(f) != 0) return vox_fail(err, VOX_E_IO, "%s: write failed: %s", what, strerror(errno));
+    return VOX_OK;
+}
+
+int vox_wav_write_stream(FILE *f, const float *samples, size_t n, int sample_rate,
+                         vox_error *err) {
+    if (!f) return vox_fail(err, VOX_E_ARG, "wav stream: output stream is NULL");
+    int rc = wav_check("wav stream", samples, n, sample_rate, err);
+    return rc ? rc : wav_emit(f, "wav stream", samples, n, sample_rate, err);
+}
+
+int vox_wav_write_file(const char *path, const float *samples, size_t n, int sample_rate,
+                       vox_error *err) {
+    if (!path) return vox_fail(err, VOX_E_ARG, "wav: path is NULL");
+    int rc = wav_check(path, samples, n, sample_rate, err);
+    if (rc) return rc;
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 16);
+    if (!tmp) return vox_fail(err, VOX_E_NOMEM, "%s: out of memory", path);
+    memcpy(tmp, path, plen);
+    memcpy(tmp + plen, ".tmp-XXXXXX", 12);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        int e = errno;
+        free(tmp);
+        return vox_fail(err, VOX_E_IO, "%s: cannot create a temporary file: %s", path, strerror(e));
+    }
+    (void)fchmod(fd, 0644); /* mkstemp makes 0600; audio output is an ordinary file */
+    FILE *f = fdopen(fd, "wb");
+    if (!f) {
+        int e = errno;
+        close(fd);
+        unlink(tmp);
+        free(tmp);
+        return vox_fail(err, VOX_E_IO, "%s: cannot open a temporary file: %s", path, strerror(e));
+    }
+    rc = wav_emit(f, path, samples, n, sample_rate, err);
+    if (fclose(f) != 0 && rc == VOX_OK)
+        rc = vox_fail(err, VOX_E_IO, "%s: write failed: %s", path, strerror(errno));
+    if (rc == VOX_OK && rename(tmp, path) != 0)
+        rc = vox_fail(err, VOX_E_IO, "%s: cannot rename the temporary file: %s", path,
+                      strerror(errno));
+    if (rc != VOX_OK) unlink(tmp);
+    free(tmp);
+    return rc;
+}

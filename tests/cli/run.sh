@@ -72,7 +72,7 @@ expect_fail "unwritable output" "cannot write|No such" "$VOX" -m "$MODEL" -v "$V
 broken() { rm -rf "$tmp/bm"; cp -r "$MODEL" "$tmp/bm"; }
 ST=consolidated.safetensors
 T_NORM=norm.weight
-T_WQ=layers.0.attention.wq.weight
+T_WQ=layers.0.feed_forward.w1.weight
 broken; head -c 6 "$MODEL/$ST" > "$tmp/bm/$ST"
 expect_fail "safetensors truncated in the length" "$ST" synth "$tmp/bm" "Hi"
 broken; head -c 200 "$MODEL/$ST" > "$tmp/bm/$ST"

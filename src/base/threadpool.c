@@ -1,0 +1,163 @@
+/* threadpool.c — persistent pthread pool with a chunked parallel-for (see threadpool.h).
+ *
+ * One job at a time: the caller publishes (fn, ctx, n, chunk) under the mutex,
+ * bumps a generation counter and wakes the workers; every thread, the caller
+ * included, then claims chunks with an atomic fetch-add until none are left.
+ * The caller waits until all workers have checked out of the job before it
+ * returns, so the job's context (usually on the caller's stack) stays valid. */
+#include "base/threadpool.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+typedef struct vox_worker {
+    vox_pool *pool;
+    int tid;
+} vox_worker;
+
+struct vox_pool {
+    int n_threads; /* including the caller */
+    pthread_t *threads;
+    vox_worker *workers;
+    int n_started;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv_work; /* a new job (or stop) was published */
+    pthread_cond_t cv_done; /* the last worker left the job */
+    uint64_t generation;
+    int stop;
+    int active; /* workers still inside the current job */
+
+    /* current job; written only while no worker is inside a job */
+    vox_pool_fn fn;
+    void *ctx;
+    int64_t n, chunk;
+    atomic_int_fast64_t next;
+};
+
+/* Claim and run chunks of the current job until none are left. */
+static void run_chunks(vox_pool *p, vox_pool_fn fn, void *ctx, int64_t n, int64_t chunk, int tid) {
+    for (;;) {
+        int64_t b = (int64_t)atomic_fetch_add_explicit(&p->next, chunk, memory_order_relaxed);
+        if (b >= n) break;
+        int64_t e = b + chunk < n ? b + chunk : n;
+        fn(ctx, b, e, tid);
+    }
+}
+
+static void *worker_main(void *arg) {
+    vox_worker *w = arg;
+    vox_pool *p = w->pool;
+    uint64_t seen = 0;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (!p->stop && p->generation == seen) pthread_cond_wait(&p->cv_work, &p->mu);
+        if (p->stop) break;
+        seen = p->generation;
+        vox_pool_fn fn = p->fn;
+        void *ctx = p->ctx;
+        int64_t n = p->n, chunk = p->chunk;
+        pthread_mutex_unlock(&p->mu);
+
+        run_chunks(p, fn, ctx, n, chunk, w->tid);
+
+        pthread_mutex_lock(&p->mu);
+        if (--p->active == 0) pthread_cond_signal(&p->cv_done);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+int vox_pool_create(int n_threads, vox_pool **out, vox_error *err) {
+    *out = NULL;
+    if (n_threads <= 0) {
+        long nc = sysconf(_SC_NPROCESSORS_ONLN);
+        n_threads = nc > 0 ? (int)nc : 1;
+    }
+    if (n_threads > 1024) n_threads = 1024;
+    vox_pool *p = calloc(1, sizeof *p);
+    if (!p) return vox_fail(err, VOX_E_NOMEM, "thread pool: out of memory");
+    p->n_threads = n_threads;
+    atomic_init(&p->next, 0);
+    if (pthread_mutex_init(&p->mu, NULL) != 0) {
+        free(p);
+        return vox_fail(err, VOX_E_INTERNAL, "thread pool: pthread_mutex_init failed");
+    }
+    if (pthread_cond_init(&p->cv_work, NULL) != 0) {
+        pthread_mutex_destroy(&p->mu);
+        free(p);
+        return vox_fail(err, VOX_E_INTERNAL, "thread pool: pthread_cond_init failed");
+    }
+    if (pthread_cond_init(&p->cv_done, NULL) != 0) {
+        pthread_cond_destroy(&p->cv_work);
+        pthread_mutex_destroy(&p->mu);
+        free(p);
+        return vox_fail(err, VOX_E_INTERNAL, "thread pool: pthread_cond_init failed");
+    }
+    int n_workers = n_threads - 1;
+    if (n_workers > 0) {
+        p->threads = calloc((size_t)n_workers, sizeof *p->threads);
+        p->workers = calloc((size_t)n_workers, sizeof *p->workers);
+        if (!p->threads || !p->workers) {
+            vox_pool_free(p);
+            return vox_fail(err, VOX_E_NOMEM, "thread pool: out of memory");
+        }
+        for (int i = 0; i < n_workers; i++) {
+            p->workers[i].pool = p;
+            p->workers[i].tid = i + 1;
+            if (pthread_create(&p->threads[i], NULL, worker_main, &p->workers[i]) != 0) {
+                vox_pool_free(p);
+                return vox_fail(err, VOX_E_INTERNAL,
+                                "thread pool: cannot start thread %d of %d", i + 2, n_threads);
+            }
+            p->n_started++;
+        }
+    }
+    *out = p;
+    return VOX_OK;
+}
+
+void vox_pool_free(vox_pool *p) {
+    if (!p) return;
+    pthread_mutex_lock(&p->mu);
+    p->stop = 1;
+    pthread_cond_broadcast(&p->cv_work);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 0; i < p->n_started; i++) pthread_join(p->threads[i], NULL);
+    pthread_cond_destroy(&p->cv_done);
+    pthread_cond_destroy(&p->cv_work);
+    pthread_mutex_destroy(&p->mu);
+    free(p->threads);
+    free(p->workers);
+    free(p);
+}
+
+int vox_pool_threads(const vox_pool *p) { return p ? p->n_threads : 1; }
+
+void vox_pool_for(vox_pool *p, int64_t n, int64_t chunk, vox_pool_fn fn, void *ctx) {
+    if (n <= 0) return;
+    if (chunk < 1) chunk = 1;
+    /* Not worth waking anyone for a single chunk. */
+    if (!p || p->n_started == 0 || n <= chunk) {
+        for (int64_t b = 0; b < n; b += chunk) fn(ctx, b, b + chunk < n ? b + chunk : n, 0);
+        return;
+    }
+    pthread_mutex_lock(&p->mu);
+    p->fn = fn;
+    p->ctx = ctx;
+    p->n = n;
+    p->chunk = chunk;
+    atomic_store_explicit(&p->next, 0, memory_order_relaxed);
+    p->active = p->n_started;
+    p->generation++;
+    pthread_cond_broadcast(&p->cv_work);
+    pthread_mutex_unlock(&p->mu);
+
+    run_chunks(p, fn, ctx, n, chunk, 0);
+
+    pthread_mutex_lock(&p->mu);
+    while (p->active > 0) pthread_cond_wait(&p->cv_done, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+}

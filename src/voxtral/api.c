@@ -1,0 +1,348 @@
+/* api.c — include/voxtts.h: tokenizer, model loading, synthesis and the stage
+ * functions used by `voxtts debug` and the golden tests.
+ *
+ * Every entry point validates its arguments (NULL pointers, empty text, unknown
+ * voices, out-of-range codes, bad step counts) before touching the model and
+ * returns a VOXTTS_E_* code with a message naming what was wrong.  Loading
+ * reads params.json, tekken.json and consolidated.safetensors from the model
+ * directory, binds every tensor (weights.c), checks that the special ids in
+ * params.json agree with tekken.json's names, starts the thread pool and
+ * precomputes the flow time projections.  Voices are read on first use. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "voxtral/model.h"
+
+const char *voxtts_version(void) { return VOXTTS_VERSION; }
+
+static int arg_fail(voxtts_error *err, const char *fn, const char *what) {
+    return vox_fail(err, VOX_E_ARG, "%s: %s", fn, what);
+}
+
+static char *join_path(const char *dir, const char *file) {
+    size_t n = strlen(dir) + strlen(file) + 2;
+    char *p = malloc(n);
+    if (p) snprintf(p, n, "%s/%s", dir, file);
+    return p;
+}
+
+/* ---- tokenizer ---------------------------------------------------------------- */
+
+int voxtts_tokenizer_load(const char *path, voxtts_tokenizer **out, voxtts_error *err) {
+    if (!out) return arg_fail(err, "voxtts_tokenizer_load", "out is NULL");
+    *out = NULL;
+    if (!path || !*path) return arg_fail(err, "voxtts_tokenizer_load", "path is NULL or empty");
+    struct stat sb;
+    char *file = NULL;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        file = join_path(path, "tekken.json");
+    } else {
+        file = strdup(path);
+    }
+    if (!file) return vox_fail(err, VOX_E_NOMEM, "out of memory");
+    voxtts_tokenizer *t = calloc(1, sizeof *t);
+    if (!t) {
+        free(file);
+        return vox_fail(err, VOX_E_NOMEM, "out of memory");
+    }
+    int rc = vox_tekken_load(file, &t->tk, err);
+    free(file);
+    if (rc) {
+        free(t);
+        return rc;
+    }
+    *out = t;
+    return VOX_OK;
+}
+
+void voxtts_tokenizer_free(voxtts_tokenizer *tk) {
+    if (!tk) return;
+    vox_tekken_free(tk->tk);
+    free(tk);
+}
+
+int voxtts_tokenize(const voxtts_tokenizer *tk, const char *text, size_t len, int32_t **ids,
+                    size_t *n_ids, voxtts_error *err) {
+    if (ids) *ids = NULL;
+    if (n_ids) *n_ids = 0;
+    if (!tk || !text || !ids || !n_ids)
+        return arg_fail(err, "voxtts_tokenize", "tokenizer, text, ids and n_ids must not be NULL");
+    return vox_tekken_encode(tk->tk, text, len, ids, n_ids, err);
+}
+
+/* ---- model ------------------------------------------------------------------- */
+
+void voxtts_load_params_default(voxtts_load_params *p) {
+    if (!p) return;
+    memset(p, 0, sizeof *p);
+    p->n_threads = 0;
+}
+
+void voxtts_model_free(voxtts_model *m) {
+    if (!m) return;
+    vox_weights_free(m);
+    for (int i = 0; i < VOX_MAX_VOICES; i++) {
+        free(m->voice_rows[i]);
+        free(m->prefix_kv[i]);
+    }
+    free(m->inv_freq);
+    free(m->tproj);
+    vox_pool_free(m->pool);
+    vox_safetensors_close(m->st);
+    vox_tekken_free(m->tk);
+    vox_config_free(&m->cfg);
+    free(m->dir);
+    free(m);
+}
+
+static int check_voice_names(const voxtts_model *m, vox_error *err) {
+    for (int i = 0; i < m->cfg.n_voices; i++) {
+        const char *v = m->cfg.voice_names[i];
+        if (!v || !*v || strchr(v, '/') || strchr(v, '\\') || strcmp(v, ".") == 0 ||
+            strcmp(v, "..") == 0)
+            return vox_fail(err, VOX_E_FORMAT,
+                            "%s/params.json: voice name '%s' cannot name a file in voice_embedding/",
+                            m->dir, v ? v : "(null)");
+    }
+    return VOX_OK;
+}
+
+int voxtts_model_load(const char *model_dir, const voxtts_load_params *p, voxtts_model **out,
+                      voxtts_error *err) {
+    if (!out) return arg_fail(err, "voxtts_model_load", "out is NULL");
+    *out = NULL;
+    if (!model_dir || !*model_dir)
+        return arg_fail(err, "voxtts_model_load", "model directory is NULL or empty");
+    voxtts_load_params defaults;
+    voxtts_load_params_default(&defaults);
+    if (!p) p = &defaults;
+    if (p->n_threads < 0 || p->n_threads > 1024)
+        return vox_fail(err, VOX_E_ARG, "voxtts_model_load: n_threads %d out of range (0..1024)",
+                        p->n_threads);
+    struct stat sb;
+    if (stat(model_dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return vox_fail(err, VOX_E_IO, "model directory %s does not exist or is not a directory",
+                        model_dir);
+
+    voxtts_model *m = calloc(1, sizeof *m);
+    if (!m) return vox_fail(err, VOX_E_NOMEM, "out of memory");
+    int rc;
+    char *path = NULL;
+    if (!(m->dir = strdup(model_dir))) goto nomem;
+
+    if (!(path = join_path(model_dir, "params.json"))) goto nomem;
+    if ((rc = vox_config_load(path, &m->cfg, err))) goto fail;
+    free(path);
+    if (!(path = join_path(model_dir, "tekken.json"))) goto nomem;
+    if ((rc = vox_tekken_load(path, &m->tk, err))) goto fail;
+    free(path);
+    if (!(path = join_path(model_dir, "consolidated.safetensors"))) goto nomem;
+    if ((rc = vox_safetensors_open(path, &m->st, err))) goto fail;
+    free(path);
+    path = NULL;
+
+    if ((rc = check_voice_names(m, err))) goto fail;
+    if (vox_tekken_vocab_size(m->tk) > m->cfg.vocab_size) {
+        rc = vox_fail(err, VOX_E_FORMAT,
+                      "%s: tekken.json default_vocab_size %d exceeds params.json vocab_size %d",
+                      model_dir, vox_tekken_vocab_size(m->tk), m->cfg.vocab_size);
+        goto fail;
+    }
+    if ((rc = vox_pool_create(p->n_threads, &m->pool, err))) goto fail;
+    m->n_threads = vox_pool_threads(m->pool);
+    if ((rc = vox_weights_load(m, err))) goto fail;
+    if ((rc = vox_prompt_resolve_specials(m, err))) goto fail;
+    if ((rc = vox_flow_precompute(m, err))) goto fail;
+    *out = m;
+    return VOX_OK;
+nomem:
+    rc = vox_fail(err, VOX_E_NOMEM, "out of memory loading %s", model_dir);
+fail:
+    free(path);
+    voxtts_model_free(m);
+    return rc;
+}
+
+int voxtts_model_n_voices(const voxtts_model *m) { return m ? m->cfg.n_voices : 0; }
+
+const char *voxtts_model_voice_name(const voxtts_model *m, int i) {
+    if (!m || i < 0 || i >= m->cfg.n_voices) return NULL;
+    return m->cfg.voice_names[i];
+}
+
+int voxtts_model_find_voice(const voxtts_model *m, const char *name) {
+    if (!m || !name) return -1;
+    int v;
+    return vox_voice_lookup(m, name, &v, NULL) == VOX_OK ? v : -1;
+}
+
+int voxtts_model_sample_rate(const voxtts_model *m) { return m ? m->cfg.codec.sampling_rate : 0; }
+
+int voxtts_model_samples_per_frame(const voxtts_model *m) {
+    if (!m) return 0;
+    int spf = m->cfg.codec.patch_size;
+    for (int i = 0; i < m->cfg.codec.n_stages; i++) spf *= m->cfg.codec.conv_strides[i];
+    return spf;
+}
+
+int voxtts_model_n_codebooks(const voxtts_model *m) { return m ? m->cfg.n_codebooks : 0; }
+int voxtts_model_n_acoustic(const voxtts_model *m) { return m ? m->cfg.n_acoustic_codebook : 0; }
+int voxtts_model_dim(const voxtts_model *m) { return m ? m->cfg.llm.dim : 0; }
+
+/* ---- synthesis --------------------------------------------------------------- */
+
+void voxtts_synth_params_default(voxtts_synth_params *p) {
+    if (!p) return;
+    memset(p, 0, sizeof *p);
+    p->voice = NULL;
+    p->seed = 42;
+    p->max_frames = 2048;
+    p->cfg_alpha = 1.2f;
+    p->n_steps = 0;
+}
+
+#define MAX_FRAMES_LIMIT (1 << 20)
+
+/* Checks shared by every function taking synth params; p may be NULL (defaults). */
+static int check_params(const voxtts_synth_params *p, const char *fn, voxtts_error *err) {
+    if (p->max_frames < 1 || p->max_frames > MAX_FRAMES_LIMIT)
+        return vox_fail(err, VOX_E_ARG, "%s: max_frames %d out of range (1..%d)", fn,
+                        p->max_frames, MAX_FRAMES_LIMIT);
+    if (p->n_steps < 0 || p->n_steps > 1000)
+        return vox_fail(err, VOX_E_ARG, "%s: n_steps %d out of range (0 = default, 1..1000)", fn,
+                        p->n_steps);
+    if (!isfinite(p->cfg_alpha))
+        return vox_fail(err, VOX_E_ARG, "%s: cfg_alpha is not a finite number", fn);
+    return VOX_OK;
+}
+
+int voxtts_synthesize(voxtts_model *m, const char *text, const voxtts_synth_params *p,
+                      voxtts_audio *out, voxtts_error *err) {
+    if (out) memset(out, 0, sizeof *out);
+    if (!m || !text || !out)
+        return arg_fail(err, "voxtts_synthesize", "model, text and out must not be NULL");
+    voxtts_synth_params defaults;
+    voxtts_synth_params_default(&defaults);
+    if (!p) p = &defaults;
+    int rc = check_params(p, "voxtts_synthesize", err);
+    if (rc) return rc;
+    int voice;
+    if ((rc = vox_voice_lookup(m, p->voice, &voice, err))) return rc;
+    return vox_generate(m, text, p, out, err);
+}
+
+void voxtts_audio_free(voxtts_audio *a) {
+    if (!a) return;
+    free(a->samples);
+    free(a->codes);
+    memset(a, 0, sizeof *a);
+}
+
+/* ---- stages ------------------------------------------------------------------ */
+
+int voxtts_stage_prompt(voxtts_model *m, const char *text, const char *voice, int32_t **ids,
+                        size_t *n_ids, voxtts_error *err) {
+    if (ids) *ids = NULL;
+    if (n_ids) *n_ids = 0;
+    if (!m || !text || !ids || !n_ids)
+        return arg_fail(err, "voxtts_stage_prompt", "model, text, ids and n_ids must not be NULL");
+    int v, rc = vox_voice_lookup(m, voice, &v, err);
+    if (rc) return rc;
+    return vox_prompt_ids(m, text, strlen(text), v, ids, n_ids, err);
+}
+
+int voxtts_stage_prefill(voxtts_model *m, const char *text, const voxtts_synth_params *p,
+                         float *h_out, voxtts_error *err) {
+    if (!m || !text || !p || !h_out)
+        return arg_fail(err, "voxtts_stage_prefill", "model, text, params and h_out must not be NULL");
+    int v, rc = vox_voice_lookup(m, p->voice, &v, err);
+    if (rc) return rc;
+    vox_llm_state s;
+    rc = vox_gen_prefill(m, text, strlen(text), v, p->seed_step, 0, &s, h_out, err);
+    vox_llm_state_free(&s);
+    return rc;
+}
+
+int voxtts_stage_decode(voxtts_model *m, const char *text, const voxtts_synth_params *p,
+                        const int32_t *codes, int n_frames, float *hs_out, voxtts_error *err) {
+    if (!m || !text || !p || !hs_out || (n_frames > 0 && !codes))
+        return arg_fail(err, "voxtts_stage_decode",
+                        "model, text, params, codes and hs_out must not be NULL");
+    if (n_frames < 0 || n_frames > MAX_FRAMES_LIMIT)
+        return vox_fail(err, VOX_E_ARG, "voxtts_stage_decode: n_frames %d out of range", n_frames);
+    int v, rc = vox_voice_lookup(m, p->voice, &v, err);
+    if (rc) return rc;
+    /* embedding rows exist for every code including the specials EMPTY/END */
+    if ((rc = vox_check_codes(m, codes, n_frames, 0, err))) return rc;
+    const int D = m->cfg.llm.dim;
+    float *tmp = malloc(sizeof(float) * (size_t)D * 2);
+    if (!tmp) return vox_fail(err, VOX_E_NOMEM, "out of memory");
+    vox_llm_state s;
+    rc = vox_gen_prefill(m, text, strlen(text), v, p->seed_step, n_frames, &s, hs_out, err);
+    for (int f = 0; f < n_frames && rc == VOX_OK; f++) {
+        vox_embed_frame(m, codes + (size_t)f * m->cfg.n_codebooks, tmp, tmp + D);
+        rc = vox_llm_forward(&s, tmp, 1, hs_out + (size_t)(f + 1) * D, err);
+    }
+    vox_llm_state_free(&s);
+    free(tmp);
+    return rc;
+}
+
+int voxtts_stage_velocity(voxtts_model *m, const float *h, const float *x, float t, float *v_out,
+                          voxtts_error *err) {
+    if (!m || !h || !x || !v_out)
+        return arg_fail(err, "voxtts_stage_velocity", "model, h, x and v_out must not be NULL");
+    if (!isfinite(t)) return arg_fail(err, "voxtts_stage_velocity", "t is not finite");
+    vox_flow_ws ws;
+    int rc = vox_flow_ws_init(&ws, m, err);
+    if (rc) return rc;
+    float *tproj = malloc(sizeof(float) * (size_t)m->cfg.acoustic.dim);
+    if (!tproj) {
+        vox_flow_ws_free(&ws);
+        return vox_fail(err, VOX_E_NOMEM, "out of memory");
+    }
+    vox_flow_time_projection(&ws, t, tproj);
+    vox_matmul_pool(m->pool, m->w.llm_projection, h, 1, ws.cond);
+    vox_flow_velocity(&ws, x, tproj, v_out);
+    free(tproj);
+    vox_flow_ws_free(&ws);
+    return VOX_OK;
+}
+
+int voxtts_stage_frame(voxtts_model *m, const float *h, const float *x0,
+                       const voxtts_synth_params *p, int32_t *codes_out, voxtts_error *err) {
+    if (!m || !h || !x0 || !codes_out)
+        return arg_fail(err, "voxtts_stage_frame", "model, h, x0 and codes_out must not be NULL");
+    voxtts_synth_params defaults;
+    voxtts_synth_params_default(&defaults);
+    if (!p) p = &defaults;
+    int rc = check_params(p, "voxtts_stage_frame", err);
+    if (rc) return rc;
+    vox_flow_ws ws;
+    if ((rc = vox_flow_ws_init(&ws, m, err))) return rc;
+    const int A = m->cfg.n_acoustic_codebook;
+    int sem = vox_flow_semantic(&ws, h, p->ignore_end);
+    codes_out[0] = sem;
+    if (sem == 1) {
+        for (int a = 0; a < A; a++) codes_out[1 + a] = 2; /* EMPTY + 2 (§5.1) */
+    } else {
+        rc = vox_flow_acoustic(&ws, h, x0, p->cfg_alpha,
+                               p->n_steps ? p->n_steps : m->cfg.n_decoding_steps, codes_out + 1, err);
+    }
+    vox_flow_ws_free(&ws);
+    return rc;
+}
+
+int voxtts_stage_codec(voxtts_model *m, const int32_t *codes, int n_frames,
+                       const voxtts_synth_params *p, float *wave_out, voxtts_error *err) {
+    if (!m || !codes || !wave_out)
+        return arg_fail(err, "voxtts_stage_codec", "model, codes and wave_out must not be NULL");
+    if (n_frames < 1 || n_frames > MAX_FRAMES_LIMIT)
+        return vox_fail(err, VOX_E_ARG, "voxtts_stage_codec: n_frames %d out of range (1..%d)",
+                        n_frames, MAX_FRAMES_LIMIT);
+    int press = p ? p->alibi_press : 0, wkeys = p ? p->window_w_keys : 0;
+    return vox_codec_decode(m, codes, n_frames, press, wkeys, wave_out, err);
+}

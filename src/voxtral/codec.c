@@ -1,0 +1,287 @@
+/* codec.c — the codec decoder: offset codes -> waveform (VOXTRAL.md §6).
+ *
+ * Whole-sequence decoding, activations time-major ([T][channels], one row per
+ * time step) so that every convolution tap and every linear layer is a matrix
+ * product over rows:
+ *   latent   [F][sd+A]: C[sem] (§6.1) ++ FSQ values level·2/(L-1) - 1
+ *   stage 0  CausalConv1d k0, REPLICATE left pad k0-1, then transformer layers
+ *   stage i  CausalConvTranspose1d k_i, s_i (full length (T-1)s+k, trim k-s on the
+ *            right -> T·s), then transformer layers with window W_i
+ *   out      CausalConv1d dim -> patch, REFLECT left pad k-1 (mirror without the
+ *            edge; zeros beyond the end if T <= k-1, like VO's pad1d)
+ *   unpatch  wave[t·patch + c] = out[t][c]: exactly the time-major buffer.
+ * Codec transformer layer (§6.4): RMSNorm (codec eps), QK-norm over the full
+ * projection, causal sliding-window attention with ALiBi slope_h·(j-i) over keys
+ * i-W..i (W+1 keys; option: W keys), slope_h = 2^(-8h/H) (option: 2^(-8(h+1)/H)),
+ * LayerScale on both residual branches, SwiGLU. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "voxtral/model.h"
+
+#define FFN_ROWS 256 /* rows of the FFN hidden buffers (the FFN runs in row blocks) */
+
+void vox_codec_windows(const vox_config *cfg, int *windows) {
+    int n_down = 0;
+    for (int i = 1; i < cfg->codec.n_stages; i++)
+        if (cfg->codec.conv_strides[i] > 1) n_down++;
+    int w = cfg->codec.attn_sliding_window_size;
+    if (cfg->codec.half_attn_window_upon_downsampling) w >>= n_down;
+    for (int i = 0; i < cfg->codec.n_stages; i++) {
+        if (i > 0 && cfg->codec.conv_strides[i] > 1 && cfg->codec.half_attn_window_upon_downsampling)
+            w *= 2;
+        windows[i] = w;
+    }
+}
+
+typedef struct codec_ws {
+    const voxtts_model *m;
+    int T_max, C_max;
+    float *x;      /* [T_max][C_max] current activations */
+    float *y;      /* [T_max][C_max] */
+    float *pad;    /* [T_max + k_max][C_max] padded conv input */
+    float *tmp;    /* [T_max][C_max] conv tap output / scratch */
+    float *q, *k, *v, *att; /* [T_max][n_heads*head_dim] */
+    float *h1, *h3;         /* [FFN_ROWS][hidden] */
+    float *scores;          /* [n_threads][W_max + 1] */
+    int score_stride;
+    float slopes[64];
+    int n_slopes;
+} codec_ws;
+
+static void codec_ws_free(codec_ws *w) {
+    free(w->x);
+    free(w->y);
+    free(w->pad);
+    free(w->tmp);
+    free(w->q);
+    free(w->k);
+    free(w->v);
+    free(w->att);
+    free(w->h1);
+    free(w->h3);
+    free(w->scores);
+}
+
+static float *alloc2(size_t a, size_t b) {
+    if (a == 0 || b == 0) return malloc(sizeof(float));
+    if (b > SIZE_MAX / sizeof(float) / a) return NULL;
+    return malloc(a * b * sizeof(float));
+}
+
+/* Tap j of a folded conv as a [out][in] f32 matrix view. */
+static vox_tensor tap_view(const float *taps, int j, int out_ch, int in_ch) {
+    vox_tensor t;
+    memset(&t, 0, sizeof t);
+    t.dtype = VOX_F32;
+    t.ndim = 2;
+    t.shape[0] = out_ch;
+    t.shape[1] = in_ch;
+    t.data = taps + (size_t)j * out_ch * in_ch;
+    t.nbytes = sizeof(float) * (size_t)out_ch * in_ch;
+    return t;
+}
+
+/* y[T][out] = causal conv of pad rows [T + k - 1][in] (stride 1). */
+static void conv_valid(const voxtts_model *m, const float *taps, int k, int in_ch, int out_ch,
+                       const float *pad, int T, float *y, float *tmp) {
+    for (int j = 0; j < k; j++) {
+        vox_tensor W = tap_view(taps, j, out_ch, in_ch);
+        vox_matmul_pool(m->pool, &W, pad + (size_t)j * in_ch, T, j == 0 ? y : tmp);
+        if (j > 0) vox_add(y, tmp, T * out_ch);
+    }
+}
+
+typedef struct codec_attn_task {
+    codec_ws *w;
+    int T, window, w_keys;
+    float scale;
+} codec_attn_task;
+
+/* Items are (t, head) pairs. */
+static void codec_attn_run(void *ctx, int64_t begin, int64_t end, int tid) {
+    const codec_attn_task *t = ctx;
+    codec_ws *w = t->w;
+    const vox_config *c = &w->m->cfg;
+    const int H = c->codec.n_heads, hd = c->codec.head_dim,
+              group = c->codec.n_heads / c->codec.n_kv_heads;
+    const size_t qd = (size_t)H * hd, kvd = (size_t)c->codec.n_kv_heads * hd;
+    float *sc = w->scores + (size_t)tid * w->score_stride;
+    for (int64_t it = begin; it < end; it++) {
+        const int i = (int)(it / H), h = (int)(it % H), kvh = h / group;
+        int lo = i - t->window + (t->w_keys ? 1 : 0);
+        if (lo < 0) lo = 0;
+        const int n = i - lo + 1; /* may be 0 with W keys and W = 0 */
+        const float *q = w->q + (size_t)i * qd + (size_t)h * hd;
+        const float slope = w->slopes[h];
+        for (int j = lo; j <= i; j++)
+            sc[j - lo] = vox_dot_f32(q, w->k + (size_t)j * kvd + (size_t)kvh * hd, hd) * t->scale +
+                         slope * (float)(j - i);
+        vox_softmax(sc, n);
+        float *out = w->att + (size_t)i * qd + (size_t)h * hd;
+        memset(out, 0, sizeof(float) * (size_t)hd);
+        for (int j = lo; j <= i; j++) {
+            const float p = sc[j - lo], *v = w->v + (size_t)j * kvd + (size_t)kvh * hd;
+            for (int d = 0; d < hd; d++) out[d] += p * v[d];
+        }
+    }
+}
+
+/* One codec transformer layer (§6.4) on w->x [T][dim], in place. */
+static void codec_layer(codec_ws *w, const vox_codec_layer_w *l, int T, int window, int w_keys) {
+    const voxtts_model *m = w->m;
+    const vox_config *c = &m->cfg;
+    const int D = c->codec.dim, H = c->codec.n_heads, hd = c->codec.head_dim;
+    const int qd = H * hd, kvd = c->codec.n_kv_heads * hd, hidden = c->codec.hidden_dim;
+    float *xn = w->y;
+    for (int t = 0; t < T; t++)
+        vox_rmsnorm(w->x + (size_t)t * D, l->attention_norm, D, c->codec.norm_eps,
+                    xn + (size_t)t * D);
+    const vox_tensor *wqkv[3] = {l->wq, l->wk, l->wv};
+    float *yqkv[3] = {w->q, w->k, w->v};
+    vox_matmul_multi(m->pool, 3, wqkv, xn, T, yqkv);
+    if (c->codec.qk_norm) {
+        /* over the full projection, before the head split (§6.4, §9 #19) */
+        for (int t = 0; t < T; t++) {
+            vox_rmsnorm(w->q + (size_t)t * qd, l->q_norm, qd, c->codec.qk_norm_eps,
+                        w->q + (size_t)t * qd);
+            vox_rmsnorm(w->k + (size_t)t * kvd, l->k_norm, kvd, c->codec.qk_norm_eps,
+                        w->k + (size_t)t * kvd);
+        }
+    }
+    codec_attn_task at = {w, T, window, w_keys, 1.0f / sqrtf((float)hd)};
+    vox_pool_for(m->pool, (int64_t)T * H, 4, codec_attn_run, &at);
+    vox_matmul_pool(m->pool, l->wo, w->att, T, xn);
+    if (l->attention_scale) {
+        for (int t = 0; t < T; t++)
+            vox_add_scaled(w->x + (size_t)t * D, xn + (size_t)t * D, l->attention_scale, D);
+    } else {
+        vox_add(w->x, xn, T * D);
+    }
+    for (int t0 = 0; t0 < T; t0 += FFN_ROWS) {
+        const int n = T - t0 < FFN_ROWS ? T - t0 : FFN_ROWS;
+        float *xr = w->x + (size_t)t0 * D, *nr = xn + (size_t)t0 * D;
+        for (int t = 0; t < n; t++)
+            vox_rmsnorm(xr + (size_t)t * D, l->ffn_norm, D, c->codec.norm_eps, nr + (size_t)t * D);
+        const vox_tensor *w13[2] = {l->w1, l->w3};
+        float *y13[2] = {w->h1, w->h3};
+        vox_matmul_multi(m->pool, 2, w13, nr, n, y13);
+        vox_silu_mul(w->h1, w->h3, n * hidden);
+        vox_matmul_pool(m->pool, l->w2, w->h1, n, nr);
+        if (l->ffn_scale) {
+            for (int t = 0; t < n; t++)
+                vox_add_scaled(xr + (size_t)t * D, nr + (size_t)t * D, l->ffn_scale, D);
+        } else {
+            vox_add(xr, nr, n * D);
+        }
+    }
+}
+
+int vox_codec_decode(const voxtts_model *m, const int32_t *codes, int n_frames, int alibi_press,
+                     int window_w_keys, float *wave, vox_error *err) {
+    const vox_config *c = &m->cfg;
+    const vox_weights *wt = &m->w;
+    if (n_frames < 1) return vox_fail(err, VOX_E_ARG, "codec: no frames to decode");
+    int rc = vox_check_codes(m, codes, n_frames, 2, err);
+    if (rc) return rc;
+    const int sd = c->codec.semantic_dim, A = c->n_acoustic_codebook, L = c->acoustic_codebook_size,
+              ncb = c->n_codebooks, D = c->codec.dim, patch = c->codec.patch_size;
+    const int latent = sd + A;
+
+    /* sizes: the time axis grows by each stride */
+    int64_t T_max = n_frames, k_max = wt->out_kernel, W_max = 0;
+    for (int i = 0; i < wt->n_stages; i++) {
+        T_max *= wt->stages[i].stride;
+        if (T_max > (int64_t)1 << 30)
+            return vox_fail(err, VOX_E_ARG, "codec: %d frames is too long to decode", n_frames);
+        if (wt->stages[i].kernel > k_max) k_max = wt->stages[i].kernel;
+        if (wt->stages[i].window > W_max) W_max = wt->stages[i].window;
+    }
+    int64_t C_max = latent > D ? latent : D;
+    if (patch > C_max) C_max = patch;
+    const int H = c->codec.n_heads, qd = H * c->codec.head_dim,
+              kvd = c->codec.n_kv_heads * c->codec.head_dim;
+
+    codec_ws w;
+    memset(&w, 0, sizeof w);
+    w.m = m;
+    w.T_max = (int)T_max;
+    w.C_max = (int)C_max;
+    w.x = alloc2((size_t)T_max, (size_t)C_max);
+    w.y = alloc2((size_t)T_max, (size_t)C_max);
+    w.tmp = alloc2((size_t)T_max, (size_t)C_max);
+    w.pad = alloc2((size_t)(T_max + k_max), (size_t)C_max);
+    w.q = alloc2((size_t)T_max, (size_t)qd);
+    w.att = alloc2((size_t)T_max, (size_t)qd);
+    w.k = alloc2((size_t)T_max, (size_t)kvd);
+    w.v = alloc2((size_t)T_max, (size_t)kvd);
+    w.h1 = alloc2(FFN_ROWS, (size_t)c->codec.hidden_dim);
+    w.h3 = alloc2(FFN_ROWS, (size_t)c->codec.hidden_dim);
+    w.score_stride = (int)W_max + 1;
+    w.scores = alloc2((size_t)vox_pool_threads(m->pool), (size_t)w.score_stride);
+    if (!w.x || !w.y || !w.tmp || !w.pad || !w.q || !w.att || !w.k || !w.v || !w.h1 || !w.h3 ||
+        !w.scores) {
+        codec_ws_free(&w);
+        return vox_fail(err, VOX_E_NOMEM, "codec: out of memory for %d frames", n_frames);
+    }
+    if (H > (int)(sizeof w.slopes / sizeof *w.slopes)) {
+        codec_ws_free(&w);
+        return vox_fail(err, VOX_E_UNSUPPORTED, "codec: %d attention heads (at most 64)", H);
+    }
+    for (int h = 0; h < H; h++)
+        w.slopes[h] = (float)pow(2.0, -8.0 * (double)(h + (alibi_press ? 1 : 0)) / (double)H);
+
+    /* latent (§6.1), one row per frame */
+    for (int f = 0; f < n_frames; f++) {
+        const int32_t *fc = codes + (size_t)f * ncb;
+        float *row = w.x + (size_t)f * latent;
+        memcpy(row, wt->semantic_codebook + (size_t)(fc[0] - 2) * sd, sizeof(float) * (size_t)sd);
+        for (int a = 0; a < A; a++) row[sd + a] = vox_fsq_value(fc[1 + a] - 2, L);
+    }
+
+    int T = n_frames;
+    for (int i = 0; i < wt->n_stages; i++) {
+        const vox_codec_stage_w *st = &wt->stages[i];
+        if (!st->transposed) {
+            /* CausalConv1d, replicate left pad k-1: rows [x0]*(k-1), x0..x_{T-1} */
+            const int k = st->kernel, cin = st->in_ch;
+            for (int p = 0; p < k - 1; p++)
+                memcpy(w.pad + (size_t)p * cin, w.x, sizeof(float) * (size_t)cin);
+            memcpy(w.pad + (size_t)(k - 1) * cin, w.x, sizeof(float) * (size_t)T * cin);
+            conv_valid(m, st->taps, k, cin, st->out_ch, w.pad, T, w.x, w.tmp);
+        } else {
+            /* CausalConvTranspose1d: y[t*s + j] += W_j^T x[t], keep the first T*s rows */
+            const int k = st->kernel, s = st->stride, cout = st->out_ch;
+            const int T2 = T * s;
+            memset(w.y, 0, sizeof(float) * (size_t)T2 * cout);
+            for (int j = 0; j < k; j++) {
+                vox_tensor W = tap_view(st->taps, j, cout, st->in_ch);
+                vox_matmul_pool(m->pool, &W, w.x, T, w.tmp);
+                for (int t = 0; t < T; t++) {
+                    const int pos = t * s + j;
+                    if (pos < T2)
+                        vox_add(w.y + (size_t)pos * cout, w.tmp + (size_t)t * cout, cout);
+                }
+            }
+            memcpy(w.x, w.y, sizeof(float) * (size_t)T2 * cout);
+            T = T2;
+        }
+        for (int j = 0; j < st->n_layers; j++) codec_layer(&w, &st->layers[j], T, st->window, window_w_keys);
+    }
+
+    /* output_proj: reflect left pad k-1 (mirror excluding the edge); where the
+     * mirror runs past the end (T <= k-1) it reads zeros, as VO's pad1d does */
+    const int k = wt->out_kernel;
+    for (int p = 0; p < k - 1; p++) {
+        const int src = k - 1 - p;
+        if (src < T)
+            memcpy(w.pad + (size_t)p * D, w.x + (size_t)src * D, sizeof(float) * (size_t)D);
+        else
+            memset(w.pad + (size_t)p * D, 0, sizeof(float) * (size_t)D);
+    }
+    memcpy(w.pad + (size_t)(k - 1) * D, w.x, sizeof(float) * (size_t)T * D);
+    conv_valid(m, wt->out_taps, k, D, patch, w.pad, T, wave, w.tmp);
+    codec_ws_free(&w);
+    return VOX_OK;
+}

@@ -1,0 +1,187 @@
+/* generate.c — the generation loop (VOXTRAL.md §8.1) and its noise source.
+ *
+ * Loop: prompt -> prefill (voice prefix from the model's cache) -> h; per frame: semantic argmax (END stops unless
+ * ignore_end), flow matching from fresh N(0,1) noise -> acoustic codes, feed the
+ * summed code embedding back at the next position.  Frame 0 uses the prefill
+ * hidden (official VO behaviour); seed_step instead feeds tok_embeddings[[AUDIO]]
+ * at position P first and uses that hidden (MU lineage, §8.1), shifting frame f
+ * to position P+1+f.  Then the codec decodes all frames at once.
+ *
+ * Noise (§8.3): torch's generator is not reproduced; instead a documented,
+ * portable stream.  State = the 64-bit seed; each draw advances it by the
+ * golden-ratio increment 0x9E3779B97F4A7C15 and mixes it with splitmix64's
+ * finalizer (xor-shift 30, *0xBF58476D1CE4E5B9, xor-shift 27,
+ * *0x94D049BB133111EB, xor-shift 31).  A uniform in (0, 1] is
+ * ((z >> 11) + 1) * 2^-53 (never 0, so the log is finite).  Normals come in
+ * Box-Muller pairs from two uniforms u1, u2: r = sqrt(-2 ln u1), a = 2*pi*u2,
+ * z0 = r cos a, z1 = r sin a (computed in double, stored as float); a vector
+ * of n values uses ceil(n/2) pairs, dropping the last z1 when n is odd.  Each
+ * generated frame draws exactly one A-vector (A = n_acoustic_codebook) in frame
+ * order, so the same seed gives the same audio on every machine and thread
+ * count. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "voxtral/model.h"
+
+void vox_rng_seed(vox_rng *r, uint64_t seed) { r->state = seed; }
+
+static uint64_t rng_next(vox_rng *r) {
+    uint64_t z = (r->state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static double rng_uniform(vox_rng *r) { return (double)((rng_next(r) >> 11) + 1) * 0x1p-53; }
+
+void vox_rng_normal(vox_rng *r, float *out, int n) {
+    const double two_pi = 6.283185307179586476925286766559;
+    for (int i = 0; i < n; i += 2) {
+        double u1 = rng_uniform(r), u2 = rng_uniform(r);
+        double rad = sqrt(-2.0 * log(u1)), a = two_pi * u2;
+        out[i] = (float)(rad * cos(a));
+        if (i + 1 < n) out[i + 1] = (float)(rad * sin(a));
+    }
+}
+
+/* The voice prefix [<s>][BEGIN_AUDIO][AUDIO]*N is the same for every request
+ * with that voice: its keys/values are computed once and kept by the model. */
+static int voice_prefix(voxtts_model *m, int voice, const float *emb, int n_prefix,
+                        vox_error *err) {
+    if (m->prefix_kv[voice]) return VOX_OK;
+    vox_llm_state t;
+    int rc = vox_llm_state_init(&t, m, n_prefix, err);
+    if (rc) return rc;
+    if (!(rc = vox_llm_forward(&t, emb, n_prefix, NULL, err)))
+        rc = vox_llm_prefix_save(&t, n_prefix, &m->prefix_kv[voice], err);
+    if (!rc) m->prefix_n[voice] = n_prefix;
+    vox_llm_state_free(&t);
+    return rc;
+}
+
+int vox_gen_prefill(voxtts_model *m, const char *text, size_t len, int voice, int seed_step,
+                    int extra_positions, vox_llm_state *s, float *h, vox_error *err) {
+    int32_t *ids = NULL;
+    size_t n = 0;
+    float *emb = NULL;
+    memset(s, 0, sizeof *s);
+    int rc = vox_prompt_ids(m, text, len, voice, &ids, &n, err);
+    if (rc) return rc;
+    if ((rc = vox_prompt_embeddings(m, ids, n, voice, &emb, err))) goto out;
+    if (n + (size_t)extra_positions + 1 > (size_t)1 << 30) {
+        rc = vox_fail(err, VOX_E_ARG, "prompt of %zu tokens + %d frames is too long", n,
+                      extra_positions);
+        goto out;
+    }
+    /* §2.1: ids[0..n_prefix) = <s>, [BEGIN_AUDIO], [AUDIO]*N; at least 3 rows follow */
+    const int n_prefix = 2 + m->voice_n[voice];
+    const int D = m->cfg.llm.dim;
+    if ((rc = voice_prefix(m, voice, emb, n_prefix, err))) goto out;
+    if ((rc = vox_llm_state_init(s, m, (int)n + extra_positions + (seed_step ? 1 : 0), err)))
+        goto out;
+    vox_llm_prefix_load(s, m->prefix_kv[voice], n_prefix);
+    if ((rc = vox_llm_forward(s, emb + (size_t)n_prefix * D, (int)n - n_prefix, h, err))) goto out;
+    if (seed_step) {
+        vox_tensor_get_row(m->w.tok_embeddings, m->id_audio, emb); /* emb has >= 1 row */
+        if ((rc = vox_llm_forward(s, emb, 1, h, err))) goto out;
+    }
+out:
+    if (rc) vox_llm_state_free(s);
+    free(ids);
+    free(emb);
+    return rc;
+}
+
+int vox_generate(voxtts_model *m, const char *text, const voxtts_synth_params *p,
+                 voxtts_audio *out, vox_error *err) {
+    const vox_config *c = &m->cfg;
+    const int A = c->n_acoustic_codebook, ncb = c->n_codebooks, D = c->llm.dim;
+    const int n_steps = p->n_steps ? p->n_steps : c->n_decoding_steps;
+    const int spf = voxtts_model_samples_per_frame(m);
+    int voice, rc;
+    if ((rc = vox_voice_lookup(m, p->voice, &voice, err))) return rc;
+
+    vox_llm_state s;
+    vox_flow_ws ws;
+    memset(&s, 0, sizeof s);
+    memset(&ws, 0, sizeof ws);
+    int32_t *codes = NULL;
+    float *h = NULL, *tmp = NULL, *e = NULL, *x0 = NULL, *wave = NULL;
+    int n_frames = 0;
+
+    codes = malloc(sizeof(int32_t) * (size_t)p->max_frames * (size_t)ncb);
+    h = malloc(sizeof(float) * (size_t)D);
+    tmp = malloc(sizeof(float) * (size_t)D);
+    e = malloc(sizeof(float) * (size_t)D);
+    x0 = malloc(sizeof(float) * (size_t)A);
+    if (!codes || !h || !tmp || !e || !x0) {
+        rc = vox_fail(err, VOX_E_NOMEM, "out of memory for %d frames", p->max_frames);
+        goto out;
+    }
+    if ((rc = vox_flow_ws_init(&ws, m, err))) goto out;
+    /* positions: prompt (+ seed step) + one per frame fed back */
+    if ((rc = vox_gen_prefill(m, text, strlen(text), voice, p->seed_step, p->max_frames, &s, h,
+                              err)))
+        goto out;
+
+    vox_rng rng;
+    vox_rng_seed(&rng, p->seed);
+    for (int f = 0; f < p->max_frames; f++) {
+        int32_t *fc = codes + (size_t)f * ncb;
+        int sem = vox_flow_semantic(&ws, h, p->ignore_end);
+        if (sem == 1) break; /* END_AUDIO (§5.1, §8.2): not decoded, not fed back */
+        vox_rng_normal(&rng, x0, A);
+        fc[0] = sem;
+        if ((rc = vox_flow_acoustic(&ws, h, x0, p->cfg_alpha, n_steps, fc + 1, err))) goto out;
+        n_frames++;
+        if (p->progress && p->progress(n_frames, p->max_frames, p->progress_user)) {
+            rc = vox_fail(err, VOX_E_CANCELLED, "cancelled by the progress callback after %d frames",
+                          n_frames);
+            goto out;
+        }
+        if (f + 1 < p->max_frames) {
+            vox_embed_frame(m, fc, e, tmp);
+            if ((rc = vox_llm_forward(&s, e, 1, h, err))) goto out;
+        }
+    }
+    vox_llm_state_free(&s);
+    vox_flow_ws_free(&ws);
+
+    if (n_frames > 0) {
+        wave = malloc(sizeof(float) * (size_t)n_frames * (size_t)spf);
+        if (!wave) {
+            rc = vox_fail(err, VOX_E_NOMEM, "out of memory for %d frames of audio", n_frames);
+            goto out;
+        }
+        if ((rc = vox_codec_decode(m, codes, n_frames, p->alibi_press, p->window_w_keys, wave,
+                                   err)))
+            goto out;
+    }
+    out->samples = wave;
+    out->n_samples = (size_t)n_frames * (size_t)spf;
+    out->sample_rate = voxtts_model_sample_rate(m);
+    out->n_frames = n_frames;
+    out->n_codebooks = ncb;
+    if (n_frames > 0) {
+        int32_t *shrunk = realloc(codes, sizeof(int32_t) * (size_t)n_frames * (size_t)ncb);
+        out->codes = shrunk ? shrunk : codes;
+    } else {
+        free(codes);
+        out->codes = NULL;
+    }
+    codes = NULL;
+    wave = NULL;
+    rc = VOX_OK;
+out:
+    vox_llm_state_free(&s);
+    vox_flow_ws_free(&ws);
+    free(codes);
+    free(h);
+    free(tmp);
+    free(e);
+    free(x0);
+    free(wave);
+    return rc;
+}

@@ -1,0 +1,218 @@
+/* model.h — the engine's internal model structure and the functions the stage
+ * files (backbone.c, flow.c, codec.c, voice.c, prompt.c, generate.c) share.
+ *
+ * A voxtts_model owns: the parsed params.json (vox_config), the mmapped
+ * checkpoint whose BF16 matrices are used in place as vox_tensor views, f32
+ * copies of the small tensors (norm gains, layer scales, folded codec convs,
+ * the semantic codebook), the tokenizer, the thread pool, the preset voices
+ * and the KV cache of each voice's prompt prefix (both built on first use) and
+ * the precomputed flow-matching time projections.
+ * Per-request state (KV cache, scratch buffers) lives in the structs below and
+ * is allocated per call, never inside the per-frame loops.
+ *
+ * A model handle is used by one thread at a time (its pool and voice cache are
+ * shared); several models may coexist in a process. */
+#ifndef VOX_VOXTRAL_MODEL_H
+#define VOX_VOXTRAL_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "base/threadpool.h"
+#include "io/safetensors.h"
+#include "tensor/kernels.h"
+#include "tensor/tensor.h"
+#include "text/tekken.h"
+#include "voxtral/config.h"
+#include "voxtts.h"
+
+/* One pre-norm transformer block with SwiGLU (§3; the acoustic transformer's
+ * blocks have the same tensors, §5.3). */
+typedef struct vox_block_w {
+    const vox_tensor *wq, *wk, *wv, *wo, *w1, *w2, *w3;
+    float *attention_norm, *ffn_norm; /* f32 copies [dim] */
+} vox_block_w;
+
+/* One codec transformer layer (§6.4). */
+typedef struct vox_codec_layer_w {
+    const vox_tensor *wq, *wk, *wv, *wo, *w1, *w2, *w3;
+    float *attention_norm, *ffn_norm, *q_norm, *k_norm; /* q/k_norm NULL if !qk_norm */
+    float *attention_scale, *ffn_scale;                 /* NULL if !layer_scale */
+} vox_codec_layer_w;
+
+/* Decoder stage i (§6.2): conv block 2i then transformer block 2i+1. */
+typedef struct vox_codec_stage_w {
+    int transposed;      /* 0: CausalConv1d (stage 0), 1: CausalConvTranspose1d */
+    int kernel, stride, in_ch, out_ch;
+    int window;          /* attention window W of this stage's layers */
+    float *taps;         /* folded weight as kernel taps [k][out_ch][in_ch] */
+    int n_layers;
+    vox_codec_layer_w *layers;
+} vox_codec_stage_w;
+
+typedef struct vox_weights {
+    /* A. backbone (§1.2 A) */
+    const vox_tensor *tok_embeddings;   /* [vocab, D] */
+    const vox_tensor *audio_embeddings; /* [pad128(S+2 + A(L+2)), D] */
+    vox_block_w *layers;                /* [n_layers] */
+    float *norm;                        /* [D] */
+    /* B. flow-matching transformer (§1.2 B) */
+    const vox_tensor *input_projection, *time_projection, *llm_projection;
+    const vox_tensor *semantic_output, *acoustic_output;
+    vox_block_w *ac_layers;
+    float *ac_norm;
+    /* C. codec decoder (§1.2 C) */
+    float *semantic_codebook;           /* [S][semantic_dim], §6.1, f32 */
+    vox_codec_stage_w stages[VOX_MAX_CODEC_STAGES];
+    int n_stages;
+    float *out_taps;                    /* output_proj [k][patch][dim] */
+    int out_kernel;
+} vox_weights;
+
+struct voxtts_model {
+    vox_config cfg;
+    char *dir;
+    vox_safetensors *st;
+    vox_tekken *tk;
+    vox_pool *pool;
+    int n_threads;
+    vox_weights w;
+
+    /* special token ids, resolved by name from tekken.json (§2.1) */
+    int id_bos, id_begin_audio, id_audio, id_next_audio_text, id_repeat_audio_text;
+
+    /* derived sizes */
+    int semantic_rows;  /* pad128(S+2): semantic head outputs */
+    int audio_rows;     /* pad128(S+2 + A(L+2)) */
+    int *cb_offset;     /* [n_codebooks] offsets into the audio table (§4) */
+
+    /* preset voices: rows [n][D] f32, loaded on first use */
+    float *voice_rows[VOX_MAX_VOICES];
+    int voice_n[VOX_MAX_VOICES];
+    /* KV cache of each voice's prompt prefix [<s>][BEGIN_AUDIO][AUDIO]*N, built on
+     * first use: [2][n_layers][prefix_n][n_kv*head_dim] (keys, then values) */
+    float *prefix_kv[VOX_MAX_VOICES];
+    int prefix_n[VOX_MAX_VOICES];
+
+    /* flow matching (§5.2): inv_freq [Da/2]; tproj [n_decoding_steps][Da] */
+    float *inv_freq;
+    float *tproj;
+    int tproj_steps;
+};
+
+struct voxtts_tokenizer {
+    vox_tekken *tk;
+};
+
+/* ---- weights.c ---- */
+int vox_weights_load(voxtts_model *m, vox_error *err);
+void vox_weights_free(voxtts_model *m);
+
+/* ---- backbone.c: LLM with KV cache (§3) ---- */
+typedef struct vox_llm_state {
+    const voxtts_model *m;
+    int max_pos;    /* KV cache capacity in positions */
+    int n_pos;      /* positions filled so far */
+    int max_rows;   /* rows processed per batch (prefill is cut into batches) */
+    float *k_cache, *v_cache;  /* [n_layers][max_pos][n_kv*head_dim] */
+    float *rope_cos, *rope_sin;/* [max_pos][head_dim/2] */
+    float *x, *xn, *q, *k, *v, *att, *h1, *h3, *o; /* scratch [max_rows][...] */
+    float *scores;  /* [n_threads][max_pos] */
+} vox_llm_state;
+
+int vox_llm_state_init(vox_llm_state *s, const voxtts_model *m, int max_pos, vox_error *err);
+void vox_llm_state_free(vox_llm_state *s);
+/* Feed n input embeddings [n][D] at positions n_pos .. n_pos+n-1.  h_last
+ * (optional) receives the final-norm hidden of the last row. */
+int vox_llm_forward(vox_llm_state *s, const float *emb, int n, float *h_last, vox_error *err);
+/* KV of the first n positions of a state: out [2][n_layers][n][kvd] (prefix cache). */
+int vox_llm_prefix_save(const vox_llm_state *s, int n, float **out, vox_error *err);
+/* Start an empty state from a saved prefix of n positions. */
+void vox_llm_prefix_load(vox_llm_state *s, const float *kv, int n);
+/* Rotate n_heads heads of x in place with one position's cos/sin (§3). */
+void vox_rope_rotate(float *x, int n_heads, int head_dim, const float *cos_row,
+                     const float *sin_row);
+
+/* ---- flow.c: acoustic head (§5) ---- */
+typedef struct vox_flow_ws {
+    const voxtts_model *m;
+    float *tok, *xn, *q, *k, *v, *att, *h1, *h3, *o; /* [6][...] */
+    float *cond;     /* [Da] llm_projection · h */
+    float *zero;     /* [Da] zeros (unconditional branch) */
+    float *inproj;   /* [Da] */
+    float *temb;     /* [Da] */
+    float *tproj;    /* [max(n_steps)][Da] when n_steps differs from the default */
+    int tproj_cap;   /* steps tproj can hold */
+    int tproj_n;     /* steps tproj currently holds (0: none) */
+    float *logits;   /* [semantic_rows] */
+    float *vel;      /* [2][A] */
+    float *x;        /* [A] */
+    float *out2;     /* [2][Da] */
+} vox_flow_ws;
+
+/* At load: inv_freq and tproj(t_i) for the default n_decoding_steps. */
+int vox_flow_precompute(voxtts_model *m, vox_error *err);
+int vox_flow_ws_init(vox_flow_ws *ws, const voxtts_model *m, vox_error *err);
+void vox_flow_ws_free(vox_flow_ws *ws);
+/* Semantic code (§5.1): masked argmax of the semantic head; forbid_end also
+ * masks END (1), for ignore_end. */
+int vox_flow_semantic(vox_flow_ws *ws, const float *h, int forbid_end);
+/* tproj(t) = time_projection · temb(t) (§5.2) into out[Da]. */
+void vox_flow_time_projection(vox_flow_ws *ws, float t, float *out);
+/* Velocity (§5.3) at x for both branches: v[0..A) conditional (cond = llm_projection·h
+ * already in ws->cond), v[A..2A) unconditional. */
+void vox_flow_velocity(vox_flow_ws *ws, const float *x, const float *tproj_t, float *v);
+/* Acoustic codes (§5.4, §5.5): Euler from x0 with CFG alpha, n_steps steps; writes
+ * codes[0..A) (offset codes 2..L+1). */
+int vox_flow_acoustic(vox_flow_ws *ws, const float *h, const float *x0, float alpha, int n_steps,
+                      int32_t *codes, vox_error *err);
+/* FSQ quantization of one value (§5.5): level in 0..L-1 (add 2 for the code). */
+int vox_fsq_level(float x, int levels);
+float vox_fsq_value(int level, int levels);
+
+/* ---- codec.c (§6) ---- */
+/* Offset codes [n_frames][n_codebooks] -> wave[n_frames * samples_per_frame]. */
+int vox_codec_decode(const voxtts_model *m, const int32_t *codes, int n_frames, int alibi_press,
+                     int window_w_keys, float *wave, vox_error *err);
+/* Attention window per stage (§6.2). */
+void vox_codec_windows(const vox_config *cfg, int *windows);
+
+/* ---- voice.c (§1.4) ---- */
+/* Rows of preset voice i (loaded on first use): *rows [n][D]. */
+int vox_voice_get(voxtts_model *m, int voice, const float **rows, int *n, vox_error *err);
+/* Voice index for a name (case-insensitive) or an E_ARG error listing the voices. */
+int vox_voice_lookup(const voxtts_model *m, const char *name, int *voice, vox_error *err);
+
+/* ---- prompt.c (§2) ---- */
+int vox_prompt_resolve_specials(voxtts_model *m, vox_error *err);
+/* Prompt ids for text + voice (§2.1); text must be non-empty. */
+int vox_prompt_ids(voxtts_model *m, const char *text, size_t len, int voice, int32_t **ids,
+                   size_t *n_ids, vox_error *err);
+/* Input embeddings [n][D] of the prompt with the voice rows spliced in (§2.3). */
+int vox_prompt_embeddings(voxtts_model *m, const int32_t *ids, size_t n, int voice, float **emb,
+                          vox_error *err);
+/* e[D] = sum_c E_audio[offset_c + codes[c]] (§4); codes must be valid. */
+void vox_embed_frame(const voxtts_model *m, const int32_t *codes, float *e, float *tmp);
+/* Check offset codes: semantic in [lo, S+2), acoustic in [lo, L+2); frame index for messages. */
+int vox_check_codes(const voxtts_model *m, const int32_t *codes, int n_frames, int lo,
+                    vox_error *err);
+
+/* ---- generate.c (§8) ---- */
+/* Deterministic N(0,1) stream (see generate.c). */
+typedef struct vox_rng {
+    uint64_t state;
+} vox_rng;
+void vox_rng_seed(vox_rng *r, uint64_t seed);
+void vox_rng_normal(vox_rng *r, float *out, int n);
+
+/* Prefill (+ optional seed step) into a fresh state sized for extra positions;
+ * h[D] is the hidden for frame 0 (§8.1).  The voice prefix comes from the
+ * model's per-voice KV cache (built on first use); this is bit-identical to
+ * running the whole prompt because every row's arithmetic is batch-independent. */
+int vox_gen_prefill(voxtts_model *m, const char *text, size_t len, int voice, int seed_step,
+                    int extra_positions, vox_llm_state *s, float *h, vox_error *err);
+int vox_generate(voxtts_model *m, const char *text, const voxtts_synth_params *p,
+                 voxtts_audio *out, vox_error *err);
+
+#endif

@@ -11,17 +11,22 @@ TEXT=${1:-"Hello! This is voxtts, speaking on your own computer."}
 OUT=${2:-hello.wav}
 VOICE=${3:-neutral_female}
 MODEL=${VOXTTS_MODEL:-models/Voxtral-4B-TTS-2603}
-PKGS="build-essential pkg-config libpcre2-dev libcjson-dev curl"
+# What is needed, each checked by the file it provides (a node.js from elsewhere
+# that brings its own npm counts), and the Debian package that provides it.
+need() { [ -e "$1" ] || command -v "$1" >/dev/null 2>&1 || missing="$missing $2"; }
 missing=""
-for p in $PKGS; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
-done
+need cc build-essential
+need make build-essential
+need /usr/include/pcre2.h libpcre2-dev
+need /usr/include/cjson/cJSON.h libcjson-dev
+need curl curl
+missing=$(printf '%s\n' $missing | sort -u | xargs)
 if [ -n "$missing" ]; then
     if [ "$(id -u)" -eq 0 ]; then
         apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
     else
-        echo "speak.sh: missing packages:$missing (run as root, or: sudo apt-get install$missing)" >&2
+        echo "speak.sh: missing packages: $missing (run as root, or: sudo apt-get install $missing)" >&2
         exit 1
     fi
 fi

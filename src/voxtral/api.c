@@ -91,7 +91,7 @@ void voxtts_model_free(voxtts_model *m) {
     free(m->inv_freq);
     free(m->tproj);
     vox_pool_free(m->pool);
-    vox_safetensors_close(m->st);
+    vox_source_free(m->src);
     vox_tekken_free(m->tk);
     vox_config_free(&m->cfg);
     free(m->dir);
@@ -140,7 +140,7 @@ int voxtts_model_load(const char *model_dir, const voxtts_load_params *p, voxtts
     if ((rc = vox_tekken_load(path, &m->tk, err))) goto fail;
     free(path);
     if (!(path = join_path(model_dir, "consolidated.safetensors"))) goto nomem;
-    if ((rc = vox_safetensors_open(path, &m->st, err))) goto fail;
+    if ((rc = vox_source_open_safetensors(path, &m->src, err))) goto fail;
     free(path);
     path = NULL;
 

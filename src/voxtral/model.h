@@ -20,7 +20,7 @@
 
 #include "base/error.h"
 #include "base/threadpool.h"
-#include "io/safetensors.h"
+#include "voxtral/source.h"
 #include "tensor/kernels.h"
 #include "tensor/tensor.h"
 #include "text/tekken.h"
@@ -73,7 +73,7 @@ typedef struct vox_weights {
 struct voxtts_model {
     vox_config cfg;
     char *dir;
-    vox_safetensors *st;
+    vox_source *src;    /* where the weights come from (safetensors, GGUF, memory) */
     vox_tekken *tk;
     vox_pool *pool;
     int n_threads;

@@ -19,7 +19,7 @@
 static int expect(voxtts_model *m, const char *name, int ndim, int64_t d0, int64_t d1, int64_t d2,
                   const vox_tensor **out, vox_error *err) {
     int64_t shape[3] = {d0, d1, d2};
-    return vox_safetensors_expect(m->st, name, ndim, shape, out, err);
+    return vox_source_expect(m->src, name, ndim, shape, out, err);
 }
 
 /* Find a tensor and convert it to a malloc'd f32 array. */
@@ -133,7 +133,7 @@ static int load_conv(voxtts_model *m, const char *prefix, int transposed, int64_
             if (!(ss > 0.0)) {
                 rc = vox_fail(err, VOX_E_FORMAT,
                               "%s: weight-norm direction v is zero for index %lld (file %s)", name,
-                              (long long)i, vox_safetensors_path(m->st));
+                              (long long)i, vox_source_label(m->src));
                 goto out;
             }
             double scale = (double)g[i] / sqrt(ss);

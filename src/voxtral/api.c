@@ -110,6 +110,24 @@ static int check_voice_names(const voxtts_model *m, vox_error *err) {
     return VOX_OK;
 }
 
+/* The part of loading shared by every kind of model (directory, GGUF, synthetic):
+ * m->cfg, m->tk, m->src and m->dir are set; check them against each other, start
+ * the thread pool, bind the weights and precompute what does not depend on the
+ * request.  On failure the caller frees m. */
+int vox_model_finish_load(voxtts_model *m, int n_threads, vox_error *err) {
+    int rc;
+    if ((rc = check_voice_names(m, err))) return rc;
+    if (vox_tekken_vocab_size(m->tk) > m->cfg.vocab_size)
+        return vox_fail(err, VOX_E_FORMAT,
+                        "%s: tekken.json default_vocab_size %d exceeds params.json vocab_size %d",
+                        m->dir, vox_tekken_vocab_size(m->tk), m->cfg.vocab_size);
+    if ((rc = vox_pool_create(n_threads, &m->pool, err))) return rc;
+    m->n_threads = vox_pool_threads(m->pool);
+    if ((rc = vox_weights_load(m, err))) return rc;
+    if ((rc = vox_prompt_resolve_specials(m, err))) return rc;
+    return vox_flow_precompute(m, err);
+}
+
 int voxtts_model_load(const char *model_dir, const voxtts_load_params *p, voxtts_model **out,
                       voxtts_error *err) {
     if (!out) return arg_fail(err, "voxtts_model_load", "out is NULL");
@@ -144,18 +162,7 @@ int voxtts_model_load(const char *model_dir, const voxtts_load_params *p, voxtts
     free(path);
     path = NULL;
 
-    if ((rc = check_voice_names(m, err))) goto fail;
-    if (vox_tekken_vocab_size(m->tk) > m->cfg.vocab_size) {
-        rc = vox_fail(err, VOX_E_FORMAT,
-                      "%s: tekken.json default_vocab_size %d exceeds params.json vocab_size %d",
-                      model_dir, vox_tekken_vocab_size(m->tk), m->cfg.vocab_size);
-        goto fail;
-    }
-    if ((rc = vox_pool_create(p->n_threads, &m->pool, err))) goto fail;
-    m->n_threads = vox_pool_threads(m->pool);
-    if ((rc = vox_weights_load(m, err))) goto fail;
-    if ((rc = vox_prompt_resolve_specials(m, err))) goto fail;
-    if ((rc = vox_flow_precompute(m, err))) goto fail;
+    if ((rc = vox_model_finish_load(m, p->n_threads, err))) goto fail;
     *out = m;
     return VOX_OK;
 nomem:

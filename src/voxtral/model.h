@@ -105,6 +105,10 @@ struct voxtts_tokenizer {
     vox_tekken *tk;
 };
 
+/* ---- api.c ---- */
+/* Finish loading once cfg, tk, src and dir are set (pool, weights, specials, flow). */
+int vox_model_finish_load(voxtts_model *m, int n_threads, vox_error *err);
+
 /* ---- weights.c ---- */
 int vox_weights_load(voxtts_model *m, vox_error *err);
 void vox_weights_free(voxtts_model *m);

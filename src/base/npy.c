@@ -8,6 +8,8 @@
  * truncated golden is reported instead of silently compared short. */
 #include "base/npy.h"
 
+#include "base/atomic_file.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -258,45 +260,17 @@ int vox_npy_write(const char *path, vox_npy_type type, int ndim, const int64_t *
     size_t nbytes = (size_t)numel * 4;
     if (nbytes && !data) return vox_fail(err, VOX_E_ARG, "%s: data is NULL", path);
 
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
-    if (!tmp) return vox_fail(err, VOX_E_NOMEM, "%s: out of memory", path);
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp-XXXXXX", 12);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int e = errno;
-        free(tmp);
-        return vox_fail(err, VOX_E_IO, "%s: cannot create a temporary file: %s", path, strerror(e));
-    }
-    (void)fchmod(fd, 0644);
-    FILE *f = fdopen(fd, "wb");
-    if (!f) {
-        int e = errno;
-        close(fd);
-        unlink(tmp);
-        free(tmp);
-        return vox_fail(err, VOX_E_IO, "%s: cannot open a temporary file: %s", path, strerror(e));
-    }
+    vox_atomic_file af;
+    int rc = vox_atomic_open(&af, path, err);
+    if (rc) return rc;
     unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(k & 0xff),
                              (unsigned char)(k >> 8)};
-    int ok = fwrite(pre, 1, 10, f) == 10 && fwrite(hdr, 1, k, f) == k &&
-             (nbytes == 0 || fwrite(data, 1, nbytes, f) == nbytes);
-    ok = ok && fflush(f) == 0;
-    int e = errno;
-    if (fclose(f) != 0 && ok) {
-        ok = 0;
-        e = errno;
-    }
-    if (ok && rename(tmp, path) != 0) {
-        ok = 0;
-        e = errno;
-    }
+    int ok = fwrite(pre, 1, 10, af.f) == 10 && fwrite(hdr, 1, k, af.f) == k &&
+             (nbytes == 0 || fwrite(data, 1, nbytes, af.f) == nbytes);
     if (!ok) {
-        unlink(tmp);
-        free(tmp);
+        int e = errno;
+        vox_atomic_abort(&af);
         return vox_fail(err, VOX_E_IO, "%s: write failed: %s", path, strerror(e));
     }
-    free(tmp);
-    return VOX_OK;
+    return vox_atomic_commit(&af, path, err);
 }

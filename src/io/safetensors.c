@@ -10,6 +10,8 @@
  * 8 GB checkpoint is neither held in memory twice nor left half written. */
 #include "io/safetensors.h"
 
+#include "base/atomic_file.h"
+
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -429,74 +431,6 @@ static void sb_json_string(strbuf *b, const char *s) {
     sb_put(b, "\"", 1);
 }
 
-/* Temp file beside the target, renamed over it on success. */
-typedef struct atomic_file {
-    char *tmp;
-    FILE *f;
-} atomic_file;
-
-static int af_open(atomic_file *af, const char *path, vox_error *err) {
-    af->f = NULL;
-    size_t n = strlen(path);
-    af->tmp = malloc(n + 16);
-    if (!af->tmp) return vox_fail(err, VOX_E_NOMEM, "%s: out of memory", path);
-    memcpy(af->tmp, path, n);
-    memcpy(af->tmp + n, ".tmp-XXXXXX", 12);
-    int fd = mkstemp(af->tmp);
-    if (fd < 0) {
-        int e = errno;
-        free(af->tmp);
-        af->tmp = NULL;
-        return vox_fail(err, VOX_E_IO, "%s: cannot create a temporary file: %s", path, strerror(e));
-    }
-    (void)fchmod(fd, 0644); /* mkstemp makes 0600; a checkpoint is an ordinary file */
-    af->f = fdopen(fd, "wb");
-    if (!af->f) {
-        int e = errno;
-        close(fd);
-        unlink(af->tmp);
-        free(af->tmp);
-        af->tmp = NULL;
-        return vox_fail(err, VOX_E_IO, "%s: cannot open a temporary file: %s", path, strerror(e));
-    }
-    return VOX_OK;
-}
-
-static void af_abort(atomic_file *af) {
-    if (af->f) fclose(af->f);
-    if (af->tmp) {
-        unlink(af->tmp);
-        free(af->tmp);
-    }
-    af->f = NULL;
-    af->tmp = NULL;
-}
-
-static int af_commit(atomic_file *af, const char *path, vox_error *err) {
-    int ok = fflush(af->f) == 0 && !ferror(af->f);
-    int e = errno;
-    if (ok && fsync(fileno(af->f)) != 0) {
-        ok = 0;
-        e = errno;
-    }
-    int c = fclose(af->f);
-    af->f = NULL;
-    if (ok && c != 0) {
-        ok = 0;
-        e = errno;
-    }
-    if (ok && rename(af->tmp, path) != 0) {
-        ok = 0;
-        e = errno;
-    }
-    if (!ok) {
-        af_abort(af);
-        return vox_fail(err, VOX_E_IO, "%s: write failed: %s", path, strerror(e));
-    }
-    free(af->tmp);
-    af->tmp = NULL;
-    return VOX_OK;
-}
 
 /* Wider elements first, input order otherwise: keeps every tensor aligned. */
 static int cmp_width_idx(const void *a, const void *b, void *ctx) {
@@ -519,7 +453,7 @@ static int st_write(const char *path, size_t n, const char *const *names,
     uint64_t *bytes = calloc(n ? n : 1, sizeof *bytes);
     strbuf hdr = {0};
     void *chunk = NULL;
-    atomic_file af = {0};
+    vox_atomic_file af = {0};
     if (!order || !tmp || !bytes) {
         rc = vox_fail(err, VOX_E_NOMEM, "%s: out of memory", path);
         goto done;
@@ -611,7 +545,7 @@ static int st_write(const char *path, size_t n, const char *const *names,
             goto done;
         }
     }
-    rc = af_open(&af, path, err);
+    rc = vox_atomic_open(&af, path, err);
     if (rc) goto done;
     unsigned char len8[8];
     for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)hdr.len >> (8 * i));
@@ -647,9 +581,9 @@ static int st_write(const char *path, size_t n, const char *const *names,
             done_b += m;
         }
     }
-    rc = af_commit(&af, path, err);
+    rc = vox_atomic_commit(&af, path, err);
 done:
-    if (rc) af_abort(&af);
+    if (rc) vox_atomic_abort(&af);
     free(chunk);
     free(hdr.p);
     free(order);

@@ -18,6 +18,8 @@
  * the ZIP64 end records torch's writer always emits. */
 #include "io/torch_pt.h"
 
+#include "base/atomic_file.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -944,8 +946,6 @@ int vox_pt_write_bf16(const char *path, const char *root, int64_t rows, int64_t 
     crc32_init(&crc);
     bytebuf pkl = {0}, file = {0};
     unsigned char *data = malloc(nbytes);
-    char *tmp = NULL;
-    FILE *f = NULL;
     if (!data) {
         rc = vox_fail(err, VOX_E_NOMEM, "%s: out of memory", path);
         goto done;
@@ -1067,50 +1067,19 @@ int vox_pt_write_bf16(const char *path, const char *root, int64_t rows, int64_t 
         goto done;
     }
 
-    size_t plen = strlen(path);
-    tmp = malloc(plen + 16);
-    if (!tmp) {
-        rc = vox_fail(err, VOX_E_NOMEM, "%s: out of memory", path);
-        goto done;
-    }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp-XXXXXX", 12);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        rc = vox_fail(err, VOX_E_IO, "%s: cannot create a temporary file: %s", path, strerror(errno));
-        free(tmp);
-        tmp = NULL;
-        goto done;
-    }
-    (void)fchmod(fd, 0644);
-    f = fdopen(fd, "wb");
-    if (!f) {
-        rc = vox_fail(err, VOX_E_IO, "%s: cannot open a temporary file: %s", path, strerror(errno));
-        close(fd);
-        goto done;
-    }
+    vox_atomic_file af;
+    if ((rc = vox_atomic_open(&af, path, err))) goto done;
     /* Everything before the storage's data, the data, then the rest. */
     size_t cut = seg_start[DATA_MEMBER];
-    int ok = fwrite(file.p, 1, cut, f) == cut && fwrite(data, 1, nbytes, f) == nbytes &&
-             fwrite(file.p + cut, 1, file.len - cut, f) == file.len - cut;
-    ok = ok && fflush(f) == 0;
-    int e = errno;
-    if (fclose(f) != 0 && ok) {
-        ok = 0;
-        e = errno;
+    int ok = fwrite(file.p, 1, cut, af.f) == cut && fwrite(data, 1, nbytes, af.f) == nbytes &&
+             fwrite(file.p + cut, 1, file.len - cut, af.f) == file.len - cut;
+    if (!ok) {
+        rc = vox_fail(err, VOX_E_IO, "%s: write failed: %s", path, strerror(errno));
+        vox_atomic_abort(&af);
+    } else {
+        rc = vox_atomic_commit(&af, path, err);
     }
-    f = NULL;
-    if (ok && rename(tmp, path) != 0) {
-        ok = 0;
-        e = errno;
-    }
-    if (!ok) rc = vox_fail(err, VOX_E_IO, "%s: write failed: %s", path, strerror(e));
 done:
-    if (f) fclose(f);
-    if (tmp) {
-        if (rc) unlink(tmp);
-        free(tmp);
-    }
     free(data);
     free(pkl.p);
     free(file.p);

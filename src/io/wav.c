@@ -7,6 +7,8 @@
  * conversion. */
 #include "io/wav.h"
 
+#include "base/atomic_file.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -92,33 +94,11 @@ int vox_wav_write_file(const char *path, const float *samples, size_t n, int sam
     if (!path) return vox_fail(err, VOX_E_ARG, "wav: path is NULL");
     int rc = wav_check(path, samples, n, sample_rate, err);
     if (rc) return rc;
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
-    if (!tmp) return vox_fail(err, VOX_E_NOMEM, "%s: out of memory", path);
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp-XXXXXX", 12);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int e = errno;
-        free(tmp);
-        return vox_fail(err, VOX_E_IO, "%s: cannot create a temporary file: %s", path, strerror(e));
+    vox_atomic_file af;
+    if ((rc = vox_atomic_open(&af, path, err))) return rc;
+    if ((rc = wav_emit(af.f, path, samples, n, sample_rate, err))) {
+        vox_atomic_abort(&af);
+        return rc;
     }
-    (void)fchmod(fd, 0644); /* mkstemp makes 0600; audio output is an ordinary file */
-    FILE *f = fdopen(fd, "wb");
-    if (!f) {
-        int e = errno;
-        close(fd);
-        unlink(tmp);
-        free(tmp);
-        return vox_fail(err, VOX_E_IO, "%s: cannot open a temporary file: %s", path, strerror(e));
-    }
-    rc = wav_emit(f, path, samples, n, sample_rate, err);
-    if (fclose(f) != 0 && rc == VOX_OK)
-        rc = vox_fail(err, VOX_E_IO, "%s: write failed: %s", path, strerror(errno));
-    if (rc == VOX_OK && rename(tmp, path) != 0)
-        rc = vox_fail(err, VOX_E_IO, "%s: cannot rename the temporary file: %s", path,
-                      strerror(errno));
-    if (rc != VOX_OK) unlink(tmp);
-    free(tmp);
-    return rc;
+    return vox_atomic_commit(&af, path, err);
 }

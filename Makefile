@@ -8,7 +8,7 @@ BUILD   ?= build-san
 OPT     ?= -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 else
 BUILD   ?= build
-OPT     ?= -O2 -g -march=native
+OPT     ?= -O2 -g
 endif
 WARN    = -Wall -Wextra -Werror -Wno-unused-parameter
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -Iinclude -Isrc -MMD -MP
@@ -23,6 +23,8 @@ TESTS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(sort $(wildcard tests/un
 TOOLS   := $(patsubst tools/%.c,$(BUILD)/tools/%,$(sort $(wildcard tools/*.c)))
 
 .PHONY: all test clean
+# Keep the objects of tests and tools (make would delete them as intermediates).
+.SECONDARY:
 all: $(BUILD)/voxtts $(TESTS) $(TOOLS)
 
 $(BUILD)/%.o: %.c

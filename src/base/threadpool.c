@@ -35,6 +35,9 @@ struct vox_pool {
     void *ctx;
     int64_t n, chunk;
     atomic_int_fast64_t next;
+
+    void *scratch; /* vox_pool_scratch: 64-byte aligned, scratch_size bytes */
+    size_t scratch_size;
 };
 
 /* Claim and run chunks of the current job until none are left. */
@@ -131,6 +134,7 @@ void vox_pool_free(vox_pool *p) {
     pthread_mutex_destroy(&p->mu);
     free(p->threads);
     free(p->workers);
+    free(p->scratch);
     free(p);
 }
 
@@ -160,4 +164,26 @@ void vox_pool_for(vox_pool *p, int64_t n, int64_t chunk, vox_pool_fn fn, void *c
     pthread_mutex_lock(&p->mu);
     while (p->active > 0) pthread_cond_wait(&p->cv_done, &p->mu);
     pthread_mutex_unlock(&p->mu);
+}
+
+void *vox_pool_scratch(vox_pool *p, size_t bytes) {
+    if (!p) return NULL;
+    if (bytes <= p->scratch_size && p->scratch) return p->scratch;
+    /* Grow to the next multiple of 64 KiB so slowly rising requests (a prompt
+     * growing by a row) do not reallocate every time. */
+    size_t want = (bytes + 65535) & ~(size_t)65535;
+    if (want < bytes) return NULL; /* overflow */
+    void *mem = NULL;
+    if (posix_memalign(&mem, 64, want) != 0) return NULL;
+    free(p->scratch);
+    p->scratch = mem;
+    p->scratch_size = want;
+    return mem;
+}
+
+int vox_pool_reserve_scratch(vox_pool *p, size_t bytes, vox_error *err) {
+    if (!p) return vox_fail(err, VOX_E_ARG, "thread pool: cannot reserve scratch on a NULL pool");
+    if (!vox_pool_scratch(p, bytes))
+        return vox_fail(err, VOX_E_NOMEM, "thread pool: out of memory reserving %zu bytes of scratch", bytes);
+    return VOX_OK;
 }

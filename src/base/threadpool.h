@@ -32,4 +32,15 @@ int vox_pool_threads(const vox_pool *pool);
  * everything on the caller as thread 0. */
 void vox_pool_for(vox_pool *pool, int64_t n, int64_t chunk, vox_pool_fn fn, void *ctx);
 
+/* Scratch memory owned by the pool, for the caller's use between two calls that
+ * touch the pool (the matmul kernels quantize their input rows into it once per
+ * call, before the parallel split).  Returns a 64-byte aligned buffer of at
+ * least `bytes` bytes; it grows (contents lost) when a larger size is asked for,
+ * so reserve the largest size at load time (vox_matmul_scratch_bytes in
+ * tensor/kernels.h tells how much a product needs) and no call allocates.
+ * NULL for a NULL pool or when memory runs out (the caller then copes with
+ * less). */
+void *vox_pool_scratch(vox_pool *pool, size_t bytes);
+int vox_pool_reserve_scratch(vox_pool *pool, size_t bytes, vox_error *err);
+
 #endif

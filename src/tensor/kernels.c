@@ -1,188 +1,267 @@
-/* kernels.c — matrix products and the small element-wise ops (see kernels.h).
+/* kernels.c — the matrix-product driver, kernel-level selection, and the small
+ * element-wise ops (see kernels.h).
  *
- * Three tiers for the weight-row dot products: a one-accumulator scalar
- * reference, a portable loop with 16 independent accumulators (which compilers
- * vectorise), and the register-blocked intrinsics of kernels_x86.c.  The
- * matmul driver cuts the work into cache tiles of 16 output rows x up to 16
- * input rows so that a tile of weights is read from memory once and reused from
- * cache for every input row (prefill, CFG batch), and splits output rows across
- * the thread pool.  Row results never depend on
- * the tiling or the thread, only on the tier. */
+ * The driver: for quantized weights it first quantizes every input row into
+ * the chosen kernel set's layout (once per call, into the pool's scratch),
+ * then splits the output rows of all matrices into chunks that the pool's
+ * threads claim, and each thread walks its chunk in tiles: all input rows at
+ * once when there are at most VOX_TILE_ROWS of them (the common case: 1 row in
+ * the backbone, 6 in the flow head), otherwise tiles of TILE_OUT weight rows x
+ * VOX_TILE_ROWS input rows so a tile of weights is reused from cache for every
+ * group of input rows (prefill, codec).  The arithmetic per (output, row) pair
+ * is fixed by the kernel set (kernels_impl.h), so neither the tiling nor the
+ * thread changes a result.
+ *
+ * Level selection is the one piece of process-wide state: the CPU's features
+ * and the level (from them and VOXTTS_KERNELS) are decided once, each under
+ * pthread_once, and immutable after. */
 #include "tensor/kernels.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
-#include "tensor/kernels_x86.h"
+#include "tensor/kernels_impl.h"
+#include "tensor/quant.h"
 
-#define TILE_OUT 16 /* output rows per cache tile */
-#define TILE_IN 16  /* input rows per cache tile (<= 16: see vox_x86_dot_rows) */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#endif
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#ifndef HWCAP_ASIMDDP
+#define HWCAP_ASIMDDP (1 << 20)
+#endif
+#endif
 
-float vox_f16_to_f32(uint16_t h) {
-    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
-    uint32_t exp = (h >> 10) & 0x1fu;
-    uint32_t man = h & 0x3ffu;
-    union { uint32_t u; float f; } v;
-    if (exp == 0x1f) {
-        v.u = sign | 0x7f800000u | (man << 13); /* inf / nan */
-    } else if (exp != 0) {
-        v.u = sign | ((exp + 112u) << 23) | (man << 13); /* normal: rebias 15 -> 127 */
-    } else if (man == 0) {
-        v.u = sign; /* signed zero */
-    } else {
-        /* subnormal half: man * 2^-24, exactly representable as a float */
-        v.f = (float)man * 0x1p-24f;
-        v.u |= sign;
-    }
-    return v.f;
+#define TILE_OUT 16            /* weight rows per cache tile when n_rows > VOX_TILE_ROWS */
+#define STACK_SCRATCH 16384    /* bytes of prepared rows on the stack without a pool */
+
+float vox_f16_to_f32(uint16_t h) { return vox_fp16_to_fp32(h); }
+
+/* ---- CPU features and levels -------------------------------------------------- */
+
+enum {
+    CPU_AVX2 = 1 << 0,   /* avx2 + fma + f16c */
+    CPU_AVX512 = 1 << 1, /* avx512 f + bw + vl (and CPU_AVX2) */
+    CPU_VNNI = 1 << 2,   /* avx512_vnni */
+    CPU_NEON = 1 << 3,
+    CPU_DOTPROD = 1 << 4,
+};
+
+static pthread_once_t features_once = PTHREAD_ONCE_INIT;
+static unsigned features_value; /* written once, under features_once */
+
+/* CPUID is slow under a hypervisor (a VM exit), so the bits are read once. */
+static void read_cpu_features(void) {
+    unsigned f = 0;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init();
+    /* F16C through cpuid: not every compiler's __builtin_cpu_supports knows it */
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    const int f16c = __get_cpuid(1, &a, &b, &c, &d) && (c >> 29 & 1u);
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c) f |= CPU_AVX2;
+    if ((f & CPU_AVX2) && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl"))
+        f |= CPU_AVX512;
+    if ((f & CPU_AVX512) && __builtin_cpu_supports("avx512vnni")) f |= CPU_VNNI;
+#elif defined(__aarch64__)
+    f |= CPU_NEON;
+#if defined(__linux__)
+    if (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) f |= CPU_DOTPROD;
+#endif
+#endif
+    features_value = f;
 }
 
-static inline float weight_at(vox_dtype dt, const void *w, int64_t i) {
-    switch (dt) {
-    case VOX_BF16: return vox_bf16_to_f32(((const uint16_t *)w)[i]);
-    case VOX_F16: return vox_f16_to_f32(((const uint16_t *)w)[i]);
-    default: return ((const float *)w)[i];
+static unsigned cpu_features(void) {
+    pthread_once(&features_once, read_cpu_features);
+    return features_value;
+}
+
+static const char *const level_names[VOX_LEVEL_COUNT] = {"ref", "generic", "avx2", "avx512", "neon"};
+
+const char *vox_kernel_level_name(vox_kernel_level l) {
+    return (unsigned)l < VOX_LEVEL_COUNT ? level_names[l] : NULL;
+}
+
+int vox_kernel_level_supported(vox_kernel_level l) {
+    unsigned f = cpu_features();
+    switch (l) {
+    case VOX_LEVEL_REF:
+    case VOX_LEVEL_GENERIC: return 1;
+    case VOX_LEVEL_AVX2: return (f & CPU_AVX2) && vox_kernels_avx2() != NULL;
+    case VOX_LEVEL_AVX512:
+        return (f & CPU_AVX512) && vox_kernels_avx512() != NULL && vox_kernels_avx2() != NULL;
+    case VOX_LEVEL_NEON: return (f & CPU_NEON) && vox_kernels_neon() != NULL;
+    default: return 0;
     }
 }
 
-static int is_direct_dtype(vox_dtype dt) { return dt == VOX_F32 || dt == VOX_BF16 || dt == VOX_F16; }
-
-static size_t direct_elem_size(vox_dtype dt) { return dt == VOX_F32 ? 4 : 2; }
-
-/* --- tier 0: reference ------------------------------------------------------ */
-
-static void ref_dot_rows(vox_dtype dt, const void *w, const float *x, int64_t ldx, int nr,
-                         int64_t n, float *out) {
-    for (int r = 0; r < nr; r++) {
-        const float *xr = x + (int64_t)r * ldx;
-        float s = 0.0f;
-        for (int64_t i = 0; i < n; i++) s += weight_at(dt, w, i) * xr[i];
-        out[r] = s;
+const char *vox_kernel_level_describe(vox_kernel_level l) {
+    if (!vox_kernel_level_supported(l)) return vox_kernel_level_name(l) ? "unsupported" : "invalid";
+    unsigned f = cpu_features();
+    switch (l) {
+    case VOX_LEVEL_AVX512:
+        return (f & CPU_VNNI) && vox_kernels_avx512vnni() ? "avx512+vnni" : "avx512";
+    case VOX_LEVEL_NEON: return (f & CPU_DOTPROD) && vox_kernels_neon_dot() ? "neon+dotprod" : "neon";
+    default: return level_names[l];
     }
 }
 
-/* --- tier 1: portable, 16 accumulators per row -------------------------------- */
-
-static inline void convert16(vox_dtype dt, const void *w, int64_t i, float *wf) {
-    switch (dt) {
-    case VOX_BF16: {
-        const uint16_t *p = (const uint16_t *)w + i;
-        for (int j = 0; j < 16; j++) wf[j] = vox_bf16_to_f32(p[j]);
-        break;
-    }
-    case VOX_F16: {
-        const uint16_t *p = (const uint16_t *)w + i;
-        for (int j = 0; j < 16; j++) wf[j] = vox_f16_to_f32(p[j]);
-        break;
-    }
-    default: {
-        const float *p = (const float *)w + i;
-        for (int j = 0; j < 16; j++) wf[j] = p[j];
-        break;
-    }
-    }
+static vox_kernel_level best_level(void) {
+    static const vox_kernel_level order[] = {VOX_LEVEL_AVX512, VOX_LEVEL_AVX2, VOX_LEVEL_NEON};
+    for (size_t i = 0; i < sizeof order / sizeof *order; i++)
+        if (vox_kernel_level_supported(order[i])) return order[i];
+    return VOX_LEVEL_GENERIC;
 }
 
-static inline float sum16(const float *a) {
-    float s8[8], s4[4];
-    for (int j = 0; j < 8; j++) s8[j] = a[j] + a[j + 8];
-    for (int j = 0; j < 4; j++) s4[j] = s8[j] + s8[j + 4];
-    return (s4[0] + s4[2]) + (s4[1] + s4[3]);
-}
-
-static void generic_dot_rows(vox_dtype dt, const void *w, const float *x, int64_t ldx, int nr,
-                             int64_t n, float *out) {
-    for (int r0 = 0; r0 < nr; r0 += 4) {
-        int R = nr - r0 < 4 ? nr - r0 : 4;
-        const float *xb = x + (int64_t)r0 * ldx;
-        float acc[4][16] = {{0}};
-        float wf[16];
-        int64_t i = 0;
-        for (; i + 16 <= n; i += 16) {
-            convert16(dt, w, i, wf);
-            for (int r = 0; r < R; r++) {
-                const float *xr = xb + (int64_t)r * ldx + i;
-                for (int j = 0; j < 16; j++) acc[r][j] += wf[j] * xr[j];
+vox_kernel_level vox_kernel_level_choose(const char *request, char *note, size_t note_size) {
+    if (note && note_size) note[0] = 0;
+    vox_kernel_level best = best_level();
+    if (!request || !request[0] || strcmp(request, "auto") == 0) return best;
+    for (int l = 0; l < VOX_LEVEL_COUNT; l++) {
+        if (strcmp(request, level_names[l]) != 0) continue;
+        if (vox_kernel_level_supported((vox_kernel_level)l)) return (vox_kernel_level)l;
+        /* The best supported level below the requested one (avx512 -> avx2 ...). */
+        vox_kernel_level got = VOX_LEVEL_GENERIC;
+        for (int k = l - 1; k > VOX_LEVEL_GENERIC; k--)
+            if (vox_kernel_level_supported((vox_kernel_level)k)) {
+                got = (vox_kernel_level)k;
+                break;
             }
-        }
-        for (int64_t j = 0; i + j < n; j++) {
-            float wv = weight_at(dt, w, i + j);
-            for (int r = 0; r < R; r++) acc[r][j] += wv * xb[(int64_t)r * ldx + i + j];
-        }
-        for (int r = 0; r < R; r++) out[r0 + r] = sum16(acc[r]);
+        if (l == VOX_LEVEL_NEON) got = best; /* not an x86 level: nothing "below" */
+        if (note && note_size)
+            snprintf(note, note_size,
+                     "VOXTTS_KERNELS=%s: not supported by this CPU or build; using %s", request,
+                     level_names[got]);
+        return got;
     }
+    if (note && note_size)
+        snprintf(note, note_size,
+                 "VOXTTS_KERNELS=%s: unknown (expected ref, generic, avx2, avx512 or neon); using %s",
+                 request, level_names[best]);
+    return best;
 }
 
-/* Portable tiers: one weight row at a time against nr <= 16 input rows. */
-static void dot_rows(vox_kernel_impl impl, vox_dtype dt, const void *w, const float *x,
-                     int64_t ldx, int nr, int64_t n, float *out) {
-    if (impl == VOX_KERNEL_REF)
-        ref_dot_rows(dt, w, x, ldx, nr, n, out);
-    else
-        generic_dot_rows(dt, w, x, ldx, nr, n, out);
+static pthread_once_t level_once = PTHREAD_ONCE_INIT;
+static vox_kernel_level default_level_value; /* written once, under level_once */
+
+static void decide_level(void) {
+    char note[200];
+    default_level_value = vox_kernel_level_choose(getenv("VOXTTS_KERNELS"), note, sizeof note);
+    if (note[0]) fprintf(stderr, "voxtts: warning: %s\n", note);
 }
 
-/* Input rows per cache tile: the tile of x (and a tile of weights) should stay
- * in L2 while every weight row of the tile is dotted with it. */
-static int tile_rows(int64_t in) {
-    int64_t r = (256 * 1024 / 4) / (in > 0 ? in : 1);
-    r = r / 4 * 4;
-    return (int)(r < 4 ? 4 : r > TILE_IN ? TILE_IN : r);
+void vox_kernels_init(void) { pthread_once(&level_once, decide_level); }
+
+vox_kernel_level vox_kernel_level_default(void) {
+    vox_kernels_init();
+    return default_level_value;
 }
 
-/* Output rows [o0, o1) of y = W·x for all n_rows input rows. */
-static void matmul_range(vox_kernel_impl impl, const vox_tensor *W, const float *x, int n_rows,
-                         float *y, int64_t o0, int64_t o1) {
-    const int64_t out = W->shape[0], in = W->shape[1];
-    if (!is_direct_dtype(W->dtype)) {
-        /* Quantized or unknown dtypes: widen one row at a time through the
-         * tensor helpers (slow path; no model weight uses it yet). */
-        float *row = malloc((size_t)in * sizeof *row);
-        for (int64_t o = o0; o < o1; o++) {
-            if (row) vox_tensor_get_row(W, o, row);
-            for (int r = 0; r < n_rows; r++) {
-                float s;
-                if (row)
-                    ref_dot_rows(VOX_F32, row, x + (int64_t)r * in, in, 1, in, &s);
-                else
-                    s = NAN;
-                y[(int64_t)r * out + o] = s;
-            }
-        }
-        free(row);
+const char *vox_kernel_simd_name(void) { return vox_kernel_level_describe(vox_kernel_level_default()); }
+
+/* The kernels of a (supported) level for one dtype. */
+static const vox_dtype_kernel *kernel_for(vox_kernel_level l, vox_dtype dt) {
+    if ((unsigned)dt >= VOX_N_DTYPES) return NULL;
+    const vox_kernel_set *ks = &vox_kernels_generic;
+    const int quant = dt == VOX_Q8_0 || dt == VOX_Q4_K;
+    switch (l) {
+    case VOX_LEVEL_REF: ks = &vox_kernels_ref; break;
+    case VOX_LEVEL_GENERIC: break;
+    case VOX_LEVEL_AVX2: ks = vox_kernels_avx2(); break;
+    case VOX_LEVEL_AVX512:
+        if (!quant)
+            ks = vox_kernels_avx512();
+        else if ((cpu_features() & CPU_VNNI) && vox_kernels_avx512vnni())
+            ks = vox_kernels_avx512vnni();
+        else
+            ks = vox_kernels_avx2();
+        break;
+    case VOX_LEVEL_NEON:
+        if (quant && (cpu_features() & CPU_DOTPROD) && vox_kernels_neon_dot())
+            ks = vox_kernels_neon_dot();
+        else
+            ks = vox_kernels_neon();
+        break;
+    default: break;
+    }
+    if (!ks || !ks->dt[dt].tile) ks = &vox_kernels_generic;
+    return &ks->dt[dt];
+}
+
+/* ---- the matmul driver ------------------------------------------------------------ */
+
+static int is_quant(vox_dtype dt) { return dt == VOX_Q8_0 || dt == VOX_Q4_K; }
+
+static int shape_ok(const vox_tensor *W) {
+    if ((unsigned)W->dtype >= VOX_N_DTYPES || W->shape[0] < 0 || W->shape[1] < 0) return 0;
+    int64_t bs = vox_quant_block_size(W->dtype);
+    return bs > 0 && W->shape[1] % bs == 0;
+}
+
+/* One matrix of a product, with its activation rows as the kernel reads them. */
+typedef struct mat_job {
+    const vox_tensor *W;
+    const vox_dtype_kernel *k;
+    const void *x;   /* f32 rows or prepared rows */
+    size_t x_stride; /* bytes between rows of x */
+    float *y;
+    int ok; /* shape valid: otherwise y is NaN */
+} mat_job;
+
+typedef struct matmul_task {
+    int n_mats;
+    const mat_job *jobs;
+    int n_rows;
+} matmul_task;
+
+/* Output rows [o0, o1) of one matrix for all n_rows input rows. */
+static void matmul_range(const mat_job *j, int n_rows, int64_t o0, int64_t o1) {
+    const int64_t out = j->W->shape[0], in = j->W->shape[1];
+    if (!j->ok) {
+        for (int r = 0; r < n_rows; r++)
+            for (int64_t o = o0; o < o1; o++) j->y[(int64_t)r * out + o] = NAN;
         return;
     }
-    const size_t row_bytes = (size_t)in * direct_elem_size(W->dtype);
-    const char *base = W->data;
-    const int rows_per_tile = tile_rows(in);
-    float tmp[TILE_IN];
+    const size_t row_bytes = vox_dtype_row_bytes(j->W->dtype, in);
+    const char *w = j->W->data;
+    const char *x = j->x;
+    if (n_rows <= VOX_TILE_ROWS) {
+        j->k->tile(w + (size_t)o0 * row_bytes, row_bytes, (int)(o1 - o0), x, j->x_stride, n_rows, in,
+                   j->y + o0, out);
+        return;
+    }
     for (int64_t ob = o0; ob < o1; ob += TILE_OUT) {
         const int64_t oe = ob + TILE_OUT < o1 ? ob + TILE_OUT : o1;
-        for (int rb = 0; rb < n_rows; rb += rows_per_tile) {
-            const int nr = n_rows - rb < rows_per_tile ? n_rows - rb : rows_per_tile;
-            const float *xb = x + (int64_t)rb * in;
-            if (impl == VOX_KERNEL_SIMD &&
-                vox_x86_gemm_tile(W->dtype, base + (size_t)ob * row_bytes, row_bytes,
-                                  (int)(oe - ob), xb, in, nr, in, y + (int64_t)rb * out + ob, out))
-                continue;
-            for (int64_t o = ob; o < oe; o++) {
-                dot_rows(impl, W->dtype, base + (size_t)o * row_bytes, xb, in, nr, in, tmp);
-                for (int r = 0; r < nr; r++) y[(int64_t)(rb + r) * out + o] = tmp[r];
-            }
+        for (int rb = 0; rb < n_rows; rb += VOX_TILE_ROWS) {
+            const int nr = n_rows - rb < VOX_TILE_ROWS ? n_rows - rb : VOX_TILE_ROWS;
+            j->k->tile(w + (size_t)ob * row_bytes, row_bytes, (int)(oe - ob),
+                       x + (size_t)rb * j->x_stride, j->x_stride, nr, in,
+                       j->y + (int64_t)rb * out + ob, out);
         }
     }
 }
 
-void vox_matmul_impl(vox_kernel_impl impl, const vox_tensor *W, const float *x, int n_rows,
-                     float *y) {
-    matmul_range(impl, W, x, n_rows, y, 0, W->shape[0]);
+/* Items are the output rows of all matrices, concatenated. */
+static void matmul_task_run(void *ctx, int64_t begin, int64_t end, int tid) {
+    (void)tid;
+    const matmul_task *t = ctx;
+    int64_t first = 0;
+    for (int j = 0; j < t->n_mats && begin < end; j++) {
+        int64_t rows = t->jobs[j].W->shape[0];
+        int64_t lo = begin - first, hi = end - first;
+        if (lo < rows) {
+            if (hi > rows) hi = rows;
+            matmul_range(&t->jobs[j], t->n_rows, lo, hi);
+            begin = first + hi;
+        }
+        first += rows;
+    }
 }
-
-void vox_matmul(const vox_tensor *W, const float *x, int n_rows, float *y) {
-    matmul_range(VOX_KERNEL_SIMD, W, x, n_rows, y, 0, W->shape[0]);
-}
-
-const char *vox_kernel_simd_name(void) { return vox_x86_name(); }
 
 /* Chunk of output rows per task: about 8 tasks per thread so that a thread
  * slowed down by another process does not hold everyone up, in whole tiles. */
@@ -194,41 +273,139 @@ static int64_t pick_chunk(vox_pool *pool, int64_t total) {
     return c;
 }
 
-typedef struct matmul_task {
-    int n_mats;
-    const vox_tensor *const *W;
-    const float *x;
-    int n_rows;
-    float *const *y;
-} matmul_task;
+#define MAX_PREP 2 /* distinct quantized dtypes in one call: Q8_0 and Q4_K */
 
-/* Items are the output rows of all matrices, concatenated. */
-static void matmul_task_run(void *ctx, int64_t begin, int64_t end, int tid) {
-    (void)tid;
-    const matmul_task *t = ctx;
-    int64_t first = 0;
-    for (int j = 0; j < t->n_mats && begin < end; j++) {
-        int64_t rows = t->W[j]->shape[0];
-        int64_t lo = begin - first, hi = end - first;
-        if (lo < rows) {
-            if (hi > rows) hi = rows;
-            matmul_range(VOX_KERNEL_SIMD, t->W[j], t->x, t->n_rows, t->y[j], lo, hi);
-            begin = first + hi;
-        }
-        first += rows;
+/* The quantized layouts one call needs: one per distinct (dtype) among W[j]. */
+typedef struct prep_plan {
+    int n;
+    vox_dtype dt[MAX_PREP];
+    const vox_dtype_kernel *k[MAX_PREP];
+    size_t row_bytes[MAX_PREP];
+    size_t total; /* bytes per input row, all layouts */
+} prep_plan;
+
+static void plan_prep(vox_kernel_level l, int n_mats, const vox_tensor *const *W, prep_plan *p) {
+    memset(p, 0, sizeof *p);
+    for (int j = 0; j < n_mats; j++) {
+        if (!is_quant(W[j]->dtype) || !shape_ok(W[j])) continue;
+        int seen = 0;
+        for (int i = 0; i < p->n; i++) seen |= p->dt[i] == W[j]->dtype;
+        if (seen || p->n == MAX_PREP) continue;
+        p->dt[p->n] = W[j]->dtype;
+        p->k[p->n] = kernel_for(l, W[j]->dtype);
+        p->row_bytes[p->n] = p->k[p->n]->prep_bytes(W[j]->shape[1]);
+        p->total += p->row_bytes[p->n];
+        p->n++;
     }
+}
+
+size_t vox_matmul_scratch_bytes(const vox_tensor *W, int n_rows) {
+    prep_plan p;
+    plan_prep(vox_kernel_level_default(), 1, &W, &p);
+    return p.total * (size_t)(n_rows > 0 ? n_rows : 0);
+}
+
+/* Rows [r0, r0+nr) of the product with the prepared rows in buf (nr * plan
+ * total bytes, layout-major: all rows of layout 0, then of layout 1). */
+static void run_rows(vox_kernel_level l, vox_pool *pool, int n_mats, const vox_tensor *const *W,
+                     const float *x, int r0, int nr, float *const *y, const prep_plan *p,
+                     unsigned char *buf, mat_job *jobs) {
+    const int64_t in = W[0]->shape[1];
+    size_t off[MAX_PREP];
+    size_t o = 0;
+    for (int i = 0; i < p->n; i++) {
+        off[i] = o;
+        for (int r = 0; r < nr; r++)
+            p->k[i]->prep(x + (size_t)(r0 + r) * (size_t)in, in, buf + o + (size_t)r * p->row_bytes[i]);
+        o += (size_t)nr * p->row_bytes[i];
+    }
+    int64_t total = 0;
+    for (int j = 0; j < n_mats; j++) {
+        mat_job *jb = &jobs[j];
+        jb->W = W[j];
+        jb->ok = shape_ok(W[j]) && W[j]->shape[1] == in;
+        jb->k = jb->ok ? kernel_for(l, W[j]->dtype) : NULL;
+        jb->y = y[j] + (int64_t)r0 * W[j]->shape[0];
+        jb->x = x + (size_t)r0 * (size_t)in;
+        jb->x_stride = (size_t)in * sizeof(float);
+        if (jb->ok && is_quant(W[j]->dtype)) {
+            for (int i = 0; i < p->n; i++)
+                if (p->dt[i] == W[j]->dtype) {
+                    jb->x = buf + off[i];
+                    jb->x_stride = p->row_bytes[i];
+                }
+        }
+        total += W[j]->shape[0];
+    }
+    matmul_task t = {n_mats, jobs, nr};
+    vox_pool_for(pool, total, pick_chunk(pool, total), matmul_task_run, &t);
+}
+
+static void matmul_multi_level(vox_kernel_level l, vox_pool *pool, int n_mats,
+                               const vox_tensor *const *W, const float *x, int n_rows,
+                               float *const *y) {
+    if (n_mats <= 0 || n_rows <= 0) return;
+    mat_job jobs_small[8];
+    mat_job *jobs = n_mats <= 8 ? jobs_small : malloc(sizeof *jobs * (size_t)n_mats);
+    if (!jobs) { /* cannot even describe the work: run the matrices one at a time */
+        for (int j = 0; j < n_mats; j++) matmul_multi_level(l, pool, 1, &W[j], x, n_rows, &y[j]);
+        return;
+    }
+    prep_plan p;
+    plan_prep(l, n_mats, W, &p);
+    unsigned char *buf = NULL;
+    if (p.total) buf = vox_pool_scratch(pool, p.total * (size_t)n_rows);
+    if (!p.total || buf) {
+        run_rows(l, pool, n_mats, W, x, 0, n_rows, y, &p, buf, jobs);
+    } else {
+        /* No pool (or no memory for its scratch): groups of rows that fit on the
+         * stack; a row too wide even for that gets a buffer of its own. */
+        _Alignas(64) unsigned char stack[STACK_SCRATCH];
+        int group = (int)(STACK_SCRATCH / p.total);
+        unsigned char *heap = NULL;
+        if (group == 0) {
+            group = 1;
+            if (posix_memalign((void **)&heap, 64, p.total) != 0) heap = NULL;
+        }
+        if (group == 1 && p.total > STACK_SCRATCH && !heap) {
+            for (int j = 0; j < n_mats; j++)
+                for (int64_t i = 0; i < (int64_t)n_rows * W[j]->shape[0]; i++) y[j][i] = NAN;
+        } else {
+            for (int r0 = 0; r0 < n_rows; r0 += group) {
+                int nr = n_rows - r0 < group ? n_rows - r0 : group;
+                run_rows(l, pool, n_mats, W, x, r0, nr, y, &p, heap ? heap : stack, jobs);
+            }
+        }
+        free(heap);
+    }
+    if (jobs != jobs_small) free(jobs);
 }
 
 void vox_matmul_multi(vox_pool *pool, int n_mats, const vox_tensor *const *W, const float *x,
                       int n_rows, float *const *y) {
-    int64_t total = 0;
-    for (int j = 0; j < n_mats; j++) total += W[j]->shape[0];
-    matmul_task t = {n_mats, W, x, n_rows, y};
-    vox_pool_for(pool, total, pick_chunk(pool, total), matmul_task_run, &t);
+    matmul_multi_level(vox_kernel_level_default(), pool, n_mats, W, x, n_rows, y);
 }
 
 void vox_matmul_pool(vox_pool *pool, const vox_tensor *W, const float *x, int n_rows, float *y) {
-    vox_matmul_multi(pool, 1, &W, x, n_rows, &y);
+    matmul_multi_level(vox_kernel_level_default(), pool, 1, &W, x, n_rows, &y);
+}
+
+void vox_matmul(const vox_tensor *W, const float *x, int n_rows, float *y) {
+    matmul_multi_level(vox_kernel_level_default(), NULL, 1, &W, x, n_rows, &y);
+}
+
+void vox_matmul_level(vox_kernel_level level, vox_pool *pool, const vox_tensor *W, const float *x,
+                      int n_rows, float *y) {
+    if (!vox_kernel_level_supported(level)) level = vox_kernel_level_default();
+    matmul_multi_level(level, pool, 1, &W, x, n_rows, &y);
+}
+
+void vox_matmul_impl(vox_kernel_impl impl, const vox_tensor *W, const float *x, int n_rows,
+                     float *y) {
+    vox_kernel_level l = impl == VOX_KERNEL_REF       ? VOX_LEVEL_REF
+                         : impl == VOX_KERNEL_GENERIC ? VOX_LEVEL_GENERIC
+                                                      : vox_kernel_level_default();
+    matmul_multi_level(l, NULL, 1, &W, x, n_rows, &y);
 }
 
 /* --- element-wise ----------------------------------------------------------- */
@@ -279,11 +456,28 @@ void vox_add_scaled(float *y, const float *x, const float *scale, int n) {
     for (int i = 0; i < n; i++) y[i] += scale[i] * x[i];
 }
 
-float vox_dot_f32(const float *a, const float *b, int n) {
+static inline float sum16(const float *a) {
+    float s8[8], s4[4];
+    for (int j = 0; j < 8; j++) s8[j] = a[j] + a[j + 8];
+    for (int j = 0; j < 4; j++) s4[j] = s8[j] + s8[j + 4];
+    return (s4[0] + s4[2]) + (s4[1] + s4[3]);
+}
+
+/* The portable dot product: element i into partial sum i % 16, multiply then
+ * add, reduced pairwise.  The avx512 level runs the same arithmetic 16 lanes at
+ * a time (same bits), so attention scores do not depend on the level. */
+static float dot_f32_portable(const float *a, const float *b, int n) {
     float acc[16] = {0};
     int i = 0;
     for (; i + 16 <= n; i += 16)
         for (int j = 0; j < 16; j++) acc[j] += a[i + j] * b[i + j];
     for (int j = 0; i + j < n; j++) acc[j] += a[i + j] * b[i + j];
     return sum16(acc);
+}
+
+float vox_dot_f32(const float *a, const float *b, int n) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    if (vox_kernel_level_default() == VOX_LEVEL_AVX512 && n > 0) return vox_dot_f32_avx512(a, b, n);
+#endif
+    return dot_f32_portable(a, b, n);
 }

@@ -1,41 +1,100 @@
 /* kernels.h — the numeric primitives model code is built from.
  *
- * Every routine has a plain scalar reference; faster variants (SIMD, threads) must
- * give the same results within float rounding and are tested against it.  Kernels
- * know nothing about layers or models. All activations are f32.
+ * Every routine has a plain scalar reference; faster variants (portable C,
+ * SIMD, threads) are tested against it.  Kernels know nothing about layers or
+ * models.  All activations are f32 at this interface.
  *
- * Matrix products: the fast path for F32, BF16 and F16 weights reads each weight
- * row once per block of input rows and converts it to f32 in registers (no
- * activation is ever rounded to a narrower type).  The result for one (output,
- * input-row) pair does not depend on how many rows are batched, on the thread
- * count, or on which thread computes it: a prompt run as one batch gives
- * bit-identical values to the same rows run one at a time. */
+ * Matrix products y = W x for every weight dtype (F32, BF16, F16, Q8_0, Q4_K):
+ *  - F32, BF16, F16 weights are widened to f32 in registers and multiplied with
+ *    the f32 activations (no activation is ever rounded to a narrower type);
+ *  - Q8_0 and Q4_K weights use integer dot products, as ggml does: each input
+ *    row is quantized once per call (to Q8_0 blocks for Q8_0 weights, to Q8_K
+ *    super-blocks for Q4_K weights, exactly as quant.h's reference quantizers
+ *    do) and the inner loop multiplies 8-bit integers.  The result differs from
+ *    the f32 product by the activation's quantization error (about 0.4% of
+ *    each block's largest value per element, see test_kernels.c).
+ * The result for one (output, input-row) pair does not depend on how many rows
+ * are batched, on the thread count, or on which thread computes it: a prompt
+ * run as one batch gives bit-identical values to the same rows run one at a
+ * time.  It does depend on the kernel level (summation order differs).
+ *
+ * Kernel levels.  ref (the scalar definition), generic (portable C), avx2,
+ * avx512 (F/BW/VL; VNNI integer kernels when the CPU has them, else the AVX2
+ * ones) and neon (with the dot-product kernels when the CPU has them).  One is
+ * chosen once per process, on first use, from the CPU's features: the best the
+ * CPU and the build support.  The environment variable VOXTTS_KERNELS=ref|
+ * generic|avx2|avx512|neon forces one (an unsupported or unknown value falls
+ * back to the best supported level below it, with a warning on stderr).
+ *
+ * Scratch.  Quantizing the input rows needs n_rows * (a little more than `in`)
+ * bytes.  With a pool, that memory is the pool's scratch (threadpool.h): it
+ * grows on first need; reserve vox_matmul_scratch_bytes at load time and no
+ * call allocates.  Without a pool, rows are quantized in groups into a buffer
+ * on the stack. */
 #ifndef VOX_TENSOR_KERNELS_H
 #define VOX_TENSOR_KERNELS_H
+
+#include <stddef.h>
 
 #include "base/threadpool.h"
 #include "tensor/tensor.h"
 
 /* y[r, o] = sum_i W[o, i] * x[r, i] for r < n_rows: W is [out, in] (any dtype),
- * x is [n_rows, in] row-major f32, y is [n_rows, out]. */
+ * x is [n_rows, in] row-major f32, y is [n_rows, out].  A quantized W whose
+ * `in` is not a multiple of its block size gives NaN. */
 void vox_matmul(const vox_tensor *W, const float *x, int n_rows, float *y);
 /* Same, split over output rows across the pool (NULL: single-threaded). */
 void vox_matmul_pool(vox_pool *pool, const vox_tensor *W, const float *x, int n_rows, float *y);
 /* Several products sharing one input in a single parallel pass (e.g. wq/wk/wv):
- * y[j] = W[j] · x for j < n_mats, each y[j] [n_rows, W[j] out]. */
+ * y[j] = W[j] · x for j < n_mats, each y[j] [n_rows, W[j] out].  All W[j] have
+ * the same `in`. */
 void vox_matmul_multi(vox_pool *pool, int n_mats, const vox_tensor *const *W, const float *x,
                       int n_rows, float *const *y);
+/* Scratch bytes a product with W and n_rows input rows uses from the pool (0 for
+ * F32/BF16/F16 weights), for vox_pool_reserve_scratch.  For vox_matmul_multi
+ * the need is the sum over the distinct quantized dtypes among W[j]. */
+size_t vox_matmul_scratch_bytes(const vox_tensor *W, int n_rows);
 
-/* Which implementation a matmul uses; for tests and benchmarks. */
+typedef enum vox_kernel_level {
+    VOX_LEVEL_REF = 0,     /* scalar reference: one accumulator, left to right */
+    VOX_LEVEL_GENERIC = 1, /* portable C, written for the compiler to vectorise */
+    VOX_LEVEL_AVX2 = 2,    /* x86-64 AVX2 + FMA + F16C */
+    VOX_LEVEL_AVX512 = 3,  /* x86-64 AVX-512 F/BW/VL (+ VNNI) */
+    VOX_LEVEL_NEON = 4,    /* AArch64 Advanced SIMD (+ dot product) */
+    VOX_LEVEL_COUNT
+} vox_kernel_level;
+
+/* The VOXTTS_KERNELS spelling of a level ("ref", ..., "neon"); NULL if invalid. */
+const char *vox_kernel_level_name(vox_kernel_level l);
+/* What a level runs on this CPU, e.g. "avx512+vnni" or "neon+dotprod". */
+const char *vox_kernel_level_describe(vox_kernel_level l);
+/* 1 when this build has the level's code and this CPU can run it. */
+int vox_kernel_level_supported(vox_kernel_level l);
+/* The level the default path uses (decided once; thread-safe). */
+vox_kernel_level vox_kernel_level_default(void);
+/* The decision itself, as a pure function of a request (the VOXTTS_KERNELS
+ * value; NULL, "" or "auto": the best supported level).  An unknown or
+ * unsupported request gives the best supported level below it and a one-line
+ * explanation in note (note[0] = 0 otherwise; note may be NULL). */
+vox_kernel_level vox_kernel_level_choose(const char *request, char *note, size_t note_size);
+/* Decide the default level now (reads VOXTTS_KERNELS, prints the warning if any).
+ * Optional: the first product does it otherwise. */
+void vox_kernels_init(void);
+/* vox_matmul_pool at an explicit level (tests, benchmarks).  An unsupported
+ * level runs the default one. */
+void vox_matmul_level(vox_kernel_level level, vox_pool *pool, const vox_tensor *W, const float *x,
+                      int n_rows, float *y);
+
+/* Older interface, kept: REF and GENERIC are those levels, SIMD the default. */
 typedef enum vox_kernel_impl {
-    VOX_KERNEL_REF = 0,     /* plain scalar loop, one accumulator: the reference */
-    VOX_KERNEL_GENERIC = 1, /* portable C, 16 independent accumulators */
-    VOX_KERNEL_SIMD = 2,    /* intrinsics (AVX-512 or AVX2) when compiled in, else GENERIC */
+    VOX_KERNEL_REF = 0,
+    VOX_KERNEL_GENERIC = 1,
+    VOX_KERNEL_SIMD = 2,
 } vox_kernel_impl;
 
 void vox_matmul_impl(vox_kernel_impl impl, const vox_tensor *W, const float *x, int n_rows,
                      float *y);
-/* "avx512", "avx2" or "none": what VOX_KERNEL_SIMD (the default path) runs. */
+/* What the default path runs: vox_kernel_level_describe of the default level. */
 const char *vox_kernel_simd_name(void);
 
 /* y = x * (mean(x^2) + eps)^-1/2 * w, over n elements (w may be NULL: no gain).

@@ -115,7 +115,8 @@ float vox_vec_dot_f32(vox_dtype t, int64_t n, const void *w, const float *x);
 int vox_quantize_row_q8_k(const float *x, void *out, int64_t n);
 int vox_dequantize_row_q8_k(const void *in, float *y, int64_t n);
 
-/* Integer dot products (reference versions of the SIMD kernels to come):
+/* Integer dot products (the reference the ref kernel level runs and every other
+ * level of kernels.h is tested against):
  * q8_0 x q8_0: sum over blocks of (float)(sum_j qw*qx) * (dw * dx);
  * q4_k x q8_k: per block dx * (dw * sum_s sc[s]*(sum qw*qx) - dmin * sum_s m[s]*bsum[s]).
  * n must be a multiple of the block size (NaN otherwise). */

@@ -1,219 +1,506 @@
-/* test_kernels.c — every fast kernel against the scalar reference.
+/* test_kernels.c — every kernel level against the scalar reference.
  *
- * Matrix products: for F32, BF16 and F16 weights of awkward widths (1, 3, 17,
- * 33, 255, 1000 columns) and 1..7 input rows (plus 40 to cross the 16-row tile),
- * each tier (reference, portable 16-accumulator, SIMD) must agree with an exact
- * double-precision product within the standard floating-point summation bound
- * gamma_n * sum|w x|.  Batched rows must equal single rows bit for bit, threaded
- * products must equal unthreaded ones bit for bit, and vox_matmul_multi must
- * equal separate products; quantized weights (Q8_0, Q4_K, slow path) must match
- * their dequantized matrix.  Plus rmsnorm, softmax, silu and f16 conversion.
- * The SIMD tier is whatever the compiler flags select (make: AVX-512 here; the
- * SAN build: portable C); build with -march=haswell to test the AVX2 loops. */
+ * Matrix products, for every weight dtype (F32, BF16, F16, Q8_0, Q4_K) and every
+ * kernel level this CPU and build support (ref and generic always; avx2,
+ * avx512 or neon when present), on random inputs of awkward sizes (in = 1 ..
+ * 5000, for quantized weights multiples of the block size from one block up,
+ * with partial 16-block groups, and 16384 for rows wider than the stack
+ * buffer; out = 1, 3, 17, 33, 255; 1..8 and 13 input rows):
+ *
+ *  - F32/BF16/F16: within the float summation bound gamma_n * sum|w x| of the
+ *    exact (double) product of the stored weights and the f32 activations,
+ *    gamma_n = n u / (1 - n u), u = 2^-24.
+ *  - Q8_0/Q4_K: every level quantizes the activation row exactly as the
+ *    reference quantizers do (Q8_0 blocks / Q8_K super-blocks), then sums exact
+ *    integer block (sub-block) products; only the float combination of the k
+ *    per-block terms differs between levels (k = in/32 for Q8_0, 2*in/32 for
+ *    Q4_K's scale and min terms).  Each term carries a few roundings and the sum
+ *    k more, so against the exact double product of the stored weights and the
+ *    *quantized* activations the error is at most (k + 16) * 2^-22 * T, where T
+ *    is the sum of the absolute terms (for Q4_K, |d*sc*q| + |dmin*m| per
+ *    weight, times |x|).  Against the exact product with the *f32* activations
+ *    the activation's quantization error A = sum |w_i| |x_i - xq_i| is added
+ *    (A is about 0.4% of sum|w x| for gaussian data); generic must equal ref
+ *    bit for bit (same expressions, same order).
+ *  - Bit-exactness within a level: a batch of rows equals the same rows run one
+ *    at a time and any prefix batch; the threaded product equals the
+ *    single-threaded one; vox_matmul_multi (mixed dtypes) equals separate
+ *    products.
+ *  - The activation quantizers of the kernels (kernels_impl.h) give the
+ *    reference quantizers' integers and scales bit for bit, on random data and
+ *    on ties, NaN, infinities, huge and tiny values.
+ *  - Level selection: VOXTTS_KERNELS parsing and fallback (pure function), and
+ *    the level a child process picks with VOXTTS_KERNELS set.
+ * Plus rmsnorm, softmax, silu, dot (bit-identical on every level), f16
+ * conversion, the thread pool and its scratch memory.
+ * VOX_TEST_VERBOSE=1 prints the worst error/tolerance ratio of every case. */
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/threadpool.h"
 #include "tensor/kernels.h"
+#include "tensor/kernels_impl.h"
 #include "tensor/quant.h"
 #include "test.h"
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static float frand(void) { /* uniform in [-1, 1) */
+static double urand(void) { /* uniform in [0, 1) */
     rng_state ^= rng_state << 13;
     rng_state ^= rng_state >> 7;
     rng_state ^= rng_state << 17;
-    return (float)((double)(rng_state >> 11) * 0x1p-53 * 2.0 - 1.0);
+    return (double)(rng_state >> 11) * 0x1p-53;
+}
+static float frand(void) { return (float)(urand() * 2.0 - 1.0); } /* uniform in [-1, 1) */
+static float grand(void) {                                         /* standard normal */
+    double u = urand(), v = urand();
+    if (u < 1e-300) u = 1e-300;
+    return (float)(sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v));
 }
 
-static uint16_t f32_to_f16(float f) { /* round to nearest; test data is in range */
-    union { float f; uint32_t u; } v = {f};
-    uint32_t sign = (v.u >> 16) & 0x8000u;
-    float a = fabsf(f);
-    if (a < 0x1p-14f) { /* subnormal */
-        return (uint16_t)(sign | (uint32_t)lrintf(a * 0x1p24f));
-    }
-    int e;
-    float m = frexpf(a, &e); /* a = m * 2^e, m in [0.5, 1) */
-    uint32_t mant = (uint32_t)lrintf((m * 2.0f - 1.0f) * 1024.0f);
-    int exp = e - 1 + 15;
-    if (mant == 1024) { mant = 0; exp++; }
-    return (uint16_t)(sign | ((uint32_t)exp << 10) | mant);
-}
+static int is_quant(vox_dtype dt) { return dt == VOX_Q8_0 || dt == VOX_Q4_K; }
 
+/* A weight matrix with the exact values it holds (and for quantized types the
+ * per-weight magnitude of its terms, see the header). */
 typedef struct wmat {
     vox_tensor t;
-    void *buf;
-    double *w; /* the exact values the tensor holds, as doubles */
+    unsigned char *buf;
+    double *w;    /* stored values, dequantized */
+    double *absw; /* |w| (Q4_K: |d*sc*q| + |dmin*m|) */
 } wmat;
 
-static void wmat_make(wmat *m, vox_dtype dt, int out, int in) {
-    size_t n = (size_t)out * (size_t)in;
+static int wmat_make(wmat *m, vox_dtype dt, int out, int in) {
+    memset(m, 0, sizeof *m);
+    const size_t rb = vox_dtype_row_bytes(dt, in);
+    const size_t n = (size_t)out * (size_t)in;
+    m->buf = malloc(rb * (size_t)out + 1);
     m->w = malloc(n * sizeof(double) + 1);
-    size_t es = dt == VOX_F32 ? 4 : 2;
-    m->buf = malloc(n * es + 1);
-    for (size_t i = 0; i < n; i++) {
-        float f = frand();
-        if (dt == VOX_F32) {
-            ((float *)m->buf)[i] = f;
-            m->w[i] = f;
-        } else if (dt == VOX_BF16) {
-            uint16_t h = vox_f32_to_bf16(f);
-            ((uint16_t *)m->buf)[i] = h;
-            m->w[i] = vox_bf16_to_f32(h);
-        } else {
-            uint16_t h = f32_to_f16(f);
-            ((uint16_t *)m->buf)[i] = h;
-            m->w[i] = vox_f16_to_f32(h);
+    m->absw = malloc(n * sizeof(double) + 1);
+    float *row = malloc(sizeof(float) * (size_t)in + 1), *deq = malloc(sizeof(float) * (size_t)in + 1);
+    unsigned char *tmp = malloc(rb + 1);
+    if (!m->buf || !m->w || !m->absw || !row || !deq || !tmp) {
+        free(row), free(deq), free(tmp);
+        return -1;
+    }
+    for (int o = 0; o < out; o++) {
+        /* rows of different scales; some Q4_K rows offset so the mins matter */
+        float scale = (float)(0.02 * (1 + o % 5)), off = (o % 3 == 1) ? 0.03f : 0.0f;
+        for (int i = 0; i < in; i++) row[i] = is_quant(dt) ? grand() * scale + off : frand();
+        unsigned char *dst = m->buf + (size_t)o * rb;
+        vox_quantize_row(dt, row, dst, in);
+        vox_dequantize_row(dt, dst, deq, in);
+        for (int i = 0; i < in; i++) {
+            m->w[(size_t)o * in + i] = deq[i];
+            m->absw[(size_t)o * in + i] = fabs((double)deq[i]);
+        }
+        if (dt == VOX_Q4_K) {
+            /* with the quants zeroed a block decodes to -dmin*m: w + dm = d*sc*q >= 0 */
+            memcpy(tmp, dst, rb);
+            for (int b = 0; b < in / 256; b++) memset(tmp + (size_t)b * 144 + 16, 0, 128);
+            vox_dequantize_row(dt, tmp, deq, in);
+            for (int i = 0; i < in; i++) {
+                double dm = -(double)deq[i];
+                m->absw[(size_t)o * in + i] = fabs(m->w[(size_t)o * in + i] + dm) + fabs(dm);
+            }
         }
     }
-    memset(&m->t, 0, sizeof m->t);
     m->t.dtype = dt;
     m->t.ndim = 2;
     m->t.shape[0] = out;
     m->t.shape[1] = in;
     m->t.data = m->buf;
-    m->t.nbytes = n * es;
+    m->t.nbytes = rb * (size_t)out;
+    free(row), free(deq), free(tmp);
+    return 0;
 }
 
 static void wmat_free(wmat *m) {
     free(m->buf);
     free(m->w);
+    free(m->absw);
 }
 
-static const char *dt_name(vox_dtype dt) {
-    return dt == VOX_F32 ? "f32" : dt == VOX_BF16 ? "bf16" : "f16";
-}
-
-static void test_matmul_case(vox_dtype dt, int out, int in, int rows, vox_pool *pool) {
-    wmat m;
-    wmat_make(&m, dt, out, in);
-    float *x = malloc(sizeof(float) * (size_t)rows * (size_t)in);
-    for (int i = 0; i < rows * in; i++) x[i] = frand();
-    size_t ny = (size_t)rows * (size_t)out;
-    float *y[3], *y1 = malloc(sizeof(float) * (size_t)out), *yp = malloc(sizeof(float) * ny);
-    for (int k = 0; k < 3; k++) y[k] = malloc(sizeof(float) * ny);
-    for (int k = 0; k < 3; k++) vox_matmul_impl((vox_kernel_impl)k, &m.t, x, rows, y[k]);
-
-    double gamma = (double)in * 0x1p-24 / (1.0 - (double)in * 0x1p-24);
-    int bad[3] = {0, 0, 0}, bad_single = 0, bad_pool = 0;
-    for (int r = 0; r < rows; r++) {
-        for (int o = 0; o < out; o++) {
-            double exact = 0.0, absum = 0.0;
-            for (int i = 0; i < in; i++) {
-                double p = m.w[(size_t)o * in + i] * (double)x[(size_t)r * in + i];
-                exact += p;
-                absum += fabs(p);
-            }
-            double tol = gamma * absum * 1.01 + 1e-30;
-            for (int k = 0; k < 3; k++)
-                if (fabs((double)y[k][(size_t)r * out + o] - exact) > tol) bad[k]++;
+/* The activation rows as the integer kernels see them (dequantized quants). */
+static void quantized_x(vox_dtype dt, const float *x, int64_t in, double *xq) {
+    if (dt == VOX_Q8_0) {
+        unsigned char *q = malloc((size_t)(in / 32) * 34 + 1);
+        float *f = malloc(sizeof(float) * (size_t)in + 1);
+        vox_quantize_row(VOX_Q8_0, x, q, in);
+        vox_dequantize_row(VOX_Q8_0, q, f, in); /* q * d: exact in float */
+        for (int64_t i = 0; i < in; i++) xq[i] = f[i];
+        free(q), free(f);
+    } else if (dt == VOX_Q4_K) {
+        unsigned char *q = malloc((size_t)(in / 256) * 292 + 1);
+        vox_quantize_row_q8_k(x, q, in);
+        for (int64_t b = 0; b < in / 256; b++) {
+            vox_block_q8_k blk;
+            memcpy(&blk, q + (size_t)b * 292, sizeof blk);
+            for (int i = 0; i < 256; i++) xq[b * 256 + i] = (double)blk.qs[i] * (double)blk.d;
         }
-        /* one row alone must give the same bits as inside the batch */
-        for (int k = 0; k < 3; k++) {
-            vox_matmul_impl((vox_kernel_impl)k, &m.t, x + (size_t)r * in, 1, y1);
-            if (memcmp(y1, y[k] + (size_t)r * out, sizeof(float) * (size_t)out) != 0) bad_single++;
+        free(q);
+    } else {
+        for (int64_t i = 0; i < in; i++) xq[i] = x[i];
+    }
+}
+
+static vox_pool *g_pool;
+static int g_levels[VOX_LEVEL_COUNT], g_n_levels;
+
+static int bits_equal(const float *a, const float *b, size_t n) { return memcmp(a, b, n * sizeof(float)) == 0; }
+
+/* One (dtype, out, in) case: every level, every row count, every check. */
+static void matmul_case(vox_dtype dt, int out, int in) {
+    enum { MAXR = 13 };
+    static const int row_counts[] = {1, 2, 3, 4, 5, 6, 7, 8, 13};
+    wmat m;
+    if (wmat_make(&m, dt, out, in) != 0) {
+        CHECK(0, "out of memory");
+        wmat_free(&m);
+        return;
+    }
+    const size_t ny = (size_t)MAXR * (size_t)out;
+    float *x = malloc(sizeof(float) * (size_t)MAXR * (size_t)in);
+    double *xq = malloc(sizeof(double) * (size_t)in), *eq = malloc(sizeof(double) * ny),
+           *ef = malloc(sizeof(double) * ny), *tol = malloc(sizeof(double) * ny),
+           *actq = malloc(sizeof(double) * ny);
+    float *y = malloc(sizeof(float) * ny), *yb = malloc(sizeof(float) * ny),
+          *y1 = malloc(sizeof(float) * (size_t)out), *yref = malloc(sizeof(float) * ny);
+    if (!x || !xq || !eq || !ef || !tol || !actq || !y || !yb || !y1 || !yref) {
+        CHECK(0, "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < MAXR * in; i++) x[i] = grand() * ((i % 97) == 5 ? 8.0f : 1.0f);
+    /* exact products and bounds */
+    const double u = 0x1p-24;
+    const double k = dt == VOX_Q8_0 ? in / 32.0 : dt == VOX_Q4_K ? in / 16.0 : 0.0;
+    for (int r = 0; r < MAXR; r++) {
+        const float *xr = x + (size_t)r * in;
+        quantized_x(dt, xr, in, xq);
+        for (int o = 0; o < out; o++) {
+            const double *wo = m.w + (size_t)o * in, *ao = m.absw + (size_t)o * in;
+            double e_q = 0, e_f = 0, t = 0, a = 0, wx = 0;
+            for (int i = 0; i < in; i++) {
+                e_q += wo[i] * xq[i];
+                e_f += wo[i] * xr[i];
+                t += ao[i] * fabs(xq[i]);
+                a += fabs(wo[i]) * fabs((double)xr[i] - xq[i]);
+                wx += fabs(wo[i] * xr[i]);
+            }
+            const size_t idx = (size_t)r * out + o;
+            eq[idx] = e_q;
+            ef[idx] = e_f;
+            actq[idx] = a;
+            if (is_quant(dt))
+                tol[idx] = (k + 16) * 0x1p-22 * t + 1e-30;
+            else
+                tol[idx] = (double)in * u / (1.0 - (double)in * u) * wx * 1.01 + 1e-30;
         }
     }
-    vox_matmul_pool(pool, &m.t, x, rows, yp);
-    if (memcmp(yp, y[VOX_KERNEL_SIMD], sizeof(float) * ny) != 0) bad_pool++;
-    for (int k = 0; k < 3; k++)
-        CHECK(bad[k] == 0, "%s %dx%d rows %d impl %d: %d values outside the bound", dt_name(dt),
-              out, in, rows, k, bad[k]);
-    CHECK(bad_single == 0, "%s %dx%d rows %d: batched != single-row", dt_name(dt), out, in, rows);
-    CHECK(bad_pool == 0, "%s %dx%d rows %d: threaded != unthreaded", dt_name(dt), out, in, rows);
-    for (int k = 0; k < 3; k++) free(y[k]);
-    free(y1);
-    free(yp);
-    free(x);
+    for (int li = 0; li < g_n_levels; li++) {
+        const vox_kernel_level lv = (vox_kernel_level)g_levels[li];
+        const char *ln = vox_kernel_level_name(lv);
+        int bad = 0, bad_f = 0, bad_prefix = 0, bad_single = 0, bad_pool = 0, bad_ref = 0;
+        double worst = 0;
+        vox_matmul_level(lv, NULL, &m.t, x, MAXR, yb);
+        for (size_t ri = 0; ri < sizeof row_counts / sizeof *row_counts; ri++) {
+            const int rows = row_counts[ri];
+            vox_matmul_level(lv, NULL, &m.t, x, rows, y);
+            if (!bits_equal(y, yb, (size_t)rows * out)) bad_prefix++;
+        }
+        for (size_t idx = 0; idx < ny; idx++) {
+            const double e = fabs((double)yb[idx] - eq[idx]);
+            if (!(e <= tol[idx])) {
+                if (bad < 2)
+                    fprintf(stderr, "  %s %s %dx%d [%zu]: %.9g vs exact %.9g (err %.3g, tol %.3g)\n", ln,
+                            vox_dtype_name(dt), out, in, idx, (double)yb[idx], eq[idx], e, tol[idx]);
+                bad++;
+            }
+            if (e / (tol[idx] + 1e-300) > worst) worst = e / (tol[idx] + 1e-300);
+            if (!(fabs((double)yb[idx] - ef[idx]) <= actq[idx] + tol[idx])) bad_f++;
+        }
+        for (int r = 0; r < MAXR; r++) {
+            vox_matmul_level(lv, NULL, &m.t, x + (size_t)r * in, 1, y1);
+            if (!bits_equal(y1, yb + (size_t)r * out, (size_t)out)) bad_single++;
+        }
+        vox_matmul_level(lv, g_pool, &m.t, x, MAXR, y);
+        if (!bits_equal(y, yb, ny)) bad_pool++;
+        vox_matmul_level(lv, g_pool, &m.t, x, 6, y);
+        if (!bits_equal(y, yb, (size_t)6 * out)) bad_pool++;
+        if (lv == VOX_LEVEL_REF) memcpy(yref, yb, sizeof(float) * ny);
+        if (lv == VOX_LEVEL_GENERIC && is_quant(dt) && !bits_equal(yb, yref, ny)) bad_ref++;
+        if (getenv("VOX_TEST_VERBOSE")) printf("  %-8s %-4s %3dx%-5d worst err/tol %.3g\n", ln, vox_dtype_name(dt), out, in, worst);
+        CHECK(bad == 0, "%s %s %dx%d: %d values outside the bound (worst %.2f x tol)", ln,
+              vox_dtype_name(dt), out, in, bad, worst);
+        CHECK(bad_f == 0, "%s %s %dx%d: %d values off the f32 product by more than the activation "
+              "quantization error", ln, vox_dtype_name(dt), out, in, bad_f);
+        CHECK(bad_prefix == 0, "%s %s %dx%d: %d batch sizes differ from the 13-row batch", ln,
+              vox_dtype_name(dt), out, in, bad_prefix);
+        CHECK(bad_single == 0, "%s %s %dx%d: %d single rows differ from the batch", ln, vox_dtype_name(dt),
+              out, in, bad_single);
+        CHECK(bad_pool == 0, "%s %s %dx%d: threaded != single-threaded", ln, vox_dtype_name(dt), out, in);
+        CHECK(bad_ref == 0, "generic %s %dx%d: not bit-identical to ref", vox_dtype_name(dt), out, in);
+    }
+done:
+    free(x), free(xq), free(eq), free(ef), free(tol), free(actq), free(y), free(yb), free(y1), free(yref);
     wmat_free(&m);
 }
 
 static void test_matmul(void) {
-    static const int widths[] = {1, 3, 17, 33, 255, 1000};
-    static const vox_dtype dts[] = {VOX_F32, VOX_BF16, VOX_F16};
-    vox_pool *pool = NULL;
-    vox_error err;
-    CHECK(vox_pool_create(3, &pool, &err) == 0, "pool: %s", err.msg);
-    for (int d = 0; d < 3; d++)
-        for (size_t w = 0; w < sizeof widths / sizeof *widths; w++)
-            for (int rows = 1; rows <= 7; rows++) test_matmul_case(dts[d], 37, widths[w], rows, pool);
-    /* cross the 16-row and 16-output tiles, and many chunks for the pool */
-    test_matmul_case(VOX_BF16, 300, 64, 40, pool);
-    test_matmul_case(VOX_F32, 129, 1000, 17, pool);
-    vox_pool_free(pool);
+    static const int outs[] = {1, 3, 17, 33, 255};
+    static const int ins_float[] = {1, 3, 17, 32, 33, 255, 1000, 4096, 5000};
+    static const int ins_q8_0[] = {32, 64, 96, 160, 512, 544, 1056, 4096};
+    static const int ins_q4_k[] = {256, 512, 768, 1280, 4096};
+    static const vox_dtype dts[] = {VOX_F32, VOX_BF16, VOX_F16, VOX_Q8_0, VOX_Q4_K};
+    for (size_t d = 0; d < 5; d++) {
+        const int *ins = dts[d] == VOX_Q8_0 ? ins_q8_0 : dts[d] == VOX_Q4_K ? ins_q4_k : ins_float;
+        const size_t nins = dts[d] == VOX_Q8_0   ? sizeof ins_q8_0 / sizeof *ins_q8_0
+                            : dts[d] == VOX_Q4_K ? sizeof ins_q4_k / sizeof *ins_q4_k
+                                                 : sizeof ins_float / sizeof *ins_float;
+        for (size_t i = 0; i < nins; i++)
+            for (size_t o = 0; o < sizeof outs / sizeof *outs; o++) {
+                /* keep the run short: the widest rows only with few outputs */
+                if (ins[i] >= 4096 && outs[o] > 17) continue;
+                if (ins[i] >= 1000 && outs[o] > 33) continue;
+                matmul_case(dts[d], outs[o], ins[i]);
+            }
+    }
+    /* rows wider than the stack buffer of a pool-less call */
+    matmul_case(VOX_Q8_0, 3, 16384);
+    matmul_case(VOX_Q4_K, 2, 16384);
 }
 
+/* vox_matmul_multi over mixed dtypes equals separate products, threaded or not. */
 static void test_matmul_multi(void) {
-    vox_pool *pool = NULL;
-    vox_error err;
-    CHECK(vox_pool_create(2, &pool, &err) == 0, "pool: %s", err.msg);
-    wmat a, b, c;
-    wmat_make(&a, VOX_BF16, 70, 33);
-    wmat_make(&b, VOX_F32, 5, 33);
-    wmat_make(&c, VOX_F16, 129, 33);
-    float x[3 * 33];
-    for (int i = 0; i < 3 * 33; i++) x[i] = frand();
-    float ya[3 * 70], yb[3 * 5], yc[3 * 129], ra[3 * 70], rb[3 * 5], rc[3 * 129];
-    const vox_tensor *W[3] = {&a.t, &b.t, &c.t};
-    float *Y[3] = {ya, yb, yc};
-    vox_matmul_multi(pool, 3, W, x, 3, Y);
-    vox_matmul(&a.t, x, 3, ra);
-    vox_matmul(&b.t, x, 3, rb);
-    vox_matmul(&c.t, x, 3, rc);
-    CHECK(memcmp(ya, ra, sizeof ya) == 0, "multi[0] differs");
-    CHECK(memcmp(yb, rb, sizeof yb) == 0, "multi[1] differs");
-    CHECK(memcmp(yc, rc, sizeof yc) == 0, "multi[2] differs");
-    wmat_free(&a);
-    wmat_free(&b);
-    wmat_free(&c);
-    vox_pool_free(pool);
+    wmat a, b, c, d, e;
+    const int in = 512, rows = 6;
+    int ok = wmat_make(&a, VOX_BF16, 70, in) == 0 && wmat_make(&b, VOX_Q8_0, 5, in) == 0 &&
+             wmat_make(&c, VOX_Q4_K, 129, in) == 0 && wmat_make(&d, VOX_F32, 16, in) == 0 &&
+             wmat_make(&e, VOX_Q8_0, 33, in) == 0;
+    CHECK(ok, "out of memory");
+    if (ok) {
+        float x[6 * 512];
+        for (int i = 0; i < rows * in; i++) x[i] = grand();
+        const vox_tensor *W[5] = {&a.t, &b.t, &c.t, &d.t, &e.t};
+        float *Y[5], *R[5];
+        for (int j = 0; j < 5; j++) {
+            Y[j] = malloc(sizeof(float) * rows * (size_t)W[j]->shape[0]);
+            R[j] = malloc(sizeof(float) * rows * (size_t)W[j]->shape[0]);
+        }
+        for (int pass = 0; pass < 2; pass++) {
+            vox_matmul_multi(pass ? g_pool : NULL, 5, W, x, rows, Y);
+            for (int j = 0; j < 5; j++) {
+                vox_matmul(W[j], x, rows, R[j]);
+                CHECK(bits_equal(Y[j], R[j], (size_t)rows * W[j]->shape[0]), "multi[%d] (pool %d) differs", j,
+                      pass);
+            }
+        }
+        for (int j = 0; j < 5; j++) free(Y[j]), free(R[j]);
+    }
+    wmat_free(&a), wmat_free(&b), wmat_free(&c), wmat_free(&d), wmat_free(&e);
 }
 
-/* Quantized weights take the slow path through vox_tensor_get_row: it must
- * agree with the dequantized matrix. */
-static void test_matmul_quant(void) {
-    static const struct { vox_dtype dt; int out, in; } cases[] = {
-        {VOX_Q8_0, 19, 64}, {VOX_Q8_0, 3, 96}, {VOX_Q4_K, 5, 256}, {VOX_Q4_K, 2, 512}};
-    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
-        const int out = cases[c].out, in = cases[c].in, rows = 3;
-        size_t rb = vox_dtype_row_bytes(cases[c].dt, in);
-        unsigned char *q = malloc(rb * (size_t)out);
-        float *wf = malloc(sizeof(float) * (size_t)in), *deq = malloc(sizeof(float) * (size_t)out * in);
-        for (int o = 0; o < out; o++) {
-            for (int i = 0; i < in; i++) wf[i] = frand();
-            vox_quantize_row(cases[c].dt, wf, q + (size_t)o * rb, in);
-            vox_dequantize_row(cases[c].dt, q + (size_t)o * rb, deq + (size_t)o * in, in);
+/* Invalid shapes give NaN, never a crash. */
+static void test_matmul_invalid(void) {
+    unsigned char buf[34 * 4] = {0};
+    vox_tensor t;
+    memset(&t, 0, sizeof t);
+    t.dtype = VOX_Q8_0;
+    t.ndim = 2;
+    t.shape[0] = 2;
+    t.shape[1] = 40; /* not a multiple of 32 */
+    t.data = buf;
+    t.nbytes = sizeof buf;
+    float x[80] = {0}, y[4] = {0};
+    vox_matmul(&t, x, 2, y);
+    CHECK(isnan(y[0]) && isnan(y[3]), "Q8_0 with in=40 gives NaN");
+    CHECK(vox_matmul_scratch_bytes(&t, 4) == 0, "no scratch for an invalid shape");
+    t.shape[1] = 64;
+    CHECK(vox_matmul_scratch_bytes(&t, 4) >= 4 * 64, "scratch for Q8_0 rows");
+    t.dtype = VOX_BF16;
+    CHECK(vox_matmul_scratch_bytes(&t, 4) == 0, "no scratch for BF16");
+}
+
+/* Fill 256 values with one of several adversarial patterns. */
+static void adversarial(float *x, int kind) {
+    for (int i = 0; i < 256; i++) {
+        float g = grand();
+        switch (kind % 8) {
+        case 0: x[i] = g; break;
+        case 1: x[i] = (float)((int)(g * 20)) * 0.5f; break; /* many exact ties at x*id = k + 0.5 */
+        case 2: x[i] = i % 7 == 0 ? NAN : g; break;
+        case 3: x[i] = i == 37 ? INFINITY : g; break;
+        case 4: x[i] = g * 1e30f; break;
+        case 5: x[i] = g * 1e-40f; break; /* subnormal */
+        case 6: x[i] = (i % 2 ? -1.0f : 1.0f) * (float)(i % 5); break; /* +-max ties, zeros */
+        default: x[i] = i < 128 ? 0.0f : g * 3.0f; break;
+        }
+    }
+}
+
+static void test_prep_exact(void) {
+    int bad8 = 0, badk = 0;
+    float x[256];
+    for (int trial = 0; trial < 400; trial++) {
+        adversarial(x, trial);
+        for (int b = 0; b < 8; b++) {
+            vox_block_q8_0 ref;
+            vox_quantize_row(VOX_Q8_0, x + 32 * b, &ref, 32);
+            int8_t q[32];
+            float d;
+            vox_prep_q8_0_block(x + 32 * b, q, &d);
+            float dref = vox_fp16_to_fp32(ref.d);
+            if (memcmp(q, ref.qs, 32) != 0 || memcmp(&d, &dref, 4) != 0) bad8++;
+        }
+        vox_block_q8_k rk;
+        vox_quantize_row_q8_k(x, &rk, 256);
+        int8_t q[256];
+        float d;
+        int16_t bs[8];
+        vox_prep_q8_k_block(x, q, &d, bs);
+        int ok = memcmp(q, rk.qs, 256) == 0 && memcmp(&d, &rk.d, 4) == 0;
+        for (int s = 0; s < 8; s++) ok &= bs[s] == rk.bsums[2 * s] + rk.bsums[2 * s + 1];
+        if (!ok) badk++;
+    }
+    CHECK(bad8 == 0, "%d Q8_0 activation blocks differ from vox_quantize_row", bad8);
+    CHECK(badk == 0, "%d Q8_K activation blocks differ from vox_quantize_row_q8_k", badk);
+}
+
+/* Each level's own activation quantizer, seen through the product: a weight
+ * matrix whose row i is "1 at position i" (Q8_0: d = 1, q = 1; Q4_K: d = 1,
+ * sc = 1, q = 1, no min) returns the dequantized activation quants, exactly
+ * (one non-zero term: q * dx rounded once).  They must equal the reference
+ * quantizer's, bit for bit, on the finite adversarial patterns (an infinite
+ * block scale would turn the zero terms into NaN). */
+static void test_prep_probe(void) {
+    for (int pass = 0; pass < 2; pass++) {
+        const vox_dtype dt = pass == 0 ? VOX_Q8_0 : VOX_Q4_K;
+        const int in = 512;
+        const size_t rb = vox_dtype_row_bytes(dt, in);
+        unsigned char *w = calloc((size_t)in, rb);
+        float *x = malloc(sizeof(float) * 2 * in), *y = malloc(sizeof(float) * 2 * in);
+        float *want = malloc(sizeof(float) * 2 * in);
+        if (!w || !x || !y || !want) {
+            CHECK(0, "oom");
+            free(w), free(x), free(y), free(want);
+            return;
+        }
+        for (int i = 0; i < in; i++) {
+            unsigned char *row = w + (size_t)i * rb;
+            if (dt == VOX_Q8_0) {
+                unsigned char *blk = row + (size_t)(i / 32) * 34;
+                blk[0] = 0x00, blk[1] = 0x3c; /* fp16 1.0 */
+                blk[2 + i % 32] = 1;
+            } else {
+                unsigned char *blk = row + (size_t)(i / 256) * 144;
+                const int s = (i % 256) / 32, l = i % 32;
+                blk[0] = 0x00, blk[1] = 0x3c; /* d = 1, dmin = 0 */
+                /* scale of sub-block s = 1 (layout in quant.h), min 0 */
+                if (s < 4) blk[4 + s] = 1; else blk[4 + s + 4] = 1;
+                blk[16 + 32 * (s / 2) + l] = (unsigned char)(s % 2 ? 0x10 : 0x01);
+            }
         }
         vox_tensor t;
         memset(&t, 0, sizeof t);
-        t.dtype = cases[c].dt;
-        t.ndim = 2;
-        t.shape[0] = out;
-        t.shape[1] = in;
-        t.data = q;
-        t.nbytes = rb * (size_t)out;
-        float x[3 * 512], y[3 * 19];
-        for (int i = 0; i < rows * in; i++) x[i] = frand();
-        vox_matmul(&t, x, rows, y);
-        int bad = 0;
-        double gamma = (double)in * 0x1p-24 / (1.0 - (double)in * 0x1p-24);
-        for (int r = 0; r < rows; r++)
-            for (int o = 0; o < out; o++) {
-                double e = 0, a = 0;
-                for (int i = 0; i < in; i++) {
-                    double p = (double)deq[(size_t)o * in + i] * x[r * in + i];
-                    e += p;
-                    a += fabs(p);
+        t.dtype = dt, t.ndim = 2, t.shape[0] = in, t.shape[1] = in, t.data = w, t.nbytes = rb * (size_t)in;
+        for (int kind = 0; kind < 8; kind++) {
+            if (kind == 3 || kind == 4) continue; /* infinite or fp16-overflowing scales */
+            for (int r = 0; r < 2; r++)
+                for (int b = 0; b < in / 256; b++) adversarial(x + r * in + 256 * b, kind);
+            for (int r = 0; r < 2; r++) {
+                if (dt == VOX_Q8_0) {
+                    vox_block_q8_0 blk;
+                    for (int b = 0; b < in / 32; b++) {
+                        vox_quantize_row(VOX_Q8_0, x + r * in + 32 * b, &blk, 32);
+                        for (int j = 0; j < 32; j++) want[r * in + 32 * b + j] = (float)blk.qs[j] * vox_fp16_to_fp32(blk.d);
+                    }
+                } else {
+                    vox_block_q8_k blk;
+                    for (int b = 0; b < in / 256; b++) {
+                        vox_quantize_row_q8_k(x + r * in + 256 * b, &blk, 256);
+                        for (int j = 0; j < 256; j++) want[r * in + 256 * b + j] = (float)blk.qs[j] * blk.d;
+                    }
                 }
-                if (fabs(y[r * out + o] - e) > gamma * a * 1.01 + 1e-30) bad++;
             }
-        CHECK(bad == 0, "%s %dx%d: %d values off", vox_dtype_name(cases[c].dt), out, in, bad);
-        free(q);
-        free(wf);
-        free(deq);
+            for (int li = 0; li < g_n_levels; li++) {
+                const vox_kernel_level lv = (vox_kernel_level)g_levels[li];
+                vox_matmul_level(lv, NULL, &t, x, 2, y);
+                int bad = 0;
+                for (int i = 0; i < 2 * in; i++)
+                    if (!(y[i] == want[i] || (isnan(y[i]) && isnan(want[i])))) {
+                        if (bad < 2)
+                            fprintf(stderr, "  %s %s pattern %d [%d]: %a, want %a (x %a)\n", vox_kernel_level_name(lv),
+                                    vox_dtype_name(dt), kind, i, (double)y[i], (double)want[i], (double)x[i]);
+                        bad++;
+                    }
+                CHECK(bad == 0, "%s %s: activation quants of pattern %d differ from the reference quantizer",
+                      vox_kernel_level_name(lv), vox_dtype_name(dt), kind);
+            }
+        }
+        free(w), free(x), free(y), free(want);
+    }
+}
+
+static void test_scratch(void) {
+    vox_error err;
+    vox_pool *p = NULL;
+    CHECK(vox_pool_create(2, &p, &err) == 0, "pool");
+    unsigned char *a = vox_pool_scratch(p, 100);
+    CHECK(a && ((uintptr_t)a & 63) == 0, "scratch aligned");
+    memset(a, 1, 100);
+    CHECK(vox_pool_scratch(p, 50) == a, "smaller request reuses the buffer");
+    CHECK(vox_pool_reserve_scratch(p, 1 << 20, &err) == 0, "reserve");
+    unsigned char *b = vox_pool_scratch(p, 1 << 20);
+    CHECK(b && ((uintptr_t)b & 63) == 0, "grown scratch aligned");
+    memset(b, 2, 1 << 20);
+    CHECK(vox_pool_scratch(NULL, 10) == NULL, "no scratch without a pool");
+    CHECK(vox_pool_reserve_scratch(NULL, 10, &err) != 0, "reserve on NULL pool fails");
+    vox_pool_free(p);
+}
+
+static void test_levels(const char *self) {
+    char note[256];
+    const vox_kernel_level best = vox_kernel_level_choose(NULL, note, sizeof note);
+    CHECK(note[0] == 0 && vox_kernel_level_supported(best), "default level %s", vox_kernel_level_name(best));
+    CHECK(vox_kernel_level_choose("", note, sizeof note) == best && !note[0], "empty request");
+    CHECK(vox_kernel_level_choose("auto", note, sizeof note) == best && !note[0], "auto");
+    CHECK(vox_kernel_level_choose("ref", note, sizeof note) == VOX_LEVEL_REF && !note[0], "ref");
+    CHECK(vox_kernel_level_choose("generic", note, sizeof note) == VOX_LEVEL_GENERIC && !note[0], "generic");
+    CHECK(vox_kernel_level_choose("bogus", note, sizeof note) == best && strstr(note, "unknown"), "bogus: %s", note);
+    for (int l = VOX_LEVEL_AVX2; l < VOX_LEVEL_COUNT; l++) {
+        const char *name = vox_kernel_level_name((vox_kernel_level)l);
+        vox_kernel_level got = vox_kernel_level_choose(name, note, sizeof note);
+        if (vox_kernel_level_supported((vox_kernel_level)l))
+            CHECK((int)got == l && !note[0], "%s supported", name);
+        else
+            CHECK((int)got != l && vox_kernel_level_supported(got) && strstr(note, "not supported"), "%s fallback: %s",
+                  name, note);
+    }
+    CHECK(vox_kernel_level_name(VOX_LEVEL_COUNT) == NULL, "invalid level name");
+    CHECK(!vox_kernel_level_supported(VOX_LEVEL_COUNT), "invalid level unsupported");
+    printf("levels:");
+    for (int l = 0; l < VOX_LEVEL_COUNT; l++)
+        printf(" %s=%s", vox_kernel_level_name((vox_kernel_level)l), vox_kernel_level_describe((vox_kernel_level)l));
+    printf("\n");
+    /* The default level of a child process started with VOXTTS_KERNELS set.
+     * (VOX_TEST_NO_SPAWN=1 skips this, e.g. under an emulator.) */
+    const char *nospawn = getenv("VOX_TEST_NO_SPAWN");
+    if (nospawn && nospawn[0] == '1') return;
+    for (int l = 0; l <= VOX_LEVEL_COUNT; l++) {
+        const char *name = l < VOX_LEVEL_COUNT ? vox_kernel_level_name((vox_kernel_level)l) : "bogus";
+        char cmd[1024], out[128] = {0};
+        snprintf(cmd, sizeof cmd, "VOXTTS_KERNELS=%s '%s' --print-level 2>/dev/null", name, self);
+        FILE *f = popen(cmd, "r");
+        if (!f) {
+            CHECK(0, "popen failed");
+            continue;
+        }
+        if (!fgets(out, sizeof out, f)) out[0] = 0;
+        pclose(f);
+        out[strcspn(out, "\n")] = 0;
+        const char *want = vox_kernel_level_describe(vox_kernel_level_choose(name, NULL, 0));
+        CHECK(strcmp(out, want) == 0, "VOXTTS_KERNELS=%s: child runs '%s', expected '%s'", name, out, want);
     }
 }
 
@@ -316,6 +603,28 @@ static void test_elementwise(void) {
     CHECK(a[0] == 16 && a[1] == 27 && a[2] == 93, "add_scaled");
 }
 
+/* vox_dot_f32 is documented to give the portable 16-partial-sum loop's bits on
+ * every level (attention scores must not depend on the CPU). */
+static float dot16_model(const float *a, const float *b, int n) {
+    float acc[16] = {0};
+    for (int i = 0; i < n; i++) acc[i % 16] += a[i] * b[i];
+    float s8[8], s4[4];
+    for (int j = 0; j < 8; j++) s8[j] = acc[j] + acc[j + 8];
+    for (int j = 0; j < 4; j++) s4[j] = s8[j] + s8[j + 4];
+    return (s4[0] + s4[2]) + (s4[1] + s4[3]);
+}
+
+static void test_dot_exact(void) {
+    float a[300], b[300];
+    int bad = 0;
+    for (int n = 0; n <= 300; n++) {
+        for (int i = 0; i < n; i++) a[i] = grand(), b[i] = grand();
+        float got = vox_dot_f32(a, b, n), want = dot16_model(a, b, n);
+        if (memcmp(&got, &want, sizeof got) != 0) bad++;
+    }
+    CHECK(bad == 0, "vox_dot_f32 differs from the portable arithmetic for %d lengths", bad);
+}
+
 static void test_f16(void) {
     CHECK(vox_f16_to_f32(0x3c00) == 1.0f, "1.0");
     CHECK(vox_f16_to_f32(0xc000) == -2.0f, "-2.0");
@@ -327,13 +636,27 @@ static void test_f16(void) {
     CHECK(signbit(vox_f16_to_f32(0x8000)) && vox_f16_to_f32(0x8000) == 0.0f, "-0");
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "--print-level") == 0) {
+        printf("%s\n", vox_kernel_simd_name());
+        return 0;
+    }
     printf("simd: %s\n", vox_kernel_simd_name());
+    for (int l = 0; l < VOX_LEVEL_COUNT; l++)
+        if (vox_kernel_level_supported((vox_kernel_level)l)) g_levels[g_n_levels++] = l;
+    vox_error err;
+    CHECK(vox_pool_create(3, &g_pool, &err) == 0, "pool: %s", err.msg);
     test_pool();
+    test_scratch();
     test_f16();
     test_elementwise();
-    test_matmul();
+    test_dot_exact();
+    test_levels(argv[0]);
+    test_prep_exact();
+    test_prep_probe();
+    test_matmul_invalid();
     test_matmul_multi();
-    test_matmul_quant();
+    test_matmul();
+    vox_pool_free(g_pool);
     TEST_MAIN_END();
 }

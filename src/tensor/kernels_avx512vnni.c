@@ -1,0 +1,436 @@
+/* kernels_avx512vnni.c — AVX-512 VNNI integer kernels for Q8_0 and Q4_K weights
+ * (the avx512 level's quantized dtypes on a CPU with avx512_vnni).
+ *
+ * Compiled for AVX-512 F/BW/VL + VNNI whatever the build flags (a target pragma
+ * covers the whole file); kernels.c calls into it only after checking the CPU.
+ *
+ * The idea: vpdpbusd adds four byte products into each 32-bit lane.  With the
+ * natural layout, the 16 lanes of a register would cover two 32-value blocks
+ * (8 lanes each), and every block would need its own float conversion and
+ * scaling per input row — three float ops per 64 products, which makes the
+ * 6-row flow batch compute bound.  Instead the weights of 16 consecutive
+ * blocks are *transposed* in registers so that lane L holds block L: register
+ * T_j carries bytes 4j..4j+3 of each of the 16 blocks.  Eight vpdpbusd then
+ * leave each block's complete 32-product integer sum in its own lane, and one
+ * conversion plus one FMA scales all 16 blocks: 11 ops per 512 products per
+ * input row.  The transpose (24 shuffles) is paid once per weight row and
+ * group, shared by all input rows of the tile.  The activation side is stored
+ * pre-transposed by prep (once per call), so it is plain loads.
+ *
+ * Q8_0 (groups of 16 blocks = 512 values).  vpdpbusd multiplies unsigned by
+ * signed bytes: the weights are biased to unsigned (w ^ 0x80 = w + 128) and the
+ * bias is removed exactly by starting each lane's integer sum at
+ * -128 * (sum of the block's activation quants), precomputed by prep.  Per
+ * input row and group: acc += float(sum_i) * (dw * dx) per lane.
+ * Prepared activation row, per group (640 bytes): int8 xt[8][64] with
+ * xt[j][4L+b] = q(block L)[4j+b]; int32 corr[16] = -128 * sum q(block L);
+ * float dx[16].
+ *
+ * Q4_K (groups of 2 super-blocks = 16 sub-blocks of 32 = 512 values).  The
+ * nibbles are unsigned already.  Lane L is sub-block L (super-block L/8,
+ * sub-block L%8); per lane the integer sum is scaled by sc*d (weights) * dx
+ * (activation), and the mins term m*dmin (weights) * bsum*dx (activation, a
+ * float precomputed by prep) is subtracted with one FNMADD.
+ * Prepared activation row, per group (640 bytes): int8 xt[8][64] with
+ * xt[j][4L+b] = q8(sub-block L)[4j+b]; float dx[16] (the super-block's scale
+ * per lane); float bx[16] = (sum of sub-block L's quants) * dx.
+ *
+ * Per (weight row, input row) pair the float work is one 16-lane accumulator
+ * updated once per group in group order and reduced once at the end: the same
+ * sequence for any number of rows in the tile.  A last, partial group reads
+ * its weight blocks from a zero-padded copy (zero blocks add exactly 0). */
+#include <stdint.h>
+#include <string.h>
+
+#include "tensor/kernels_impl.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+
+#if defined(__clang__)
+#pragma clang attribute push(                                                                       \
+    __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")
+#endif
+
+#include <immintrin.h>
+
+#if defined(__clang__)
+#define VOX_UNROLL _Pragma("unroll")
+#else
+#define VOX_UNROLL _Pragma("GCC unroll 8")
+#endif
+#define VOX_INLINE static inline __attribute__((always_inline))
+
+#define ROW(base, i, stride) ((const void *)((const char *)(base) + (size_t)(i) * (stride)))
+
+enum { GROUP_BYTES = 640, Q8_GROUP = 16 /* blocks */, Q4_GROUP = 2 /* super-blocks */ };
+
+/* Transpose 32-bit elements of two independent 8x8 matrices: the 256-bit
+ * halves of v[0..7] are the rows (v[i] = [row i of matrix A | row i of B]);
+ * afterwards v[j] = [column j of A | column j of B], i.e. dword lane L of v[j]
+ * is element j of row L (rows of B counted 8..15). */
+VOX_INLINE void transpose_8x8x2(__m512i v[8]) {
+    __m512i t[8], u[8];
+    VOX_UNROLL for (int p = 0; p < 4; p++) {
+        t[2 * p] = _mm512_unpacklo_epi32(v[2 * p], v[2 * p + 1]);
+        t[2 * p + 1] = _mm512_unpackhi_epi32(v[2 * p], v[2 * p + 1]);
+    }
+    /* per 128-bit lane: u[c] holds column c (lane 0, 2) / c+4 (lane 1, 3) of rows 0..3, u[4+c] of rows 4..7 */
+    u[0] = _mm512_unpacklo_epi64(t[0], t[2]);
+    u[1] = _mm512_unpackhi_epi64(t[0], t[2]);
+    u[2] = _mm512_unpacklo_epi64(t[1], t[3]);
+    u[3] = _mm512_unpackhi_epi64(t[1], t[3]);
+    u[4] = _mm512_unpacklo_epi64(t[4], t[6]);
+    u[5] = _mm512_unpackhi_epi64(t[4], t[6]);
+    u[6] = _mm512_unpacklo_epi64(t[5], t[7]);
+    u[7] = _mm512_unpackhi_epi64(t[5], t[7]);
+    const __m512i lo = _mm512_set_epi64(13, 12, 5, 4, 9, 8, 1, 0);
+    const __m512i hi = _mm512_set_epi64(15, 14, 7, 6, 11, 10, 3, 2);
+    VOX_UNROLL for (int c = 0; c < 4; c++) {
+        v[c] = _mm512_permutex2var_epi64(u[c], lo, u[4 + c]);
+        v[c + 4] = _mm512_permutex2var_epi64(u[c], hi, u[4 + c]);
+    }
+}
+
+VOX_INLINE __m512i load2x256(const void *a, const void *b) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)a)),
+                              _mm256_loadu_si256((const __m256i *)b), 1);
+}
+
+/* ---- Q8_0 ------------------------------------------------------------------------- */
+
+static size_t prep_q8_0_bytes(int64_t n) {
+    int64_t nb = n / VOX_QK8_0;
+    return (size_t)((nb + Q8_GROUP - 1) / Q8_GROUP) * GROUP_BYTES;
+}
+
+/* |x| bits with NaN as 0 (see vox_abs_bits), 16 lanes. */
+VOX_INLINE __m512i abs_bits16(__m512 v) {
+    const __m512i a = _mm512_and_si512(_mm512_castps_si512(v), _mm512_set1_epi32(0x7fffffff));
+    return _mm512_maskz_mov_epi32(_mm512_cmple_epu32_mask(a, _mm512_set1_epi32(0x7f800000)), a);
+}
+
+/* NaN -> 0, then clamp to [-128, 127] (vox_clamp_q). */
+VOX_INLINE __m512 clamp_q16(__m512 v) {
+    v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, v, _CMP_ORD_Q), v);
+    return _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-128.0f)), _mm512_set1_ps(127.0f));
+}
+
+/* vox_quant_q8_0_block_inline, 16 lanes at a time: q as int32 lanes. */
+VOX_INLINE void quant_q8_0_block(const float *x, __m512i q[2], float *d_out) {
+    const __m512 x0 = _mm512_loadu_ps(x), x1 = _mm512_loadu_ps(x + 16);
+    const uint32_t mb = _mm512_reduce_max_epu32(_mm512_max_epu32(abs_bits16(x0), abs_bits16(x1)));
+    const float d = vox_bits_f32(mb) / 127.0f;
+    const __m512 id = _mm512_set1_ps(d != 0.0f ? 1.0f / d : 0.0f);
+    const __m512 xs[2] = {x0, x1};
+    VOX_UNROLL for (int h = 0; h < 2; h++) {
+        const __m512 v = clamp_q16(_mm512_mul_ps(xs[h], id));
+        __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+        const __m512 f = _mm512_sub_ps(v, t);
+        t = _mm512_mask_add_ps(t, _mm512_cmp_ps_mask(f, _mm512_set1_ps(0.5f), _CMP_GE_OQ), t, _mm512_set1_ps(1.0f));
+        t = _mm512_mask_sub_ps(t, _mm512_cmp_ps_mask(f, _mm512_set1_ps(-0.5f), _CMP_LE_OQ), t, _mm512_set1_ps(1.0f));
+        q[h] = _mm512_cvttps_epi32(t);
+    }
+    *d_out = vox_fp16_to_fp32(vox_fp32_to_fp16(d));
+}
+
+/* 16 blocks of 32 int8 (block-major, 512 bytes) into the transposed layout. */
+VOX_INLINE void store_transposed(const int8_t *blocks, unsigned char *xt) {
+    __m512i v[8];
+    VOX_UNROLL for (int i = 0; i < 8; i++) v[i] = load2x256(blocks + 32 * i, blocks + 32 * (8 + i));
+    transpose_8x8x2(v);
+    VOX_UNROLL for (int j = 0; j < 8; j++) _mm512_storeu_si512(xt + 64 * j, v[j]);
+}
+
+static void prep_q8_0(const float *x, int64_t n, void *out) {
+    const int64_t nb = n / VOX_QK8_0;
+    unsigned char *g = out;
+    for (int64_t b0 = 0; b0 < nb; b0 += Q8_GROUP, g += GROUP_BYTES) {
+        _Alignas(64) int8_t q[Q8_GROUP * VOX_QK8_0];
+        _Alignas(64) int32_t corr[16];
+        _Alignas(64) float dx[16];
+        for (int L = 0; L < Q8_GROUP; L++) {
+            __m512i qi[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
+            float d = 0.0f;
+            if (b0 + L < nb) quant_q8_0_block(x + (b0 + L) * VOX_QK8_0, qi, &d);
+            _mm_storeu_si128((__m128i *)(q + 32 * L), _mm512_cvtepi32_epi8(qi[0]));
+            _mm_storeu_si128((__m128i *)(q + 32 * L + 16), _mm512_cvtepi32_epi8(qi[1]));
+            corr[L] = -128 * _mm512_reduce_add_epi32(_mm512_add_epi32(qi[0], qi[1]));
+            dx[L] = d;
+        }
+        store_transposed(q, g);
+        memcpy(g + 512, corr, sizeof corr);
+        memcpy(g + 576, dx, sizeof dx);
+    }
+}
+
+/* Blocks of one group: the 8 transposed, unsigned-biased quant registers and the 16 scales. */
+VOX_INLINE void q8_0_group_weights(const unsigned char *blk, __m512i T[8], __m512 *dw) {
+    const __m512i bias = _mm512_set1_epi8((char)0x80);
+    VOX_UNROLL for (int i = 0; i < 8; i++) {
+        T[i] = _mm512_xor_si512(load2x256(blk + VOX_Q8_0_BYTES * i + 2, blk + VOX_Q8_0_BYTES * (8 + i) + 2),
+                                bias);
+    }
+    transpose_8x8x2(T);
+    /* the fp16 scale of block L is the low half of the dword at L*34 */
+    /* the 16 fp16 scales, 34 bytes apart: scalar loads into a small array
+     * measured clearly faster than vpgatherdd on Zen 4 */
+    _Alignas(32) uint16_t h[16];
+    VOX_UNROLL for (int L = 0; L < 16; L++) memcpy(&h[L], blk + VOX_Q8_0_BYTES * L, 2);
+    *dw = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)h));
+}
+
+/* Groups [g0, g1) of one weight row against R activation rows: acc[r] +=
+ * per-lane block products.  nb: blocks in the row. */
+VOX_INLINE void q8_0_groups(const unsigned char *w, const unsigned char *x, size_t xs, const int R,
+                            int64_t nb, int64_t g0, int64_t g1, size_t pf, __m512 *acc) {
+    for (int64_t g = g0; g < g1; g++) {
+        const int64_t b0 = g * Q8_GROUP;
+        const unsigned char *blk = w + (size_t)b0 * VOX_Q8_0_BYTES;
+        unsigned char pad[Q8_GROUP * VOX_Q8_0_BYTES + 4];
+        if (nb - b0 < Q8_GROUP) { /* partial last group: zero-padded copy */
+            memset(pad, 0, sizeof pad);
+            memcpy(pad, blk, (size_t)(nb - b0) * VOX_Q8_0_BYTES);
+            blk = pad;
+        }
+        for (int l = 0; l < Q8_GROUP * VOX_Q8_0_BYTES; l += 64) _mm_prefetch((const char *)w + (size_t)b0 * VOX_Q8_0_BYTES + pf + l, _MM_HINT_T1);
+        __m512i T[8];
+        __m512 dw;
+        q8_0_group_weights(blk, T, &dw);
+        VOX_UNROLL for (int r = 0; r < R; r++) {
+            const unsigned char *xg = x + (size_t)r * xs + (size_t)g * GROUP_BYTES;
+            /* two dependency chains of four (integer: the order does not matter) */
+            __m512i s = _mm512_loadu_si512(xg + 512), s1 = _mm512_setzero_si512();
+            VOX_UNROLL for (int j = 0; j < 8; j += 2) {
+                s = _mm512_dpbusd_epi32(s, T[j], _mm512_loadu_si512(xg + 64 * j));
+                s1 = _mm512_dpbusd_epi32(s1, T[j + 1], _mm512_loadu_si512(xg + 64 * j + 64));
+            }
+            s = _mm512_add_epi32(s, s1);
+            const __m512 scale = _mm512_mul_ps(dw, _mm512_loadu_ps((const float *)(xg + 576)));
+            acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), scale, acc[r]);
+        }
+    }
+}
+
+/* ---- Q4_K ------------------------------------------------------------------------- */
+
+static size_t prep_q8_k_bytes(int64_t n) {
+    int64_t nsb = n / VOX_QK_K;
+    return (size_t)((nsb + Q4_GROUP - 1) / Q4_GROUP) * GROUP_BYTES;
+}
+
+/* vox_quant_q8_k_block_inline with 16-lane vectors, into q[256] and the sums
+ * of the eight 32-value sub-blocks. */
+VOX_INLINE void quant_q8_k_block(const float *x, int8_t *q, float *d_out, int32_t bsum[8]) {
+    __m512i mbv = _mm512_setzero_si512();
+    for (int k = 0; k < 16; k++) mbv = _mm512_max_epu32(mbv, abs_bits16(_mm512_loadu_ps(x + 16 * k)));
+    const uint32_t mb = _mm512_reduce_max_epu32(mbv);
+    if (mb == 0) {
+        memset(q, 0, VOX_QK_K);
+        memset(bsum, 0, 8 * sizeof *bsum);
+        *d_out = 0.0f;
+        return;
+    }
+    int first = 0; /* the first value of largest magnitude */
+    for (int k = 0; k < 16; k++) {
+        const __mmask16 m = _mm512_cmpeq_epi32_mask(abs_bits16(_mm512_loadu_ps(x + 16 * k)), _mm512_set1_epi32((int)mb));
+        if (m) {
+            first = 16 * k + __builtin_ctz((unsigned)m);
+            break;
+        }
+    }
+    const float iscale = -127.0f / x[first];
+    const __m512 is = _mm512_set1_ps(iscale);
+    for (int s = 0; s < 8; s++) {
+        __m512i acc = _mm512_setzero_si512();
+        VOX_UNROLL for (int h = 0; h < 2; h++) {
+            const __m512 v = clamp_q16(_mm512_mul_ps(is, _mm512_loadu_ps(x + 32 * s + 16 * h)));
+            const __m512i qi = _mm512_cvtps_epi32(_mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+            _mm_storeu_si128((__m128i *)(q + 32 * s + 16 * h), _mm512_cvtepi32_epi8(qi));
+            acc = _mm512_add_epi32(acc, qi);
+        }
+        bsum[s] = _mm512_reduce_add_epi32(acc);
+    }
+    *d_out = 1.0f / iscale;
+}
+
+static void prep_q8_k(const float *x, int64_t n, void *out) {
+    const int64_t nsb = n / VOX_QK_K;
+    unsigned char *g = out;
+    for (int64_t s0 = 0; s0 < nsb; s0 += Q4_GROUP, g += GROUP_BYTES) {
+        _Alignas(64) int8_t q[Q4_GROUP * VOX_QK_K];
+        _Alignas(64) float dx[16], bx[16];
+        for (int h = 0; h < Q4_GROUP; h++) {
+            float d = 0.0f;
+            int32_t bs[8] = {0};
+            if (s0 + h < nsb)
+                quant_q8_k_block(x + (s0 + h) * VOX_QK_K, q + VOX_QK_K * h, &d, bs);
+            else
+                memset(q + VOX_QK_K * h, 0, VOX_QK_K);
+            for (int s = 0; s < 8; s++) {
+                dx[8 * h + s] = d;
+                bx[8 * h + s] = (float)bs[s] * d;
+            }
+        }
+        store_transposed(q, g);
+        memcpy(g + 512, dx, sizeof dx);
+        memcpy(g + 576, bx, sizeof bx);
+    }
+}
+
+/* Two super-blocks: the 8 transposed nibble registers, sc*d and m*dmin per lane. */
+VOX_INLINE void q4_k_group_weights(const unsigned char *b0, const unsigned char *b1, __m512i T[8],
+                                   __m512 *scd, __m512 *md) {
+    const __m512i low4 = _mm512_set1_epi8(0x0f);
+    VOX_UNROLL for (int k = 0; k < 4; k++) {
+        const __m512i v = load2x256(b0 + 16 + 32 * k, b1 + 16 + 32 * k);
+        T[2 * k] = _mm512_and_si512(v, low4);
+        T[2 * k + 1] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+    }
+    transpose_8x8x2(T);
+    uint64_t sc0, mn0, sc1, mn1;
+    vox_q4_k_scales(b0 + 4, &sc0, &mn0);
+    vox_q4_k_scales(b1 + 4, &sc1, &mn1);
+    const __m512 scf = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_set_epi64x((long long)sc1, (long long)sc0)));
+    const __m512 mnf = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_set_epi64x((long long)mn1, (long long)mn0)));
+    /* d0, dmin0, d1, dmin1 as f32, spread to 8 lanes each */
+    uint32_t h0, h1;
+    memcpy(&h0, b0, 4);
+    memcpy(&h1, b1, 4);
+    const __m512 dd = _mm512_castps128_ps512(_mm_cvtph_ps(_mm_cvtsi64_si128((long long)((uint64_t)h1 << 32 | h0))));
+    const __m512 d = _mm512_permutexvar_ps(_mm512_set_epi32(2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0), dd);
+    const __m512 dmin = _mm512_permutexvar_ps(_mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1), dd);
+    *scd = _mm512_mul_ps(scf, d);
+    *md = _mm512_mul_ps(mnf, dmin);
+}
+
+/* Groups [g0, g1) of one weight row against R activation rows (nsb: super-blocks in the row). */
+VOX_INLINE void q4_k_groups(const unsigned char *w, const unsigned char *x, size_t xs, const int R,
+                            int64_t nsb, int64_t g0, int64_t g1, size_t pf, __m512 *acc) {
+    for (int64_t g = g0; g < g1; g++) {
+        const int64_t s0 = g * Q4_GROUP;
+        const unsigned char *b0 = w + (size_t)s0 * VOX_Q4_K_BYTES;
+        unsigned char zero[VOX_Q4_K_BYTES];
+        const unsigned char *b1 = b0 + VOX_Q4_K_BYTES;
+        if (s0 + 1 >= nsb) { /* odd count: the last group's second super-block is zero */
+            memset(zero, 0, sizeof zero);
+            b1 = zero;
+        }
+        for (int l = 0; l < 2 * VOX_Q4_K_BYTES; l += 64) _mm_prefetch((const char *)w + (size_t)s0 * VOX_Q4_K_BYTES + pf + l, _MM_HINT_T1);
+        __m512i T[8];
+        __m512 scd, md;
+        q4_k_group_weights(b0, b1, T, &scd, &md);
+        VOX_UNROLL for (int r = 0; r < R; r++) {
+            const unsigned char *xg = x + (size_t)r * xs + (size_t)g * GROUP_BYTES;
+            __m512i s = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+            VOX_UNROLL for (int j = 0; j < 8; j += 2) { /* two dependency chains */
+                s = _mm512_dpbusd_epi32(s, T[j], _mm512_loadu_si512(xg + 64 * j));
+                s1 = _mm512_dpbusd_epi32(s1, T[j + 1], _mm512_loadu_si512(xg + 64 * j + 64));
+            }
+            s = _mm512_add_epi32(s, s1);
+            const __m512 scale = _mm512_mul_ps(scd, _mm512_loadu_ps((const float *)(xg + 512)));
+            acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), scale, acc[r]);
+            acc[r] = _mm512_fnmadd_ps(md, _mm512_loadu_ps((const float *)(xg + 576)), acc[r]);
+        }
+    }
+}
+
+/* ---- tiles -------------------------------------------------------------------------
+ * One weight row at a time against all R rows of the tile: the transposed
+ * weights of a group stay in registers while every activation row uses them,
+ * and the weights stream as one sequential run.  Two measured refinements
+ * (2-core Zen 4, weights from memory, 6 rows):
+ *  - a software prefetch into L2 of the weights PF_BYTES ahead: about 1.5x;
+ *  - with several rows and a long row (in = 9216: 6 prepared rows are 69 KB)
+ *    the activations would come from L2 for every weight row; so the row is
+ *    cut into chunks of kchunk(R) groups (<= 24 KB of activations, resident
+ *    in L1), OBLK weight rows walk each chunk in turn with their accumulators
+ *    parked in a small buffer, and the prefetch fetches the same piece of the
+ *    row two ahead.  Each accumulator sees the same groups in the same order
+ *    either way, so the result is bit-identical. */
+
+#define OBLK 16
+#define PF_BYTES 8192
+/* groups per chunk: R rows x chunk x 640 B of activations within 24 KB */
+static int64_t kchunk(int R) { return 24576 / (R * GROUP_BYTES) < 2 ? 2 : 24576 / (R * GROUP_BYTES); }
+
+VOX_INLINE void quant_tile(const int q4k, const unsigned char *w, size_t ws, int n_out,
+                           const unsigned char *x, size_t xs, const int R, int64_t n, float *y,
+                           int64_t ldy) {
+    const int64_t nblk = q4k ? n / VOX_QK_K : n / VOX_QK8_0;
+    const int64_t ng = q4k ? (nblk + Q4_GROUP - 1) / Q4_GROUP : (nblk + Q8_GROUP - 1) / Q8_GROUP;
+    const int64_t kc = kchunk(R);
+    if (R <= 2 || ng <= kc) {
+        for (int o = 0; o < n_out; o++) {
+            __m512 acc[VOX_TILE_ROWS];
+            VOX_UNROLL for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_ps();
+            if (q4k)
+                q4_k_groups(w + (size_t)o * ws, x, xs, R, nblk, 0, ng, PF_BYTES, acc);
+            else
+                q8_0_groups(w + (size_t)o * ws, x, xs, R, nblk, 0, ng, PF_BYTES, acc);
+            VOX_UNROLL for (int r = 0; r < R; r++) y[(int64_t)r * ldy + o] = _mm512_reduce_add_ps(acc[r]);
+        }
+        return;
+    }
+    _Alignas(64) float park[OBLK][VOX_TILE_ROWS][16];
+    for (int ob = 0; ob < n_out; ob += OBLK) {
+        const int nob = n_out - ob < OBLK ? n_out - ob : OBLK;
+        for (int64_t g0 = 0; g0 < ng; g0 += kc) {
+            const int64_t g1 = g0 + kc < ng ? g0 + kc : ng;
+            for (int o = 0; o < nob; o++) {
+                __m512 acc[VOX_TILE_ROWS];
+                VOX_UNROLL for (int r = 0; r < R; r++)
+                    acc[r] = g0 == 0 ? _mm512_setzero_ps() : _mm512_load_ps(park[o][r]);
+                if (q4k)
+                    q4_k_groups(w + (size_t)(ob + o) * ws, x, xs, R, nblk, g0, g1, 2 * ws, acc);
+                else
+                    q8_0_groups(w + (size_t)(ob + o) * ws, x, xs, R, nblk, g0, g1, 2 * ws, acc);
+                VOX_UNROLL for (int r = 0; r < R; r++) _mm512_store_ps(park[o][r], acc[r]);
+            }
+        }
+        for (int o = 0; o < nob; o++)
+            VOX_UNROLL for (int r = 0; r < R; r++)
+                y[(int64_t)r * ldy + ob + o] = _mm512_reduce_add_ps(_mm512_load_ps(park[o][r]));
+    }
+}
+
+#define TILE(name, q4k)                                                                         \
+    static void name(const void *w, size_t ws, int n_out, const void *x, size_t xs, int n_rows, \
+                     int64_t n, float *y, int64_t ldy) {                                        \
+        switch (n_rows) {                                                                       \
+        case 1: quant_tile(q4k, w, ws, n_out, x, xs, 1, n, y, ldy); break;                      \
+        case 2: quant_tile(q4k, w, ws, n_out, x, xs, 2, n, y, ldy); break;                      \
+        case 3: quant_tile(q4k, w, ws, n_out, x, xs, 3, n, y, ldy); break;                      \
+        case 4: quant_tile(q4k, w, ws, n_out, x, xs, 4, n, y, ldy); break;                      \
+        case 5: quant_tile(q4k, w, ws, n_out, x, xs, 5, n, y, ldy); break;                      \
+        case 6: quant_tile(q4k, w, ws, n_out, x, xs, 6, n, y, ldy); break;                      \
+        case 7: quant_tile(q4k, w, ws, n_out, x, xs, 7, n, y, ldy); break;                      \
+        default: quant_tile(q4k, w, ws, n_out, x, xs, 8, n, y, ldy); break;                     \
+        }                                                                                       \
+    }
+TILE(tile_q8_0, 0)
+TILE(tile_q4_k, 1)
+
+static const vox_kernel_set avx512vnni_set = {
+    "avx512vnni",
+    {
+        [VOX_Q8_0] = {tile_q8_0, prep_q8_0, prep_q8_0_bytes},
+        [VOX_Q4_K] = {tile_q4_k, prep_q8_k, prep_q8_k_bytes},
+    },
+};
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+
+const vox_kernel_set *vox_kernels_avx512vnni(void) { return &avx512vnni_set; }
+
+#else
+
+const vox_kernel_set *vox_kernels_avx512vnni(void) { return NULL; }
+
+#endif

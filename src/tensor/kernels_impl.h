@@ -1,0 +1,214 @@
+/* kernels_impl.h — the private interface between the matmul driver (kernels.c)
+ * and the per-instruction-set kernel files (kernels_ref.c, kernels_avx2.c,
+ * kernels_avx512.c, kernels_avx512vnni.c, kernels_neon.c).  Nothing outside
+ * src/tensor/ includes this.
+ *
+ * A kernel set provides, per weight dtype, a *tile* routine and, for the
+ * quantized dtypes, a *prep* routine:
+ *
+ *  - prep turns one f32 activation row into the set's own quantized layout
+ *    (Q8_0 blocks for Q8_0 weights, Q8_K super-blocks for Q4_K weights, both
+ *    with exactly the integers and scales of the reference quantizers in
+ *    quant.c, rearranged however the set's inner loop wants them).  The driver
+ *    runs it once per input row per call, before the parallel split, into
+ *    scratch memory; rows are prep_bytes(n) apart (a multiple of 64, so every
+ *    prepared row is 64-byte aligned).
+ *  - tile computes y[r*ldy + o] = dot(weight row o, activation row r) for
+ *    o < n_out and r < n_rows <= VOX_TILE_ROWS.  Weight row o starts at
+ *    (const char *)w + o*w_stride; activation row r at (const char *)x +
+ *    r*x_stride, f32 for F32/BF16/F16 weights, prepared for Q8_0/Q4_K.  n is the
+ *    row length in elements (a multiple of the block size for quantized
+ *    weights).
+ *
+ * Contract shared by every tile: the arithmetic that produces one (o, r) value
+ * is a fixed sequence that does not depend on n_out, n_rows, the position in
+ * the tile or the alignment of y, so results are bit-identical however the
+ * driver groups rows and outputs or splits them over threads. */
+#ifndef VOX_TENSOR_KERNELS_IMPL_H
+#define VOX_TENSOR_KERNELS_IMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "tensor/quant.h"
+#include "tensor/tensor.h"
+
+#define VOX_TILE_ROWS 8 /* activation rows per tile call */
+#define VOX_N_DTYPES 5  /* VOX_F32 .. VOX_Q4_K */
+
+typedef void (*vox_tile_fn)(const void *w, size_t w_stride, int n_out, const void *x,
+                            size_t x_stride, int n_rows, int64_t n, float *y, int64_t ldy);
+typedef void (*vox_prep_fn)(const float *x, int64_t n, void *out);
+typedef size_t (*vox_prep_bytes_fn)(int64_t n);
+
+typedef struct vox_dtype_kernel {
+    vox_tile_fn tile;             /* NULL: the set has no kernel for this dtype */
+    vox_prep_fn prep;             /* NULL: the tile reads f32 activation rows */
+    vox_prep_bytes_fn prep_bytes; /* with prep */
+} vox_dtype_kernel;
+
+typedef struct vox_kernel_set {
+    const char *name;
+    vox_dtype_kernel dt[VOX_N_DTYPES]; /* indexed by vox_dtype */
+} vox_kernel_set;
+
+/* The portable sets (kernels_ref.c), always present. */
+extern const vox_kernel_set vox_kernels_ref;
+extern const vox_kernel_set vox_kernels_generic;
+/* Instruction-set sets: NULL when this build has no such code (other
+ * architecture or compiler).  Callers check the CPU before using one. */
+const vox_kernel_set *vox_kernels_avx2(void);       /* AVX2 + FMA + F16C, all dtypes */
+const vox_kernel_set *vox_kernels_avx512(void);     /* AVX-512 F/BW/VL: F32, BF16, F16 */
+const vox_kernel_set *vox_kernels_avx512vnni(void); /* + VNNI: Q8_0, Q4_K */
+const vox_kernel_set *vox_kernels_neon(void);       /* Advanced SIMD, all dtypes */
+const vox_kernel_set *vox_kernels_neon_dot(void);   /* + dot product: Q8_0, Q4_K */
+
+/* vox_dot_f32 for the avx512 level (kernels_avx512.c; bit-identical to the
+ * portable loop).  Only called after the CPU check. */
+float vox_dot_f32_avx512(const float *a, const float *b, int n);
+
+/* ---- helpers shared by the kernel files -------------------------------------- */
+
+static inline size_t vox_round64(size_t v) { return (v + 63) & ~(size_t)63; }
+
+/* One Q8_0 activation block exactly as vox_quantize_row(VOX_Q8_0) makes it:
+ * q[32] and the scale as a float (the fp16 value the block stores, widened). */
+void vox_prep_q8_0_block(const float *x, int8_t q[32], float *d);
+/* One Q8_K super-block exactly as vox_quantize_row_q8_k makes it: q[256], the
+ * f32 scale, and the sums of the eight 32-value sub-blocks. */
+void vox_prep_q8_k_block(const float *x, int8_t q[256], float *d, int16_t bsum[8]);
+
+/* The bodies of the two, as inline functions so that each kernel file compiles
+ * them for its own instruction set (the loops are written to vectorise).  They
+ * give the reference quantizers' bytes bit for bit (test_kernels.c checks ties,
+ * NaN, infinities and huge values):
+ *  - Q8_0: d = amax/127, id = 1/d (0 if d is 0), q = round-half-away(x*id)
+ *    clamped to [-128, 127], NaN -> 0; the stored scale is fp16(d).
+ *  - Q8_K: max = the first value of largest magnitude, iscale = -127/max,
+ *    q = round-half-even(iscale*x) clamped to [-128, 127], NaN -> 0, d = 1/iscale.
+ * Rounding: clamping first keeps |v| <= 128, where (float)(int32_t)v truncates
+ * exactly and v + 1.5*2^23 - 1.5*2^23 rounds half to even (default rounding
+ * mode), so no libm call is needed.  Every float operation is a separate
+ * statement so no compiler contracts two of them into one FMA. */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+
+static inline float vox_clamp_q(float v) {
+    v = v == v ? v : 0.0f; /* NaN */
+    v = v < -128.0f ? -128.0f : v;
+    v = v > 127.0f ? 127.0f : v;
+    return v;
+}
+
+/* |x| as the bits of a non-negative float (their integer order is the float
+ * order), NaN as 0 so it never wins a maximum. */
+static inline uint32_t vox_abs_bits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    u &= 0x7fffffffu;
+    return u > 0x7f800000u ? 0u : u;
+}
+
+static inline float vox_bits_f32(uint32_t u) {
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static inline void vox_quant_q8_0_block_inline(const float *x, int8_t q[32], float *d_out) {
+    uint32_t mb = 0;
+    for (int j = 0; j < 32; j++) {
+        uint32_t a = vox_abs_bits(x[j]);
+        mb = a > mb ? a : mb;
+    }
+    const float d = vox_bits_f32(mb) / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    for (int j = 0; j < 32; j++) {
+        float v = x[j] * id;
+        v = vox_clamp_q(v);
+        float t = (float)(int32_t)v; /* toward zero */
+        float f = v - t;             /* exact */
+        float up = t + 1.0f, down = t - 1.0f;
+        t = f >= 0.5f ? up : t;
+        t = f <= -0.5f ? down : t;
+        q[j] = (int8_t)(int32_t)t;
+    }
+    *d_out = vox_fp16_to_fp32(vox_fp32_to_fp16(d));
+}
+
+static inline void vox_quant_q8_k_block_inline(const float *x, int8_t q[256], float *d_out,
+                                               int16_t bsum[8]) {
+    uint32_t mb = 0;
+    for (int j = 0; j < 256; j++) {
+        uint32_t a = vox_abs_bits(x[j]);
+        mb = a > mb ? a : mb;
+    }
+    if (mb == 0) {
+        for (int j = 0; j < 256; j++) q[j] = 0;
+        for (int s = 0; s < 8; s++) bsum[s] = 0;
+        *d_out = 0.0f;
+        return;
+    }
+    int first = 255; /* the first value of largest magnitude */
+    for (int j = 255; j >= 0; j--) first = vox_abs_bits(x[j]) == mb ? j : first;
+    const float iscale = -127.0f / x[first];
+    for (int j = 0; j < 256; j++) {
+        float v = iscale * x[j];
+        v = vox_clamp_q(v);
+        float r = v + 12582912.0f; /* 1.5 * 2^23 */
+        r = r - 12582912.0f;
+        q[j] = (int8_t)(int32_t)r;
+    }
+    for (int s = 0; s < 8; s++) {
+        int32_t sum = 0;
+        for (int l = 0; l < 32; l++) sum += q[32 * s + l];
+        bsum[s] = (int16_t)sum;
+    }
+    *d_out = 1.0f / iscale;
+}
+
+/* The plain prepared layouts used by the generic, AVX2 and NEON sets:
+ *   Q8_0: int8 q[n] | float d[n/32]                  (each part 64-aligned)
+ *   Q8_K: int8 q[n] | float d[n/256] | int16 bsum[n/32]  (sums per 32 values) */
+size_t vox_prep_plain_q8_0_bytes(int64_t n);
+void vox_prep_plain_q8_0(const float *x, int64_t n, void *out);
+size_t vox_prep_plain_q8_k_bytes(int64_t n);
+void vox_prep_plain_q8_k(const float *x, int64_t n, void *out);
+
+static inline const int8_t *vox_plain_q(const void *p) { return (const int8_t *)p; }
+static inline const float *vox_plain_q8_0_d(const void *p, int64_t n) {
+    return (const float *)((const char *)p + vox_round64((size_t)n));
+}
+static inline const float *vox_plain_q8_k_d(const void *p, int64_t n) {
+    return (const float *)((const char *)p + vox_round64((size_t)n));
+}
+static inline const int16_t *vox_plain_q8_k_bsum(const void *p, int64_t n) {
+    return (const int16_t *)((const char *)p + vox_round64((size_t)n) +
+                             vox_round64((size_t)(n / VOX_QK_K) * sizeof(float)));
+}
+
+/* Q4_K: the 6-bit scales and mins of the 8 sub-blocks from the 12 packed bytes
+ * (layout in quant.h), as two little-endian words of 8 bytes each: byte s of
+ * *sc is sub-block s's scale, byte s of *mn its min. */
+static inline void vox_q4_k_scales(const uint8_t *p, uint64_t *sc, uint64_t *mn) {
+    uint32_t a = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    uint32_t b = (uint32_t)p[4] | (uint32_t)p[5] << 8 | (uint32_t)p[6] << 16 | (uint32_t)p[7] << 24;
+    uint32_t c = (uint32_t)p[8] | (uint32_t)p[9] << 8 | (uint32_t)p[10] << 16 | (uint32_t)p[11] << 24;
+    /* s < 4: the low 6 bits of bytes 0..3 (scales) and 4..7 (mins).
+     * s >= 4: the low / high nibble of bytes 8..11, plus the top 2 bits of bytes
+     * 0..3 (scales) or 4..7 (mins) as bits 4..5. */
+    uint32_t sc_lo = a & 0x3f3f3f3fu, mn_lo = b & 0x3f3f3f3fu;
+    uint32_t sc_hi = (c & 0x0f0f0f0fu) | ((a >> 6) & 0x03030303u) << 4;
+    uint32_t mn_hi = ((c >> 4) & 0x0f0f0f0fu) | ((b >> 6) & 0x03030303u) << 4;
+    *sc = (uint64_t)sc_lo | (uint64_t)sc_hi << 32;
+    *mn = (uint64_t)mn_lo | (uint64_t)mn_hi << 32;
+}
+
+static inline uint16_t vox_load_u16(const void *p) {
+    const unsigned char *b = p;
+    return (uint16_t)(b[0] | b[1] << 8);
+}
+
+#endif

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# neon.sh — developer check of the AArch64 NEON kernels (not part of tests/run.sh).
+#
+# Cross-compiles the kernel and quantization unit tests (tests/unit/test_kernels.c,
+# tests/unit/test_quant.c with the few library files they need) for aarch64 with
+# a static link, and runs them under qemu-aarch64 twice: on a CPU model with the
+# dot-product extension (SDOT kernels) and on one without (plain NEON kernels).
+# Both runs test every level the emulated CPU supports (ref, generic, neon)
+# against the scalar reference.
+#
+# Run from anywhere:   tests/cross/neon.sh
+# Needs (Debian):      apt-get install gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
+# Without those tools it prints "skipped: ..." and exits 0.
+set -u
+cd "$(dirname "$0")/../.."
+CC=${CROSS_CC:-aarch64-linux-gnu-gcc}
+QEMU=${QEMU:-qemu-aarch64}
+if ! command -v "$CC" >/dev/null 2>&1; then
+    echo "neon: skipped: no cross compiler ($CC)"; exit 0
+fi
+if ! command -v "$QEMU" >/dev/null 2>&1; then
+    echo "neon: skipped: no $QEMU"; exit 0
+fi
+OUT=${OUT:-build/aarch64}
+mkdir -p "$OUT"
+CFLAGS="-std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -Iinclude -Isrc"
+LIBSRC="src/base/error.c src/base/threadpool.c src/tensor/kernels.c src/tensor/kernels_ref.c
+        src/tensor/kernels_avx2.c src/tensor/kernels_avx512.c src/tensor/kernels_avx512vnni.c
+        src/tensor/kernels_neon.c src/tensor/quant.c src/tensor/tensor.c"
+fail=0; pass_total=0; fail_total=0
+for t in test_kernels test_quant; do
+    echo "neon: building $OUT/$t"
+    # shellcheck disable=SC2086
+    if ! $CC $CFLAGS -static tests/unit/$t.c $LIBSRC -lm -lpthread -o "$OUT/$t"; then
+        echo "neon: build of $t failed"; fail=1; continue
+    fi
+    for cpu in max cortex-a57; do   # max has SDOT (asimddp); cortex-a57 does not
+        echo "neon: running $t on qemu -cpu $cpu"
+        log=$(VOX_TEST_NO_SPAWN=1 "$QEMU" -cpu "$cpu" "$OUT/$t" 2>&1); rc=$?
+        echo "$log" | grep -E "^(simd|levels):|FAIL|passed" | head -40
+        line=$(echo "$log" | grep -E '[0-9]+ passed, [0-9]+ failed' | tail -n 1)
+        p=$(echo "$line" | sed -nE 's/.* ([0-9]+) passed, ([0-9]+) failed.*/\1/p'); p=${p:-0}
+        f=$(echo "$line" | sed -nE 's/.* ([0-9]+) passed, ([0-9]+) failed.*/\2/p'); f=${f:-0}
+        [ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+        pass_total=$((pass_total + p)); fail_total=$((fail_total + f))
+        [ "$rc" -ne 0 ] && fail=1
+    done
+done
+echo "neon: $pass_total passed, $fail_total failed"
+exit $fail

@@ -26,5 +26,7 @@ void cli_print_error(const char *what, const voxtts_error *err);
 
 int cli_debug_main(int argc, char **argv);    /* voxtts debug STAGE ... */
 int cli_download_main(int argc, char **argv); /* voxtts download [DIR] ... */
+int cli_bench_main(int argc, char **argv);    /* voxtts bench ... (bench.c) */
+int cli_quantize_main(int argc, char **argv); /* voxtts quantize IN OUT.gguf --type T */
 
 #endif

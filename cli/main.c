@@ -3,15 +3,19 @@
  *   voxtts -m MODEL_DIR -v VOICE -o out.wav "text"
  *
  * Text comes from the arguments, from -f FILE, or from stdin; `--` ends the
- * options so text may begin with '-'; `-o -` writes the WAV to stdout.  The
+ * options so text may begin with '-'; `-o -` streams the WAV to stdout while
+ * the audio is generated (see wav_pipe below).  The
  * sub-commands `voxtts download` and `voxtts debug STAGE` live in download.c and
  * debug.c.  Exit status is 0 only on success, and a failed run leaves no output
  * file behind (the WAV writer renames a temporary file on success). */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,11 +31,14 @@ static void usage(FILE *f) {
         "       echo TEXT | voxtts [options]\n"
         "       voxtts download [DIR]          fetch the official model files\n"
         "       voxtts debug STAGE ...         run one pipeline stage (voxtts debug --help)\n"
+        "       voxtts bench --synthetic --type TYPE | -m MODEL   speed per stage (voxtts bench --help)\n"
+        "       voxtts quantize IN OUT.gguf --type TYPE   write a (quantized) GGUF model\n"
         "\n"
         "options:\n"
-        "  -m, --model DIR       model directory (default: $VOXTTS_MODEL or %s)\n"
+        "  -m, --model DIR       model directory or .gguf file (default: $VOXTTS_MODEL or %s)\n"
         "  -v, --voice NAME      preset voice, case-insensitive (default: neutral_female)\n"
-        "  -o, --output FILE     output WAV, 24 kHz mono 16-bit; '-' = stdout (default: out.wav)\n"
+        "  -o, --output FILE     output WAV, 24 kHz mono 16-bit; '-' = stdout, streamed as audio\n"
+        "                        is produced (default: out.wav)\n"
         "  -f, --file FILE       read the text from FILE ('-' = stdin)\n"
         "  -t, --threads N       worker threads (default: all cores)\n"
         "      --seed N          noise seed (default 42)\n"
@@ -74,6 +81,95 @@ static int on_progress(int done, int max_frames, void *user) {
     return 0;
 }
 
+/* `-o -`: a WAV written to stdout piece by piece from the on_audio callback.  The
+ * length is unknown when the header goes out, so its two sizes are 0xFFFFFFFF
+ * (the usual "until the end of the stream" convention of streaming WAV
+ * readers); when stdout is a regular file (not opened for appending) they are
+ * rewritten with the exact sizes at the end, so `-o - > f.wav` equals `-o f.wav`. */
+typedef struct wav_pipe {
+    FILE *f;
+    int sample_rate;
+    int header_done;
+    int seekable;
+    long header_pos;
+    uint64_t samples;
+    int write_errno; /* first write error (0: none) */
+} wav_pipe;
+
+static void put_le(unsigned char *p, uint32_t v, int n) {
+    for (int i = 0; i < n; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void wav_header(unsigned char h[44], int sample_rate, uint32_t riff_size, uint32_t data_size) {
+    memcpy(h, "RIFF", 4);
+    put_le(h + 4, riff_size, 4);
+    memcpy(h + 8, "WAVEfmt ", 8);
+    put_le(h + 16, 16, 4);                          /* fmt chunk size */
+    put_le(h + 20, 1, 2);                           /* PCM */
+    put_le(h + 22, 1, 2);                           /* mono */
+    put_le(h + 24, (uint32_t)sample_rate, 4);
+    put_le(h + 28, (uint32_t)sample_rate * 2u, 4);  /* byte rate */
+    put_le(h + 32, 2, 2);                           /* block align */
+    put_le(h + 34, 16, 2);                          /* bits per sample */
+    memcpy(h + 36, "data", 4);
+    put_le(h + 40, data_size, 4);
+}
+
+static void wav_pipe_open(wav_pipe *w, FILE *f, int sample_rate) {
+    memset(w, 0, sizeof *w);
+    w->f = f;
+    w->sample_rate = sample_rate;
+    struct stat sb;
+    int fd = fileno(f), fl = fd >= 0 ? fcntl(fd, F_GETFL) : -1;
+    w->seekable = fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && fl != -1 &&
+                  !(fl & O_APPEND);
+}
+
+static int wav_pipe_write(const float *samples, size_t n, void *user) {
+    wav_pipe *w = user;
+    if (w->write_errno) return 1;
+    if (!w->header_done) {
+        unsigned char h[44];
+        wav_header(h, w->sample_rate, 0xFFFFFFFFu, 0xFFFFFFFFu);
+        w->header_pos = w->seekable ? ftell(w->f) : -1;
+        if (fwrite(h, 1, sizeof h, w->f) != sizeof h) goto fail;
+        w->header_done = 1;
+    }
+    int16_t pcm[2048];
+    unsigned char le[2 * 2048];
+    for (size_t i = 0; i < n; i += 2048) {
+        size_t k = n - i < 2048 ? n - i : 2048;
+        vox_pcm16_from_f32(samples + i, k, pcm);
+        for (size_t j = 0; j < k; j++) put_le(le + 2 * j, (uint16_t)pcm[j], 2);
+        if (fwrite(le, 2, k, w->f) != k) goto fail;
+    }
+    w->samples += n;
+    /* a listener downstream should hear it now, not when stdio's buffer fills */
+    if (fflush(w->f) != 0) goto fail;
+    return 0;
+fail:
+    w->write_errno = errno ? errno : EIO;
+    return 1; /* cancels the synthesis */
+}
+
+/* Finish the stream: the header of an empty result, or the exact sizes when the
+ * output can be rewritten.  0 on success, else an errno value. */
+static int wav_pipe_close(wav_pipe *w) {
+    if (w->write_errno) return w->write_errno;
+    const uint64_t data = w->samples * 2;
+    if (data > 0xFFFFFFFFull - 36) return EFBIG;
+    unsigned char h[44];
+    wav_header(h, w->sample_rate, (uint32_t)(36 + data), (uint32_t)data);
+    if (!w->header_done) {
+        if (fwrite(h, 1, sizeof h, w->f) != sizeof h) return errno ? errno : EIO;
+    } else if (w->seekable && w->header_pos >= 0) {
+        if (fseek(w->f, w->header_pos, SEEK_SET) != 0 || fwrite(h, 1, sizeof h, w->f) != sizeof h ||
+            fseek(w->f, 0, SEEK_END) != 0)
+            return errno ? errno : EIO;
+    }
+    return fflush(w->f) != 0 ? (errno ? errno : EIO) : 0;
+}
+
 enum {
     OPT_SEED = 1000, OPT_MAX_FRAMES, OPT_CFG, OPT_STEPS, OPT_LIST, OPT_VERSION,
     OPT_SEED_STEP, OPT_ALIBI_PRESS, OPT_WINDOW_W,
@@ -82,6 +178,8 @@ enum {
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "debug") == 0) return cli_debug_main(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "download") == 0) return cli_download_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "bench") == 0) return cli_bench_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "quantize") == 0) return cli_quantize_main(argc - 1, argv + 1);
 
     static const struct option longopts[] = {
         {"model", required_argument, 0, 'm'},      {"voice", required_argument, 0, 'v'},
@@ -162,7 +260,9 @@ int main(int argc, char **argv) {
     voxtts_model *m = NULL;
     if (voxtts_model_load(model_dir, &lp, &m, &err) != VOXTTS_OK) {
         cli_print_error("cannot load the model", &err);
-        if (err.code == VOXTTS_E_IO || err.code == VOXTTS_E_MISSING)
+        size_t ml = strlen(model_dir); /* a .gguf file is not what download fetches */
+        if ((err.code == VOXTTS_E_IO || err.code == VOXTTS_E_MISSING) &&
+            !(ml >= 5 && strcasecmp(model_dir + ml - 5, ".gguf") == 0))
             fprintf(stderr, "voxtts: fetch the model with 'voxtts download %s'\n", model_dir);
         free(text);
         return 1;
@@ -179,21 +279,37 @@ int main(int argc, char **argv) {
     sp.progress = on_progress;
     sp.progress_user = &ps;
 
+    int sr = voxtts_model_sample_rate(m);
+    const int to_stdout = strcmp(output, "-") == 0;
+    wav_pipe wp;
+    if (to_stdout) {
+        wav_pipe_open(&wp, stdout, sr);
+        sp.on_audio = wav_pipe_write;
+        sp.audio_user = &wp;
+    }
+
     voxtts_audio audio = {0};
     int rc = voxtts_synthesize(m, text, &sp, &audio, &err);
     if (ps.enabled) fputc('\n', stderr);
     free(text);
+    if (to_stdout && wp.write_errno) {
+        fprintf(stderr, "voxtts: cannot write the audio to stdout: %s\n", strerror(wp.write_errno));
+        voxtts_audio_free(&audio);
+        voxtts_model_free(m);
+        return 1;
+    }
     if (rc != VOXTTS_OK) {
         cli_print_error("synthesis failed", &err);
         voxtts_model_free(m);
         return 1;
     }
-    int sr = voxtts_model_sample_rate(m);
     vox_error werr = {0};
-    if (strcmp(output, "-") == 0)
-        rc = vox_wav_write_stream(stdout, audio.samples, audio.n_samples, sr, &werr);
-    else
+    if (to_stdout) {
+        int e = wav_pipe_close(&wp);
+        if (e) rc = vox_fail(&werr, VOX_E_IO, "stdout: write failed: %s", strerror(e));
+    } else {
         rc = vox_wav_write_file(output, audio.samples, audio.n_samples, sr, &werr);
+    }
     if (rc != VOXTTS_OK) {
         cli_print_error("cannot write the audio", &werr);
     } else if (!quiet && strcmp(output, "-") != 0) {

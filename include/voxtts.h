@@ -62,6 +62,15 @@ void voxtts_load_params_default(voxtts_load_params *p);
 int voxtts_model_load(const char *model_dir, const voxtts_load_params *p, voxtts_model **out,
                       voxtts_error *err);
 void voxtts_model_free(voxtts_model *m);
+/* A model with random weights in memory, for benchmarks: every tensor of the
+ * checkpoint params.json describes (NULL: the official Voxtral-4B-TTS-2603
+ * params.json, built in), stored in the types `type_mix` chooses ("bf16", "q8_0",
+ * "best", "backbone=q4_k,acoustic=q8_0", ...; NULL: bf16), generated directly
+ * in that format; a byte-level tokenizer with the official special tokens; one
+ * random voice per params.json voice (official row counts).  The output is noise,
+ * but every shape, dtype and byte read per frame is that of a real model. */
+int voxtts_model_synthetic(const char *params_json_path, const char *type_mix, int n_threads,
+                           voxtts_model **out, voxtts_error *err);
 
 int voxtts_model_n_voices(const voxtts_model *m);
 const char *voxtts_model_voice_name(const voxtts_model *m, int i);
@@ -76,6 +85,28 @@ int voxtts_model_dim(const voxtts_model *m);               /* LLM hidden size, 3
 /* Called after each generated frame; return non-zero to cancel. */
 typedef int (*voxtts_progress_fn)(int frames_done, int max_frames, void *user);
 
+/* Streaming: called with each new piece of audio, in order, as soon as it is
+ * decoded (n mono samples at the model's sample rate, not clamped; the pointer
+ * is valid only during the call).  Return non-zero to cancel. */
+typedef int (*voxtts_audio_fn)(const float *samples, size_t n, void *user);
+
+/* Where the time of one voxtts_synthesize call went (seconds, wall clock). */
+typedef struct voxtts_synth_stats {
+    int frames;            /* frames generated (80 ms each for the real model) */
+    int prompt_tokens;     /* prompt length, voice rows included (VOXTRAL.md §2.1) */
+    int prefill_tokens;    /* prompt positions run through the backbone in this call
+                            * (the rest came from the voice's cached prefix) */
+    int codec_calls;       /* codec decoder runs (streaming emissions) */
+    int codec_frames;      /* frames decoded by the codec, left context included */
+    double prefill_s;      /* prompt: tokenizing, embedding, backbone prefill */
+    double backbone_s;     /* per-frame backbone steps (feeding codes back) */
+    double acoustic_s;     /* per-frame semantic head + flow matching (§5) */
+    double codec_s;        /* codec decoder (§6), all emissions */
+    double total_s;        /* the whole call */
+    double ttfa_s;         /* call start to the first audio (first on_audio call, or the
+                            * first decoded samples without on_audio); 0 if no audio */
+} voxtts_synth_stats;
+
 typedef struct voxtts_synth_params {
     const char *voice;    /* preset name (case-insensitive) */
     uint64_t seed;        /* noise seed; default 42 (the reference server's default) */
@@ -89,6 +120,14 @@ typedef struct voxtts_synth_params {
     int window_w_keys;    /* 1: codec window of W keys instead of W+1 */
     voxtts_progress_fn progress;
     void *progress_user;
+    /* Streaming (VOXTRAL.md §8.4): when set, audio is decoded while frames are
+     * generated and handed to on_audio: after the first frame, every 5 frames up to
+     * 25, then every 25 frames, and at the end.  The concatenated pieces are
+     * bit-identical to decoding all frames at once.  voxtts_audio.samples is then
+     * NULL (n_samples still counts every sample streamed). */
+    voxtts_audio_fn on_audio;
+    void *audio_user;
+    voxtts_synth_stats *stats; /* filled when not NULL */
 } voxtts_synth_params;
 
 void voxtts_synth_params_default(voxtts_synth_params *p);
@@ -102,6 +141,9 @@ typedef struct voxtts_audio {
     int n_codebooks;
 } voxtts_audio;
 
+/* Text to audio.  Without on_audio, out->samples holds the whole waveform; with it,
+ * the audio goes to the callback (see voxtts_synth_params).  On error or
+ * cancellation (VOXTTS_E_CANCELLED) *out is left empty. */
 int voxtts_synthesize(voxtts_model *m, const char *text, const voxtts_synth_params *p,
                       voxtts_audio *out, voxtts_error *err);
 void voxtts_audio_free(voxtts_audio *a);

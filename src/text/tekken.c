@@ -1,7 +1,8 @@
 /* tekken.c — Mistral's Tekken tokenizer (VOXTRAL.md §1.3, §2.4): loads tekken.json and turns
  * UTF-8 text into token ids with tiktoken's semantics, which is what mistral-common uses.
  *
- * Loading: the file is parsed with cJSON; only the first default_vocab_size -
+ * Loading: the file (or the same text from memory: vox_tekken_load_buffer, used for the copy
+ * embedded in a GGUF model) is parsed with cJSON; only the first default_vocab_size -
  * default_num_special_tokens vocab entries are used (130072 for Voxtral: higher ranks would give
  * ids past the embedding table, §2.4), their base64 bytes go into one blob and an
  * open-addressing hash table maps byte strings to ranks.  Special tokens, missing ranks padded
@@ -463,31 +464,30 @@ static int load_voices(vox_tekken *tk, const char *path, const cJSON *root, vox_
     return VOX_OK;
 }
 
-int vox_tekken_load(const char *path, vox_tekken **out, vox_error *err) {
-    if (!out) return vox_fail(err, VOX_E_ARG, "vox_tekken_load: out is NULL");
+int vox_tekken_load_buffer(const char *json, size_t len, const char *label, vox_tekken **out,
+                           vox_error *err) {
+    if (!out) return vox_fail(err, VOX_E_ARG, "vox_tekken_load_buffer: out is NULL");
     *out = NULL;
-    if (!path) return vox_fail(err, VOX_E_ARG, "vox_tekken_load: path is NULL");
-    char *buf;
-    size_t len;
-    int rc = read_whole_file(path, &buf, &len, err);
-    if (rc) return rc;
+    if (!label) label = "tekken.json";
+    if (!json || len == 0) return vox_fail(err, VOX_E_FORMAT, "%s: empty tokenizer JSON", label);
+    if (len > TEKKEN_MAX_FILE_BYTES)
+        return vox_fail(err, VOX_E_FORMAT, "%s: implausible tokenizer JSON size %zu bytes", label, len);
     const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
+    cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
     if (!root) {
-        size_t at = end && end >= buf && end <= buf + len ? (size_t)(end - buf) : 0;
-        free(buf);
-        return vox_fail(err, VOX_E_FORMAT, "%s: not valid JSON (parse error near byte %zu)", path, at);
+        size_t at = end && end >= json && end <= json + len ? (size_t)(end - json) : 0;
+        return vox_fail(err, VOX_E_FORMAT, "%s: not valid JSON (parse error near byte %zu)", label, at);
     }
-    free(buf);
     vox_tekken *tk = calloc(1, sizeof *tk);
     const char *pattern = NULL;
+    int rc;
     if (!tk) {
-        rc = vox_fail(err, VOX_E_NOMEM, "out of memory loading %s", path);
+        rc = vox_fail(err, VOX_E_NOMEM, "out of memory loading %s", label);
     } else if (!cJSON_IsObject(root)) {
-        rc = vox_fail(err, VOX_E_FORMAT, "%s: top level is not a JSON object", path);
-    } else if (!(rc = load_config(tk, path, root, &pattern, err)) && !(rc = load_vocab(tk, path, root, err)) &&
-               !(rc = load_special(tk, path, root, err)) && !(rc = load_voices(tk, path, root, err))) {
-        rc = compile_pattern(tk, path, pattern, err);
+        rc = vox_fail(err, VOX_E_FORMAT, "%s: top level is not a JSON object", label);
+    } else if (!(rc = load_config(tk, label, root, &pattern, err)) && !(rc = load_vocab(tk, label, root, err)) &&
+               !(rc = load_special(tk, label, root, err)) && !(rc = load_voices(tk, label, root, err))) {
+        rc = compile_pattern(tk, label, pattern, err);
     }
     cJSON_Delete(root);
     if (rc) {
@@ -496,6 +496,19 @@ int vox_tekken_load(const char *path, vox_tekken **out, vox_error *err) {
     }
     *out = tk;
     return VOX_OK;
+}
+
+int vox_tekken_load(const char *path, vox_tekken **out, vox_error *err) {
+    if (!out) return vox_fail(err, VOX_E_ARG, "vox_tekken_load: out is NULL");
+    *out = NULL;
+    if (!path) return vox_fail(err, VOX_E_ARG, "vox_tekken_load: path is NULL");
+    char *buf;
+    size_t len;
+    int rc = read_whole_file(path, &buf, &len, err);
+    if (rc) return rc;
+    rc = vox_tekken_load_buffer(buf, len, path, out, err);
+    free(buf);
+    return rc;
 }
 
 void vox_tekken_free(vox_tekken *tk) {

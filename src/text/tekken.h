@@ -15,6 +15,11 @@
 typedef struct vox_tekken vox_tekken;
 
 int vox_tekken_load(const char *path, vox_tekken **out, vox_error *err);
+/* The same from tekken.json's text in memory (e.g. embedded in a GGUF model file);
+ * `label` names the source in messages ("model.gguf:voxtts.tekken_json").  json
+ * need not be NUL-terminated. */
+int vox_tekken_load_buffer(const char *json, size_t len, const char *label, vox_tekken **out,
+                           vox_error *err);
 void vox_tekken_free(vox_tekken *tk);
 
 /* Encode UTF-8 text (no BOS/EOS, special-token strings are plain text).

@@ -5,16 +5,19 @@
  * voices, out-of-range codes, bad step counts) before touching the model and
  * returns a VOXTTS_E_* code with a message naming what was wrong.  Loading
  * reads params.json, tekken.json and consolidated.safetensors from the model
- * directory, binds every tensor (weights.c), checks that the special ids in
- * params.json agree with tekken.json's names, starts the thread pool and
- * precomputes the flow time projections.  Voices are read on first use. */
+ * directory, or the same from one GGUF file (gguf_model.h), binds every tensor
+ * (weights.c), checks that the special ids in params.json agree with
+ * tekken.json's names, starts the thread pool and precomputes the flow time
+ * projections.  Voices are read on first use. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "voxtral/gguf_model.h"
 #include "voxtral/model.h"
+#include "voxtral/stream.h"
 
 const char *voxtts_version(void) { return VOXTTS_VERSION; }
 
@@ -31,15 +34,27 @@ static char *join_path(const char *dir, const char *file) {
 
 /* ---- tokenizer ---------------------------------------------------------------- */
 
+/* The tokenizer of a voxtts GGUF model: embedded, or tekken.json beside the file. */
+static int tokenizer_from_gguf(const char *path, vox_tekken **out, voxtts_error *err) {
+    vox_gguf *g = NULL;
+    int rc = vox_gguf_open(path, &g, err);
+    if (rc) return rc;
+    if (!(rc = vox_gguf_model_check(g, err))) rc = vox_gguf_model_tekken(g, out, err);
+    vox_gguf_close(g);
+    return rc;
+}
+
 int voxtts_tokenizer_load(const char *path, voxtts_tokenizer **out, voxtts_error *err) {
     if (!out) return arg_fail(err, "voxtts_tokenizer_load", "out is NULL");
     *out = NULL;
     if (!path || !*path) return arg_fail(err, "voxtts_tokenizer_load", "path is NULL or empty");
     struct stat sb;
     char *file = NULL;
+    int gguf = 0;
     if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
         file = join_path(path, "tekken.json");
     } else {
+        gguf = vox_path_is_gguf(path);
         file = strdup(path);
     }
     if (!file) return vox_fail(err, VOX_E_NOMEM, "out of memory");
@@ -48,7 +63,7 @@ int voxtts_tokenizer_load(const char *path, voxtts_tokenizer **out, voxtts_error
         free(file);
         return vox_fail(err, VOX_E_NOMEM, "out of memory");
     }
-    int rc = vox_tekken_load(file, &t->tk, err);
+    int rc = gguf ? tokenizer_from_gguf(file, &t->tk, err) : vox_tekken_load(file, &t->tk, err);
     free(file);
     if (rc) {
         free(t);
@@ -110,6 +125,41 @@ static int check_voice_names(const voxtts_model *m, vox_error *err) {
     return VOX_OK;
 }
 
+/* Products with quantized weights first quantize their input rows into the
+ * pool's scratch.  Reserve it once here, for the widest matrix input and the most
+ * rows any stage multiplies at once (a prefill batch, the flow head's 6 rows, the
+ * codec's longest chunk at its highest rate), for both block formats (a
+ * vox_matmul_multi may mix them), so that no product allocates while frames are
+ * generated.  (Only `voxtts debug codec` on very long inputs goes beyond this,
+ * and then grows the scratch once, outside any frame loop.) */
+static int reserve_kernel_scratch(voxtts_model *m, vox_error *err) {
+    const vox_config *c = &m->cfg;
+    const vox_transformer_cfg *t[2] = {&c->llm, &c->acoustic};
+    int64_t max_in = c->acoustic_input_dim;
+    for (int i = 0; i < 2; i++) {
+        int64_t w[3] = {t[i]->dim, t[i]->hidden_dim, (int64_t)t[i]->n_heads * t[i]->head_dim};
+        for (int j = 0; j < 3; j++) max_in = w[j] > max_in ? w[j] : max_in;
+    }
+    int64_t cw[3] = {c->codec.dim, c->codec.hidden_dim, (int64_t)c->codec.n_heads * c->codec.head_dim};
+    for (int j = 0; j < 3; j++) max_in = cw[j] > max_in ? cw[j] : max_in;
+    max_in = (max_in + 255) / 256 * 256;
+    int rate = voxtts_model_samples_per_frame(m) / c->codec.patch_size; /* codec rows per frame */
+    int ctx = vox_codec_context_frames(c);
+    if (ctx < VOX_STREAM_CONTEXT) ctx = VOX_STREAM_CONTEXT;
+    int64_t rows = (int64_t)(VOX_BATCH_CHUNK + ctx) * rate;
+    if (rows < 64) rows = 64; /* backbone prefill batches (backbone.c) */
+    vox_tensor probe = {0};
+    probe.ndim = 2;
+    probe.shape[0] = 1;
+    probe.shape[1] = max_in;
+    size_t bytes = 0;
+    probe.dtype = VOX_Q8_0;
+    bytes += vox_matmul_scratch_bytes(&probe, (int)rows);
+    probe.dtype = VOX_Q4_K;
+    bytes += vox_matmul_scratch_bytes(&probe, (int)rows);
+    return vox_pool_reserve_scratch(m->pool, bytes, err);
+}
+
 /* The part of loading shared by every kind of model (directory, GGUF, synthetic):
  * m->cfg, m->tk, m->src and m->dir are set; check them against each other, start
  * the thread pool, bind the weights and precompute what does not depend on the
@@ -124,8 +174,38 @@ int vox_model_finish_load(voxtts_model *m, int n_threads, vox_error *err) {
     if ((rc = vox_pool_create(n_threads, &m->pool, err))) return rc;
     m->n_threads = vox_pool_threads(m->pool);
     if ((rc = vox_weights_load(m, err))) return rc;
+    if ((rc = reserve_kernel_scratch(m, err))) return rc;
     if ((rc = vox_prompt_resolve_specials(m, err))) return rc;
     return vox_flow_precompute(m, err);
+}
+
+/* Config, tokenizer and tensor source of a GGUF model (gguf_model.h).  m->dir is
+ * the file's path: voice.c reads voices missing from the file beside it. */
+static int open_gguf_model(voxtts_model *m, const char *path, vox_error *err) {
+    int rc = vox_source_open_gguf(path, &m->src, err);
+    if (rc) return rc;
+    const vox_gguf *g = vox_source_gguf(m->src);
+    if ((rc = vox_gguf_model_config(g, &m->cfg, err))) return rc;
+    return vox_gguf_model_tekken(g, &m->tk, err);
+}
+
+/* The official layout: params.json, tekken.json, consolidated.safetensors. */
+static int open_dir_model(voxtts_model *m, const char *model_dir, vox_error *err) {
+    char *path = join_path(model_dir, "params.json");
+    if (!path) return vox_fail(err, VOX_E_NOMEM, "out of memory loading %s", model_dir);
+    int rc = vox_config_load(path, &m->cfg, err);
+    free(path);
+    if (rc) return rc;
+    if (!(path = join_path(model_dir, "tekken.json")))
+        return vox_fail(err, VOX_E_NOMEM, "out of memory loading %s", model_dir);
+    rc = vox_tekken_load(path, &m->tk, err);
+    free(path);
+    if (rc) return rc;
+    if (!(path = join_path(model_dir, "consolidated.safetensors")))
+        return vox_fail(err, VOX_E_NOMEM, "out of memory loading %s", model_dir);
+    rc = vox_source_open_safetensors(path, &m->src, err);
+    free(path);
+    return rc;
 }
 
 int voxtts_model_load(const char *model_dir, const voxtts_load_params *p, voxtts_model **out,
@@ -140,35 +220,32 @@ int voxtts_model_load(const char *model_dir, const voxtts_load_params *p, voxtts
     if (p->n_threads < 0 || p->n_threads > 1024)
         return vox_fail(err, VOX_E_ARG, "voxtts_model_load: n_threads %d out of range (0..1024)",
                         p->n_threads);
+    /* A directory in the official layout, or one GGUF file (told apart by its magic,
+     * not its name). */
     struct stat sb;
-    if (stat(model_dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        return vox_fail(err, VOX_E_IO, "model directory %s does not exist or is not a directory",
+    if (stat(model_dir, &sb) != 0)
+        return vox_fail(err, VOX_E_IO,
+                        "model %s does not exist (expected a model directory or a .gguf file)",
+                        model_dir);
+    int is_dir = S_ISDIR(sb.st_mode);
+    if (!is_dir && !vox_path_is_gguf(model_dir))
+        return vox_fail(err, VOX_E_FORMAT,
+                        "model %s is neither a directory nor a GGUF file (no GGUF magic)",
                         model_dir);
 
     voxtts_model *m = calloc(1, sizeof *m);
     if (!m) return vox_fail(err, VOX_E_NOMEM, "out of memory");
     int rc;
-    char *path = NULL;
-    if (!(m->dir = strdup(model_dir))) goto nomem;
-
-    if (!(path = join_path(model_dir, "params.json"))) goto nomem;
-    if ((rc = vox_config_load(path, &m->cfg, err))) goto fail;
-    free(path);
-    if (!(path = join_path(model_dir, "tekken.json"))) goto nomem;
-    if ((rc = vox_tekken_load(path, &m->tk, err))) goto fail;
-    free(path);
-    if (!(path = join_path(model_dir, "consolidated.safetensors"))) goto nomem;
-    if ((rc = vox_source_open_safetensors(path, &m->src, err))) goto fail;
-    free(path);
-    path = NULL;
-
+    if (!(m->dir = strdup(model_dir))) {
+        rc = vox_fail(err, VOX_E_NOMEM, "out of memory loading %s", model_dir);
+        goto fail;
+    }
+    rc = is_dir ? open_dir_model(m, model_dir, err) : open_gguf_model(m, model_dir, err);
+    if (rc) goto fail;
     if ((rc = vox_model_finish_load(m, p->n_threads, err))) goto fail;
     *out = m;
     return VOX_OK;
-nomem:
-    rc = vox_fail(err, VOX_E_NOMEM, "out of memory loading %s", model_dir);
 fail:
-    free(path);
     voxtts_model_free(m);
     return rc;
 }

@@ -13,12 +13,17 @@
  * Codec transformer layer (§6.4): RMSNorm (codec eps), QK-norm over the full
  * projection, causal sliding-window attention with ALiBi slope_h·(j-i) over keys
  * i-W..i (W+1 keys; option: W keys), slope_h = 2^(-8h/H) (option: 2^(-8(h+1)/H)),
- * LayerScale on both residual branches, SwiGLU. */
+ * LayerScale on both residual branches, SwiGLU.
+ *
+ * Streaming (stream.h): a workspace sized once for the longest chunk is reused
+ * by every decode of a request, and a decode may drop its first frames (the
+ * left context of a chunk, §6.5) before the output projection. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "voxtral/model.h"
+#include "voxtral/stream.h"
 
 #define FFN_ROWS 256 /* rows of the FFN hidden buffers (the FFN runs in row blocks) */
 
@@ -35,8 +40,9 @@ void vox_codec_windows(const vox_config *cfg, int *windows) {
     }
 }
 
-typedef struct codec_ws {
+struct vox_codec_ws {
     const voxtts_model *m;
+    int max_frames;
     int T_max, C_max;
     float *x;      /* [T_max][C_max] current activations */
     float *y;      /* [T_max][C_max] */
@@ -48,9 +54,10 @@ typedef struct codec_ws {
     int score_stride;
     float slopes[64];
     int n_slopes;
-} codec_ws;
+};
+typedef struct vox_codec_ws codec_ws;
 
-static void codec_ws_free(codec_ws *w) {
+static void codec_ws_release(codec_ws *w) {
     free(w->x);
     free(w->y);
     free(w->pad);
@@ -178,23 +185,57 @@ static void codec_layer(codec_ws *w, const vox_codec_layer_w *l, int T, int wind
     }
 }
 
-int vox_codec_decode(const voxtts_model *m, const int32_t *codes, int n_frames, int alibi_press,
-                     int window_w_keys, float *wave, vox_error *err) {
+int vox_codec_context_frames(const vox_config *cfg) {
+    /* Walk back from the first output row of a frame f through every layer, in
+     * output rows of each stage (§6.5): the output conv reaches k-1 rows back,
+     * each transformer layer W rows (W+1 keys), a transposed conv (k, s) maps
+     * output row t to input rows ceil((t-k+1)/s) .. floor(t/s), conv0 k-1 frames.
+     * (W+1 keys is the wider of the two window options, so the bound holds for
+     * both.)  Walked from a frame f = base far from the start so that every
+     * division is on positive numbers; the answer is f minus the earliest frame. */
+    int windows[VOX_MAX_CODEC_STAGES];
+    vox_codec_windows(cfg, windows);
+    int64_t rows_per_frame = 1;
+    for (int i = 0; i < cfg->codec.n_stages; i++) rows_per_frame *= cfg->codec.conv_strides[i];
+    /* start far enough from 0 that the divisions below stay on non-negative numbers */
+    const int64_t base = (int64_t)1 << 40;
+    int64_t t = base * rows_per_frame;
+    t -= cfg->codec.patch_proj_kernel_size - 1;
+    for (int i = cfg->codec.n_stages - 1; i >= 0; i--) {
+        t -= (int64_t)cfg->codec.transformer_lengths[i] * windows[i];
+        const int64_t k = cfg->codec.conv_kernels[i], s = cfg->codec.conv_strides[i];
+        if (i > 0)
+            t = (t - k + 1 + s - 1) / s; /* ceil((t-k+1)/s), t-k+1 > 0 */
+        else
+            t -= k - 1;
+    }
+    return (int)(base - t);
+}
+
+int vox_codec_start_frames(const vox_config *cfg) {
+    /* the output conv's reflect padding mirrors rows 1..k-1 of the 100 Hz
+     * sequence (§6.3): they must exist for the first samples to be final */
+    int64_t rows_per_frame = 1;
+    for (int i = 0; i < cfg->codec.n_stages; i++) rows_per_frame *= cfg->codec.conv_strides[i];
+    const int64_t k = cfg->codec.patch_proj_kernel_size;
+    return (int)((k + rows_per_frame - 1) / rows_per_frame);
+}
+
+int vox_codec_ws_new(const voxtts_model *m, int max_frames, vox_codec_ws **out, vox_error *err) {
     const vox_config *c = &m->cfg;
     const vox_weights *wt = &m->w;
-    if (n_frames < 1) return vox_fail(err, VOX_E_ARG, "codec: no frames to decode");
-    int rc = vox_check_codes(m, codes, n_frames, 2, err);
-    if (rc) return rc;
-    const int sd = c->codec.semantic_dim, A = c->n_acoustic_codebook, L = c->acoustic_codebook_size,
-              ncb = c->n_codebooks, D = c->codec.dim, patch = c->codec.patch_size;
+    *out = NULL;
+    if (max_frames < 1) return vox_fail(err, VOX_E_ARG, "codec: no frames to decode");
+    const int sd = c->codec.semantic_dim, A = c->n_acoustic_codebook, D = c->codec.dim,
+              patch = c->codec.patch_size;
     const int latent = sd + A;
 
     /* sizes: the time axis grows by each stride */
-    int64_t T_max = n_frames, k_max = wt->out_kernel, W_max = 0;
+    int64_t T_max = max_frames, k_max = wt->out_kernel, W_max = 0;
     for (int i = 0; i < wt->n_stages; i++) {
         T_max *= wt->stages[i].stride;
         if (T_max > (int64_t)1 << 30)
-            return vox_fail(err, VOX_E_ARG, "codec: %d frames is too long to decode", n_frames);
+            return vox_fail(err, VOX_E_ARG, "codec: %d frames is too long to decode", max_frames);
         if (wt->stages[i].kernel > k_max) k_max = wt->stages[i].kernel;
         if (wt->stages[i].window > W_max) W_max = wt->stages[i].window;
     }
@@ -202,40 +243,62 @@ int vox_codec_decode(const voxtts_model *m, const int32_t *codes, int n_frames, 
     if (patch > C_max) C_max = patch;
     const int H = c->codec.n_heads, qd = H * c->codec.head_dim,
               kvd = c->codec.n_kv_heads * c->codec.head_dim;
+    if (H > 64) return vox_fail(err, VOX_E_UNSUPPORTED, "codec: %d attention heads (at most 64)", H);
 
-    codec_ws w;
-    memset(&w, 0, sizeof w);
-    w.m = m;
-    w.T_max = (int)T_max;
-    w.C_max = (int)C_max;
-    w.x = alloc2((size_t)T_max, (size_t)C_max);
-    w.y = alloc2((size_t)T_max, (size_t)C_max);
-    w.tmp = alloc2((size_t)T_max, (size_t)C_max);
-    w.pad = alloc2((size_t)(T_max + k_max), (size_t)C_max);
-    w.q = alloc2((size_t)T_max, (size_t)qd);
-    w.att = alloc2((size_t)T_max, (size_t)qd);
-    w.k = alloc2((size_t)T_max, (size_t)kvd);
-    w.v = alloc2((size_t)T_max, (size_t)kvd);
-    w.h1 = alloc2(FFN_ROWS, (size_t)c->codec.hidden_dim);
-    w.h3 = alloc2(FFN_ROWS, (size_t)c->codec.hidden_dim);
-    w.score_stride = (int)W_max + 1;
-    w.scores = alloc2((size_t)vox_pool_threads(m->pool), (size_t)w.score_stride);
-    if (!w.x || !w.y || !w.tmp || !w.pad || !w.q || !w.att || !w.k || !w.v || !w.h1 || !w.h3 ||
-        !w.scores) {
-        codec_ws_free(&w);
-        return vox_fail(err, VOX_E_NOMEM, "codec: out of memory for %d frames", n_frames);
+    codec_ws *w = calloc(1, sizeof *w);
+    if (!w) return vox_fail(err, VOX_E_NOMEM, "codec: out of memory");
+    w->m = m;
+    w->max_frames = max_frames;
+    w->T_max = (int)T_max;
+    w->C_max = (int)C_max;
+    w->x = alloc2((size_t)T_max, (size_t)C_max);
+    w->y = alloc2((size_t)T_max, (size_t)C_max);
+    w->tmp = alloc2((size_t)T_max, (size_t)C_max);
+    w->pad = alloc2((size_t)(T_max + k_max), (size_t)C_max);
+    w->q = alloc2((size_t)T_max, (size_t)qd);
+    w->att = alloc2((size_t)T_max, (size_t)qd);
+    w->k = alloc2((size_t)T_max, (size_t)kvd);
+    w->v = alloc2((size_t)T_max, (size_t)kvd);
+    w->h1 = alloc2(FFN_ROWS, (size_t)c->codec.hidden_dim);
+    w->h3 = alloc2(FFN_ROWS, (size_t)c->codec.hidden_dim);
+    w->score_stride = (int)W_max + 1;
+    w->scores = alloc2((size_t)vox_pool_threads(m->pool), (size_t)w->score_stride);
+    if (!w->x || !w->y || !w->tmp || !w->pad || !w->q || !w->att || !w->k || !w->v || !w->h1 ||
+        !w->h3 || !w->scores) {
+        vox_codec_ws_free(w);
+        return vox_fail(err, VOX_E_NOMEM, "codec: out of memory for %d frames", max_frames);
     }
-    if (H > (int)(sizeof w.slopes / sizeof *w.slopes)) {
-        codec_ws_free(&w);
-        return vox_fail(err, VOX_E_UNSUPPORTED, "codec: %d attention heads (at most 64)", H);
-    }
+    *out = w;
+    return VOX_OK;
+}
+
+void vox_codec_ws_free(vox_codec_ws *w) {
+    if (!w) return;
+    codec_ws_release(w);
+    free(w);
+}
+
+int vox_codec_decode_ws(vox_codec_ws *w, const int32_t *codes, int n_frames, int skip_frames,
+                        int alibi_press, int window_w_keys, float *wave, vox_error *err) {
+    const voxtts_model *m = w->m;
+    const vox_config *c = &m->cfg;
+    const vox_weights *wt = &m->w;
+    if (n_frames < 1) return vox_fail(err, VOX_E_ARG, "codec: no frames to decode");
+    if (n_frames > w->max_frames || skip_frames < 0 || skip_frames >= n_frames)
+        return vox_fail(err, VOX_E_INTERNAL, "codec: %d frames (skip %d) for a workspace of %d",
+                        n_frames, skip_frames, w->max_frames);
+    int rc = vox_check_codes(m, codes, n_frames, 2, err);
+    if (rc) return rc;
+    const int sd = c->codec.semantic_dim, A = c->n_acoustic_codebook, L = c->acoustic_codebook_size,
+              ncb = c->n_codebooks, D = c->codec.dim, patch = c->codec.patch_size;
+    const int latent = sd + A;
+    const int H = c->codec.n_heads;
     for (int h = 0; h < H; h++)
-        w.slopes[h] = (float)pow(2.0, -8.0 * (double)(h + (alibi_press ? 1 : 0)) / (double)H);
-
+        w->slopes[h] = (float)pow(2.0, -8.0 * (double)(h + (alibi_press ? 1 : 0)) / (double)H);
     /* latent (§6.1), one row per frame */
     for (int f = 0; f < n_frames; f++) {
         const int32_t *fc = codes + (size_t)f * ncb;
-        float *row = w.x + (size_t)f * latent;
+        float *row = w->x + (size_t)f * latent;
         memcpy(row, wt->semantic_codebook + (size_t)(fc[0] - 2) * sd, sizeof(float) * (size_t)sd);
         for (int a = 0; a < A; a++) row[sd + a] = vox_fsq_value(fc[1 + a] - 2, L);
     }
@@ -247,27 +310,27 @@ int vox_codec_decode(const voxtts_model *m, const int32_t *codes, int n_frames, 
             /* CausalConv1d, replicate left pad k-1: rows [x0]*(k-1), x0..x_{T-1} */
             const int k = st->kernel, cin = st->in_ch;
             for (int p = 0; p < k - 1; p++)
-                memcpy(w.pad + (size_t)p * cin, w.x, sizeof(float) * (size_t)cin);
-            memcpy(w.pad + (size_t)(k - 1) * cin, w.x, sizeof(float) * (size_t)T * cin);
-            conv_valid(m, st->taps, k, cin, st->out_ch, w.pad, T, w.x, w.tmp);
+                memcpy(w->pad + (size_t)p * cin, w->x, sizeof(float) * (size_t)cin);
+            memcpy(w->pad + (size_t)(k - 1) * cin, w->x, sizeof(float) * (size_t)T * cin);
+            conv_valid(m, st->taps, k, cin, st->out_ch, w->pad, T, w->x, w->tmp);
         } else {
             /* CausalConvTranspose1d: y[t*s + j] += W_j^T x[t], keep the first T*s rows */
             const int k = st->kernel, s = st->stride, cout = st->out_ch;
             const int T2 = T * s;
-            memset(w.y, 0, sizeof(float) * (size_t)T2 * cout);
+            memset(w->y, 0, sizeof(float) * (size_t)T2 * cout);
             for (int j = 0; j < k; j++) {
                 vox_tensor W = tap_view(st->taps, j, cout, st->in_ch);
-                vox_matmul_pool(m->pool, &W, w.x, T, w.tmp);
+                vox_matmul_pool(m->pool, &W, w->x, T, w->tmp);
                 for (int t = 0; t < T; t++) {
                     const int pos = t * s + j;
                     if (pos < T2)
-                        vox_add(w.y + (size_t)pos * cout, w.tmp + (size_t)t * cout, cout);
+                        vox_add(w->y + (size_t)pos * cout, w->tmp + (size_t)t * cout, cout);
                 }
             }
-            memcpy(w.x, w.y, sizeof(float) * (size_t)T2 * cout);
+            memcpy(w->x, w->y, sizeof(float) * (size_t)T2 * cout);
             T = T2;
         }
-        for (int j = 0; j < st->n_layers; j++) codec_layer(&w, &st->layers[j], T, st->window, window_w_keys);
+        for (int j = 0; j < st->n_layers; j++) codec_layer(w, &st->layers[j], T, st->window, window_w_keys);
     }
 
     /* output_proj: reflect left pad k-1 (mirror excluding the edge); where the
@@ -276,12 +339,26 @@ int vox_codec_decode(const voxtts_model *m, const int32_t *codes, int n_frames, 
     for (int p = 0; p < k - 1; p++) {
         const int src = k - 1 - p;
         if (src < T)
-            memcpy(w.pad + (size_t)p * D, w.x + (size_t)src * D, sizeof(float) * (size_t)D);
+            memcpy(w->pad + (size_t)p * D, w->x + (size_t)src * D, sizeof(float) * (size_t)D);
         else
-            memset(w.pad + (size_t)p * D, 0, sizeof(float) * (size_t)D);
+            memset(w->pad + (size_t)p * D, 0, sizeof(float) * (size_t)D);
     }
-    memcpy(w.pad + (size_t)(k - 1) * D, w.x, sizeof(float) * (size_t)T * D);
-    conv_valid(m, wt->out_taps, k, D, patch, w.pad, T, wave, w.tmp);
-    codec_ws_free(&w);
+    memcpy(w->pad + (size_t)(k - 1) * D, w->x, sizeof(float) * (size_t)T * D);
+    /* rows of the dropped context frames are not projected at all */
+    const int skip_rows = (int)((int64_t)skip_frames * T / n_frames);
+    conv_valid(m, wt->out_taps, k, D, patch, w->pad + (size_t)skip_rows * D, T - skip_rows, wave,
+               w->tmp);
     return VOX_OK;
+}
+
+int vox_codec_decode(const voxtts_model *m, const int32_t *codes, int n_frames, int alibi_press,
+                     int window_w_keys, float *wave, vox_error *err) {
+    if (n_frames < 1) return vox_fail(err, VOX_E_ARG, "codec: no frames to decode");
+    int rc = vox_check_codes(m, codes, n_frames, 2, err);
+    if (rc) return rc;
+    vox_codec_ws *w = NULL;
+    if ((rc = vox_codec_ws_new(m, n_frames, &w, err))) return rc;
+    rc = vox_codec_decode_ws(w, codes, n_frames, 0, alibi_press, window_w_keys, wave, err);
+    vox_codec_ws_free(w);
+    return rc;
 }

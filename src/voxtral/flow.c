@@ -10,7 +10,12 @@
  * and unconditional (third token zero) branches run together as one 6-row batch
  * (2 sequences x 3 tokens, block-diagonal attention), so each weight is read
  * once per Euler step for both.  tproj(t_i) for the default step count is
- * precomputed per model; llm_projection·h once per frame.
+ * precomputed per model; llm_projection·h once per frame.  Rows are only
+ * multiplied where they differ: in the first layer the two branches share
+ * tokens 0 and 1 and the unconditional token 2 is zero, so its q/k/v come from
+ * two rows per step plus the conditioning row once per frame; in the last
+ * layer only token 0 is read out.  Both are exact (the kernels give a row the
+ * same bits whatever else is in the batch).
  *
  * Euler with CFG (§5.4): t_i = float32(i)/float32(n), x += (a·v_c + (1-a)·v_u)·dt.
  * FSQ (§5.5): level = round-half-to-even((clamp(x,-1,1)+1)/2·(L-1)), using
@@ -75,7 +80,8 @@ void vox_flow_ws_free(vox_flow_ws *ws) {
     if (!ws) return;
     float **bufs[] = {&ws->tok, &ws->xn, &ws->q, &ws->k, &ws->v, &ws->att, &ws->h1, &ws->h3,
                       &ws->o, &ws->cond, &ws->zero, &ws->inproj, &ws->temb, &ws->tproj,
-                      &ws->logits, &ws->vel, &ws->x, &ws->out2};
+                      &ws->logits, &ws->vel, &ws->x, &ws->out2, &ws->cond_qkv,
+                      &ws->cond_seen};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(*bufs[i]);
     memset(ws, 0, sizeof *ws);
 }
@@ -104,9 +110,11 @@ int vox_flow_ws_init(vox_flow_ws *ws, const voxtts_model *m, vox_error *err) {
     ws->vel = malloc(sizeof(float) * 2 * A);
     ws->x = malloc(sizeof(float) * A);
     ws->out2 = malloc(sizeof(float) * 2 * Da);
+    ws->cond_qkv = malloc(sizeof(float) * (qd + 2 * kvd));
+    ws->cond_seen = malloc(sizeof(float) * Da);
     if (!ws->tok || !ws->xn || !ws->o || !ws->q || !ws->att || !ws->k || !ws->v || !ws->h1 ||
         !ws->h3 || !ws->cond || !ws->zero || !ws->inproj || !ws->temb || !ws->logits ||
-        !ws->vel || !ws->x || !ws->out2) {
+        !ws->vel || !ws->x || !ws->out2 || !ws->cond_qkv || !ws->cond_seen) {
         vox_flow_ws_free(ws);
         return vox_fail(err, VOX_E_NOMEM, "out of memory for the acoustic head buffers");
     }
@@ -166,6 +174,41 @@ static void flow_ffn(vox_flow_ws *ws, const vox_block_w *b, float *tok, int n) {
     vox_add(tok, ws->o, n * Da);
 }
 
+/* Layer 0's q, k, v for all six rows (§5.3).  Its input rows repeat: 0 and 3
+ * are input_projection·x, 1 and 4 tproj(t), 2 is llm_projection·h (the same for
+ * every Euler step of a frame), 5 is zero, whose norm and projections are zero
+ * (no biases).  So rows 0 and 1 are multiplied each step, row 2 only when
+ * ws->cond changes, and the rest copied. */
+static void first_layer_qkv(vox_flow_ws *ws, const vox_block_w *b) {
+    const voxtts_model *m = ws->m;
+    const vox_transformer_cfg *c = &m->cfg.acoustic;
+    const int Da = c->dim;
+    const size_t qd = (size_t)c->n_heads * c->head_dim, kvd = (size_t)c->n_kv_heads * c->head_dim;
+    const vox_tensor *wqkv[3] = {b->wq, b->wk, b->wv};
+    float *cq = ws->cond_qkv, *ck = cq + qd, *cv = ck + kvd;
+    if (!ws->cond_qkv_valid || memcmp(ws->cond_seen, ws->cond, sizeof(float) * Da) != 0) {
+        vox_rmsnorm(ws->cond, b->attention_norm, Da, c->norm_eps, ws->xn);
+        float *yc[3] = {cq, ck, cv};
+        vox_matmul_multi(m->pool, 3, wqkv, ws->xn, 1, yc);
+        memcpy(ws->cond_seen, ws->cond, sizeof(float) * Da);
+        ws->cond_qkv_valid = 1;
+    }
+    for (int r = 0; r < 2; r++)
+        vox_rmsnorm(ws->tok + (size_t)r * Da, b->attention_norm, Da, c->norm_eps,
+                    ws->xn + (size_t)r * Da);
+    float *yqkv[3] = {ws->q, ws->k, ws->v};
+    vox_matmul_multi(m->pool, 3, wqkv, ws->xn, 2, yqkv);
+    const size_t dims[3] = {qd, kvd, kvd};
+    const float *cond_rows[3] = {cq, ck, cv};
+    for (int j = 0; j < 3; j++) {
+        float *y = yqkv[j];
+        const size_t d = dims[j];
+        memcpy(y + 3 * d, y, sizeof(float) * 2 * d);         /* rows 3, 4 = rows 0, 1 */
+        memcpy(y + 2 * d, cond_rows[j], sizeof(float) * d);  /* row 2: conditioning */
+        memset(y + 5 * d, 0, sizeof(float) * d);              /* row 5: zero token */
+    }
+}
+
 void vox_flow_velocity(vox_flow_ws *ws, const float *x, const float *tproj_t, float *v) {
     const voxtts_model *m = ws->m;
     const vox_transformer_cfg *c = &m->cfg.acoustic;
@@ -178,13 +221,19 @@ void vox_flow_velocity(vox_flow_ws *ws, const float *x, const float *tproj_t, fl
 
     for (int l = 0; l < c->n_layers; l++) {
         const vox_block_w *b = &m->w.ac_layers[l];
-        for (int r = 0; r < FLOW_ROWS; r++)
-            vox_rmsnorm(ws->tok + (size_t)r * Da, b->attention_norm, Da, c->norm_eps,
-                        ws->xn + (size_t)r * Da);
+        if (l == 0) {
+            first_layer_qkv(ws, b);
+        } else {
+            for (int r = 0; r < FLOW_ROWS; r++)
+                vox_rmsnorm(ws->tok + (size_t)r * Da, b->attention_norm, Da, c->norm_eps,
+                            ws->xn + (size_t)r * Da);
+        }
         if (l + 1 < c->n_layers) {
-            const vox_tensor *wqkv[3] = {b->wq, b->wk, b->wv};
-            float *yqkv[3] = {ws->q, ws->k, ws->v};
-            vox_matmul_multi(m->pool, 3, wqkv, ws->xn, FLOW_ROWS, yqkv);
+            if (l > 0) {
+                const vox_tensor *wqkv[3] = {b->wq, b->wk, b->wv};
+                float *yqkv[3] = {ws->q, ws->k, ws->v};
+                vox_matmul_multi(m->pool, 3, wqkv, ws->xn, FLOW_ROWS, yqkv);
+            }
             /* bidirectional attention inside each 3-token sequence, none across */
             for (int r = 0; r < FLOW_ROWS; r++)
                 attend3(ws, ws->q + (size_t)r * qd, r / 3, ws->att + (size_t)r * qd);
@@ -195,11 +244,15 @@ void vox_flow_velocity(vox_flow_ws *ws, const float *x, const float *tproj_t, fl
             /* Last layer: only token 0 of each sequence is read out, so only
              * rows 0 and 3 need queries, wo and the FFN (keys and values still
              * come from all six rows).  Per-row results are unchanged. */
-            const vox_tensor *wkv[2] = {b->wk, b->wv};
-            float *ykv[2] = {ws->k, ws->v};
-            vox_matmul_multi(m->pool, 2, wkv, ws->xn, FLOW_ROWS, ykv);
-            memcpy(ws->xn + (size_t)Da, ws->xn + (size_t)3 * Da, sizeof(float) * Da);
-            vox_matmul_pool(m->pool, b->wq, ws->xn, 2, ws->q);
+            if (l > 0) {
+                const vox_tensor *wkv[2] = {b->wk, b->wv};
+                float *ykv[2] = {ws->k, ws->v};
+                vox_matmul_multi(m->pool, 2, wkv, ws->xn, FLOW_ROWS, ykv);
+                memcpy(ws->xn + (size_t)Da, ws->xn + (size_t)3 * Da, sizeof(float) * Da);
+                vox_matmul_pool(m->pool, b->wq, ws->xn, 2, ws->q);
+            } else { /* a one-layer head: q of rows 0 and 3 are equal at layer 0 */
+                memcpy(ws->q + qd, ws->q, sizeof(float) * qd);
+            }
             attend3(ws, ws->q, 0, ws->att);
             attend3(ws, ws->q + qd, 1, ws->att + qd);
             vox_matmul_pool(m->pool, b->wo, ws->att, 2, ws->o);

@@ -5,7 +5,11 @@
  * summed code embedding back at the next position.  Frame 0 uses the prefill
  * hidden (official VO behaviour); seed_step instead feeds tok_embeddings[[AUDIO]]
  * at position P first and uses that hidden (MU lineage, §8.1), shifting frame f
- * to position P+1+f.  Then the codec decodes all frames at once.
+ * to position P+1+f.  The codec runs on chunks of frames while they are
+ * generated (stream.h): streamed to the on_audio callback on VO's schedule
+ * (§8.4), or collected into the returned waveform; either way the samples are
+ * bit-identical to one decode of all frames.  Each stage's wall time is
+ * recorded for voxtts_synth_stats.
  *
  * Noise (§8.3): torch's generator is not reproduced; instead a documented,
  * portable stream.  State = the 64-bit seed; each draw advances it by the
@@ -24,6 +28,7 @@
 #include <string.h>
 
 #include "voxtral/model.h"
+#include "voxtral/stream.h"
 
 void vox_rng_seed(vox_rng *r, uint64_t seed) { r->state = seed; }
 
@@ -46,7 +51,7 @@ void vox_rng_normal(vox_rng *r, float *out, int n) {
     }
 }
 
-/* The voice prefix [<s>][BEGIN_AUDIO][AUDIO]*N is the same for every request
+/* The voice prefix [<s>][BEGIN_AUDIO][AUDIO]*N[NEXT_AUDIO_TEXT] is the same for every request
  * with that voice: its keys/values are computed once and kept by the model. */
 static int voice_prefix(voxtts_model *m, int voice, const float *emb, int n_prefix,
                         vox_error *err) {
@@ -75,8 +80,10 @@ int vox_gen_prefill(voxtts_model *m, const char *text, size_t len, int voice, in
                       extra_positions);
         goto out;
     }
-    /* §2.1: ids[0..n_prefix) = <s>, [BEGIN_AUDIO], [AUDIO]*N; at least 3 rows follow */
-    const int n_prefix = 2 + m->voice_n[voice];
+    /* §2.1: ids[0..n_prefix) = <s>, [BEGIN_AUDIO], [AUDIO]*N, [NEXT_AUDIO_TEXT]: text
+     * independent, so cached per voice; the text (>= 1 token), [REPEAT_AUDIO_TEXT]
+     * and [BEGIN_AUDIO] follow, at least 3 rows */
+    const int n_prefix = 3 + m->voice_n[voice];
     const int D = m->cfg.llm.dim;
     if ((rc = voice_prefix(m, voice, emb, n_prefix, err))) goto out;
     if ((rc = vox_llm_state_init(s, m, (int)n + extra_positions + (seed_step ? 1 : 0), err)))
@@ -96,6 +103,7 @@ out:
 
 int vox_generate(voxtts_model *m, const char *text, const voxtts_synth_params *p,
                  voxtts_audio *out, vox_error *err) {
+    const double t_start = vox_now_s();
     const vox_config *c = &m->cfg;
     const int A = c->n_acoustic_codebook, ncb = c->n_codebooks, D = c->llm.dim;
     const int n_steps = p->n_steps ? p->n_steps : c->n_decoding_steps;
@@ -105,11 +113,15 @@ int vox_generate(voxtts_model *m, const char *text, const voxtts_synth_params *p
 
     vox_llm_state s;
     vox_flow_ws ws;
+    vox_audio_stream as;
     memset(&s, 0, sizeof s);
     memset(&ws, 0, sizeof ws);
+    memset(&as, 0, sizeof as);
     int32_t *codes = NULL;
-    float *h = NULL, *tmp = NULL, *e = NULL, *x0 = NULL, *wave = NULL;
+    float *h = NULL, *tmp = NULL, *e = NULL, *x0 = NULL;
     int n_frames = 0;
+    double backbone_s = 0.0, acoustic_s = 0.0, prefill_s = 0.0;
+    int prompt_tokens = 0, prefill_tokens = 0;
 
     codes = malloc(sizeof(int32_t) * (size_t)p->max_frames * (size_t)ncb);
     h = malloc(sizeof(float) * (size_t)D);
@@ -121,45 +133,56 @@ int vox_generate(voxtts_model *m, const char *text, const voxtts_synth_params *p
         goto out;
     }
     if ((rc = vox_flow_ws_init(&ws, m, err))) goto out;
+    if ((rc = vox_audio_stream_init(&as, m, p->max_frames, p->on_audio, p->audio_user,
+                                    p->alibi_press, p->window_w_keys, err)))
+        goto out;
     /* positions: prompt (+ seed step) + one per frame fed back */
+    const int cached_before = m->prefix_kv[voice] != NULL;
+    double t0 = vox_now_s();
     if ((rc = vox_gen_prefill(m, text, strlen(text), voice, p->seed_step, p->max_frames, &s, h,
                               err)))
         goto out;
+    prefill_s = vox_now_s() - t0;
+    /* the state holds exactly the prompt (+ seed step) now */
+    prompt_tokens = s.n_pos - (p->seed_step ? 1 : 0);
+    prefill_tokens = s.n_pos - (cached_before ? m->prefix_n[voice] : 0);
 
     vox_rng rng;
     vox_rng_seed(&rng, p->seed);
     for (int f = 0; f < p->max_frames; f++) {
         int32_t *fc = codes + (size_t)f * ncb;
+        t0 = vox_now_s();
         int sem = vox_flow_semantic(&ws, h, p->ignore_end);
-        if (sem == 1) break; /* END_AUDIO (§5.1, §8.2): not decoded, not fed back */
+        if (sem == 1) { /* END_AUDIO (§5.1, §8.2): not decoded, not fed back */
+            acoustic_s += vox_now_s() - t0;
+            break;
+        }
         vox_rng_normal(&rng, x0, A);
         fc[0] = sem;
-        if ((rc = vox_flow_acoustic(&ws, h, x0, p->cfg_alpha, n_steps, fc + 1, err))) goto out;
+        rc = vox_flow_acoustic(&ws, h, x0, p->cfg_alpha, n_steps, fc + 1, err);
+        acoustic_s += vox_now_s() - t0;
+        if (rc) goto out;
         n_frames++;
         if (p->progress && p->progress(n_frames, p->max_frames, p->progress_user)) {
             rc = vox_fail(err, VOX_E_CANCELLED, "cancelled by the progress callback after %d frames",
                           n_frames);
             goto out;
         }
+        /* audio first: a streaming listener gets it before the next backbone step */
+        if ((rc = vox_audio_stream_push(&as, codes, n_frames, 0, err))) goto out;
         if (f + 1 < p->max_frames) {
+            t0 = vox_now_s();
             vox_embed_frame(m, fc, e, tmp);
-            if ((rc = vox_llm_forward(&s, e, 1, h, err))) goto out;
+            rc = vox_llm_forward(&s, e, 1, h, err);
+            backbone_s += vox_now_s() - t0;
+            if (rc) goto out;
         }
     }
     vox_llm_state_free(&s);
     vox_flow_ws_free(&ws);
+    if ((rc = vox_audio_stream_push(&as, codes, n_frames, 1, err))) goto out;
 
-    if (n_frames > 0) {
-        wave = malloc(sizeof(float) * (size_t)n_frames * (size_t)spf);
-        if (!wave) {
-            rc = vox_fail(err, VOX_E_NOMEM, "out of memory for %d frames of audio", n_frames);
-            goto out;
-        }
-        if ((rc = vox_codec_decode(m, codes, n_frames, p->alibi_press, p->window_w_keys, wave,
-                                   err)))
-            goto out;
-    }
-    out->samples = wave;
+    out->samples = n_frames > 0 && !p->on_audio ? vox_audio_stream_take(&as) : NULL;
     out->n_samples = (size_t)n_frames * (size_t)spf;
     out->sample_rate = voxtts_model_sample_rate(m);
     out->n_frames = n_frames;
@@ -172,9 +195,24 @@ int vox_generate(voxtts_model *m, const char *text, const voxtts_synth_params *p
         out->codes = NULL;
     }
     codes = NULL;
-    wave = NULL;
     rc = VOX_OK;
 out:
+    if (p->stats) {
+        voxtts_synth_stats *st = p->stats;
+        memset(st, 0, sizeof *st);
+        st->frames = n_frames;
+        st->prompt_tokens = prompt_tokens;
+        st->prefill_tokens = prefill_tokens;
+        st->codec_calls = as.calls;
+        st->codec_frames = as.frames_decoded;
+        st->prefill_s = prefill_s;
+        st->backbone_s = backbone_s;
+        st->acoustic_s = acoustic_s;
+        st->codec_s = as.codec_s;
+        st->total_s = vox_now_s() - t_start;
+        st->ttfa_s = as.first_audio_t > 0.0 ? as.first_audio_t - t_start : 0.0;
+    }
+    vox_audio_stream_free(&as);
     vox_llm_state_free(&s);
     vox_flow_ws_free(&ws);
     free(codes);
@@ -182,6 +220,5 @@ out:
     free(tmp);
     free(e);
     free(x0);
-    free(wave);
     return rc;
 }

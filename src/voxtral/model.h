@@ -90,8 +90,9 @@ struct voxtts_model {
     /* preset voices: rows [n][D] f32, loaded on first use */
     float *voice_rows[VOX_MAX_VOICES];
     int voice_n[VOX_MAX_VOICES];
-    /* KV cache of each voice's prompt prefix [<s>][BEGIN_AUDIO][AUDIO]*N, built on
-     * first use: [2][n_layers][prefix_n][n_kv*head_dim] (keys, then values) */
+    /* KV cache of each voice's prompt prefix [<s>][BEGIN_AUDIO][AUDIO]*N
+     * [NEXT_AUDIO_TEXT], built on first use:
+     * [2][n_layers][prefix_n][n_kv*head_dim] (keys, then values) */
     float *prefix_kv[VOX_MAX_VOICES];
     int prefix_n[VOX_MAX_VOICES];
 
@@ -153,6 +154,10 @@ typedef struct vox_flow_ws {
     float *vel;      /* [2][A] */
     float *x;        /* [A] */
     float *out2;     /* [2][Da] */
+    /* layer 0's q, k, v of the conditioning token [qd + 2*kvd], valid while
+     * ws->cond equals cond_seen (it is constant over a frame's Euler steps) */
+    float *cond_qkv, *cond_seen;
+    int cond_qkv_valid;
 } vox_flow_ws;
 
 /* At load: inv_freq and tproj(t_i) for the default n_decoding_steps. */

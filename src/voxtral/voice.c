@@ -1,6 +1,11 @@
-/* voice.c — preset voices: voice_embedding/<name>.pt (VOXTRAL.md §1.4).
+/* voice.c — preset voices: voice_embedding/<name>.pt (VOXTRAL.md §1.4), or the
+ * same rows stored in the model file itself.
  *
- * Each file is a torch zip archive with one BF16 tensor [N, dim] whose rows are
+ * A voice is looked for first in the model's tensor source as the tensor
+ * "voice_embedding.<name>" (a GGUF model made by `voxtts quantize` carries its
+ * voices; any dtype is accepted), then as the file voice_embedding/<name>.pt in
+ * the model directory (for a GGUF model: the directory holding the file).
+ * Each .pt file is a torch zip archive with one BF16 tensor [N, dim] whose rows are
  * already vectors of the LLM input space; they replace the [AUDIO]
  * placeholders of the prompt (§2.3).  N must equal tekken.json's
  * audio.voice_num_audio_tokens[name] (§9 #23).  Files are read on first use and
@@ -10,8 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "io/torch_pt.h"
+#include "voxtral/gguf_model.h"
 #include "voxtral/model.h"
 
 int vox_voice_lookup(const voxtts_model *m, const char *name, int *voice, vox_error *err) {
@@ -39,6 +46,51 @@ int vox_voice_lookup(const voxtts_model *m, const char *name, int *voice, vox_er
     return vox_fail(err, VOX_E_ARG, "unknown voice '%.100s' (available: %s)", name, list);
 }
 
+/* The expected shape [expect_n, dim], or an E_SHAPE error naming `where`. */
+static int check_voice_shape(const voxtts_model *m, const char *where, int ndim,
+                             const int64_t *shape, int expect_n, vox_error *err) {
+    if (ndim == 2 && shape[1] == m->cfg.llm.dim && shape[0] == expect_n) return VOX_OK;
+    char have[96];
+    if (ndim == 2)
+        snprintf(have, sizeof have, "[%lld, %lld]", (long long)shape[0], (long long)shape[1]);
+    else
+        snprintf(have, sizeof have, "%d dimensions", ndim);
+    return vox_fail(err, VOX_E_SHAPE,
+                    "%s: voice tensor has shape %s, expected [%d, %d] (%d rows from tekken.json "
+                    "voice_num_audio_tokens, dim from params.json)",
+                    where, have, expect_n, m->cfg.llm.dim, expect_n);
+}
+
+/* Where voice files live: the model directory, or the directory of a model file
+ * (GGUF).  Malloc'd. */
+static char *voice_dir(const voxtts_model *m) {
+    if (!m->dir) return strdup(".");
+    struct stat sb;
+    if (stat(m->dir, &sb) == 0 && !S_ISDIR(sb.st_mode)) return vox_path_dirname(m->dir);
+    return strdup(m->dir);
+}
+
+/* A voice stored in the model's own tensor source (a GGUF's voice_embedding.<name>),
+ * converted to f32.  *rows stays NULL when the source has none. */
+static int voice_from_source(voxtts_model *m, const char *name, int expect_n, float **rows,
+                             vox_error *err) {
+    *rows = NULL;
+    if (!m->src) return VOX_OK;
+    char tname[512];
+    snprintf(tname, sizeof tname, "%s%s", VOX_GGUF_VOICE_PREFIX, name);
+    const vox_tensor *t = vox_source_find(m->src, tname);
+    if (!t) return VOX_OK;
+    char where[768];
+    snprintf(where, sizeof where, "%s: tensor '%s'", vox_source_label(m->src), tname);
+    int rc = check_voice_shape(m, where, t->ndim, t->shape, expect_n, err);
+    if (rc) return rc;
+    float *f = malloc(sizeof(float) * (size_t)expect_n * (size_t)m->cfg.llm.dim);
+    if (!f) return vox_fail(err, VOX_E_NOMEM, "out of memory loading voice '%s'", name);
+    vox_tensor_to_f32(t, f);
+    *rows = f;
+    return VOX_OK;
+}
+
 int vox_voice_get(voxtts_model *m, int voice, const float **rows, int *n, vox_error *err) {
     if (voice < 0 || voice >= m->cfg.n_voices)
         return vox_fail(err, VOX_E_ARG, "voice index %d out of range", voice);
@@ -48,44 +100,39 @@ int vox_voice_get(voxtts_model *m, int voice, const float **rows, int *n, vox_er
         return VOX_OK;
     }
     const char *name = m->cfg.voice_names[voice];
-    size_t plen = strlen(m->dir) + strlen(name) + 32;
-    char *path = malloc(plen);
-    if (!path) return vox_fail(err, VOX_E_NOMEM, "out of memory");
-    snprintf(path, plen, "%s/voice_embedding/%s.pt", m->dir, name);
     int expect_n = vox_tekken_voice_num_tokens(m->tk, name);
-    if (expect_n < 0) {
-        int rc = vox_fail(err, VOX_E_MISSING,
-                          "voice '%s': tekken.json has no audio.voice_num_audio_tokens entry for it",
-                          name);
+    if (expect_n < 0)
+        return vox_fail(err, VOX_E_MISSING,
+                        "voice '%s': tekken.json has no audio.voice_num_audio_tokens entry for it",
+                        name);
+    float *data = NULL;
+    int rc = voice_from_source(m, name, expect_n, &data, err);
+    if (rc) return rc;
+    if (!data) {
+        char *dir = voice_dir(m);
+        if (!dir) return vox_fail(err, VOX_E_NOMEM, "out of memory");
+        size_t plen = strlen(dir) + strlen(name) + 32;
+        char *path = malloc(plen);
+        if (!path) {
+            free(dir);
+            return vox_fail(err, VOX_E_NOMEM, "out of memory");
+        }
+        snprintf(path, plen, "%s/voice_embedding/%s.pt", dir, name);
+        free(dir);
+        vox_pt_tensor t;
+        memset(&t, 0, sizeof t);
+        rc = vox_pt_load_tensor(path, &t, err);
+        if (!rc) rc = check_voice_shape(m, path, t.ndim, t.shape, expect_n, err);
         free(path);
-        return rc;
+        if (rc) {
+            vox_pt_tensor_free(&t);
+            return rc;
+        }
+        data = t.data; /* ownership moves to the model */
     }
-    vox_pt_tensor t;
-    memset(&t, 0, sizeof t);
-    int rc = vox_pt_load_tensor(path, &t, err);
-    if (rc) {
-        free(path);
-        return rc;
-    }
-    if (t.ndim != 2 || t.shape[1] != m->cfg.llm.dim || t.shape[0] != expect_n) {
-        char shape[96];
-        if (t.ndim == 2)
-            snprintf(shape, sizeof shape, "[%lld, %lld]", (long long)t.shape[0],
-                     (long long)t.shape[1]);
-        else
-            snprintf(shape, sizeof shape, "%d dimensions", t.ndim);
-        rc = vox_fail(err, VOX_E_SHAPE,
-                      "%s: voice tensor has shape %s, expected [%d, %d] (%d rows from tekken.json "
-                      "voice_num_audio_tokens, dim from params.json)",
-                      path, shape, expect_n, m->cfg.llm.dim, expect_n);
-        vox_pt_tensor_free(&t);
-        free(path);
-        return rc;
-    }
-    free(path);
-    m->voice_rows[voice] = t.data; /* ownership moves to the model */
+    m->voice_rows[voice] = data;
     m->voice_n[voice] = expect_n;
-    *rows = t.data;
+    *rows = data;
     *n = expect_n;
     return VOX_OK;
 }

@@ -2,9 +2,12 @@
  * §1.2), with the exact shape implied by params.json.
  *
  * The large matrices (embedding tables, attention and FFN weights, heads) stay
- * as views into the mmapped safetensors file in their stored dtype (BF16 for
- * the official checkpoint: 8 GB are never converted).  Small tensors are
- * converted to f32 once here: norm gains, LayerScales, the semantic codebook
+ * as views into the mapped file in their stored dtype, whatever it is: BF16 for
+ * the official checkpoint (8 GB are never converted), F32, F16, BF16, Q8_0 or
+ * Q4_K from a GGUF model.  Nothing here or in the model code reads their bytes:
+ * the kernels take any dtype, and embedding rows are read with
+ * vox_tensor_get_row.  Small tensors, whatever their dtype, are converted to f32
+ * once here: norm gains, LayerScales, the semantic codebook
  * (§6.1, divided in f32 precision or better) and the codec convolutions, whose
  * weight norm is folded (§6.3) and whose taps are rearranged as [k][out][in]
  * so that each tap is an ordinary matrix product.  Every failure names the

@@ -35,6 +35,9 @@ check "same seed gives identical bytes" 'cmp -s "$tmp/a.wav" "$tmp/b.wav"'
 check "another seed gives other audio" '! cmp -s "$tmp/a.wav" "$tmp/c.wav"'
 "$VOX" -m "$MODEL" -v "$VOICE" -o - --max-frames 12 "Hello world." > "$tmp/d.wav" 2>/dev/null
 check "-o - writes the same WAV to stdout" 'cmp -s "$tmp/a.wav" "$tmp/d.wav"'
+"$VOX" -m "$MODEL" -v "$VOICE" -o - --max-frames 12 "Hello world." 2>/dev/null | cat > "$tmp/p.wav"
+check "-o - into a pipe streams: unknown-length sizes 0xFFFFFFFF" '[ "$(u32 "$tmp/p.wav" 4)" = 4294967295 ] && [ "$(u32 "$tmp/p.wav" 40)" = 4294967295 ]'
+check "-o - into a pipe: same format and samples as the file" 'cmp -s <(head -c 4 "$tmp/p.wav"; tail -c +9 "$tmp/p.wav" | head -c 32) <(head -c 4 "$tmp/a.wav"; tail -c +9 "$tmp/a.wav" | head -c 32) && cmp -s <(tail -c +45 "$tmp/p.wav") <(tail -c +45 "$tmp/a.wav")'
 printf 'Hello world.' > "$tmp/text.txt"
 "$VOX" -m "$MODEL" -v "$VOICE" -o "$tmp/e.wav" --max-frames 12 -f "$tmp/text.txt" 2>/dev/null
 check "-f FILE reads the text" 'cmp -s "$tmp/a.wav" "$tmp/e.wav"'

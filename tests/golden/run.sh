@@ -10,6 +10,10 @@
 # newlines ignored), expected.npy with npycmp (float32 rel err <= 1e-4, int32
 # identical).  One line per case, then "golden: N passed, M failed"; exit 1 on
 # any failure.
+# Model override: when the environment variable GOLDEN_MODEL_<ckpt> is set (the
+# checkpoint name with '-' turned into '_', e.g. GOLDEN_MODEL_tiny_a), {MODEL}
+# is its value instead of tests/models/<ckpt> — e.g. a GGUF made from that
+# checkpoint by `voxtts quantize` (tests/quantize/run.sh).
 set -u
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -37,6 +41,8 @@ for cmdfile in "$ROOT"/tests/golden/*/*/cmd; do
     name="$ckpt/$(basename "$casedir")"
     case $name in *"$FILTER"*) ;; *) continue ;; esac
     model=$ROOT/tests/models/$ckpt
+    override=GOLDEN_MODEL_${ckpt//-/_}
+    [ -n "${!override:-}" ] && model=${!override}
     out=$TMP/${name//\//_}.npy
     line=$(head -n 1 "$cmdfile")
     line=${line//\{MODEL\}/$model}

@@ -174,7 +174,7 @@ static void test_kv_consistency(voxtts_model *m) {
         CHECK(pass == 1 || m->prefix_kv[0] == NULL, "prefix cache starts cold");
         CHECK(vox_gen_prefill(m, LONG_TEXT, strlen(LONG_TEXT), 0, 0, 4, &g, h3, &err) == 0, "%s",
               err.msg);
-        CHECK(m->prefix_kv[0] != NULL && m->prefix_n[0] == 2 + m->voice_n[0], "prefix cached");
+        CHECK(m->prefix_kv[0] != NULL && m->prefix_n[0] == 3 + m->voice_n[0], "prefix cached");
         CHECK(memcmp(h1, h3, sizeof(float) * D) == 0, "prefill via the voice cache (pass %d)", pass);
         CHECK(g.n_pos == (int)n && g.max_pos == (int)n + 4, "positions %d of %d", g.n_pos, g.max_pos);
         vox_llm_state_free(&g);

@@ -1,0 +1,255 @@
+/* bench.c — the measurements behind `voxtts bench` (see bench.h). */
+#include "voxtral/bench.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "voxtral/checkpoint.h"
+#include "voxtral/stream.h"
+
+/* ---- traffic model ------------------------------------------------------------ */
+
+static double nb(const vox_tensor *t) { return t ? (double)t->nbytes : 0.0; }
+
+static double block_bytes(const vox_block_w *b) {
+    return nb(b->wq) + nb(b->wk) + nb(b->wv) + nb(b->wo) + nb(b->w1) + nb(b->w2) + nb(b->w3);
+}
+
+typedef struct sum_ctx {
+    const vox_source *src;
+    int64_t total;
+} sum_ctx;
+
+static int sum_tensor(void *user, const vox_ckpt_tensor *ct) {
+    sum_ctx *c = user;
+    const vox_tensor *t = vox_source_find(c->src, ct->name);
+    if (t) c->total += (int64_t)t->nbytes;
+    return 0;
+}
+
+void vox_bench_traffic_of(const voxtts_model *m, int n_steps, vox_bench_traffic *t) {
+    const vox_config *c = &m->cfg;
+    const vox_weights *w = &m->w;
+    memset(t, 0, sizeof *t);
+    sum_ctx sc = {m->src, 0};
+    vox_checkpoint_tensors(c, sum_tensor, &sc);
+    t->weight_bytes = sc.total;
+
+    for (int l = 0; l < c->llm.n_layers; l++) t->backbone += block_bytes(&w->layers[l]);
+    t->embed = (double)c->n_codebooks *
+               (double)vox_dtype_row_bytes(w->audio_embeddings->dtype, c->llm.dim);
+    t->heads = nb(w->semantic_output) + nb(w->llm_projection);
+    double ac = nb(w->input_projection) + nb(w->acoustic_output);
+    for (int l = 0; l < c->acoustic.n_layers; l++) ac += block_bytes(&w->ac_layers[l]);
+    t->acoustic = (double)(n_steps > 0 ? n_steps : c->n_decoding_steps) * ac;
+    double codec = 0.0;
+    for (int i = 0; i < w->n_stages; i++) {
+        const vox_codec_stage_w *st = &w->stages[i];
+        codec += (double)st->kernel * st->in_ch * st->out_ch * sizeof(float); /* f32 taps */
+        for (int j = 0; j < st->n_layers; j++) {
+            const vox_codec_layer_w *L = &st->layers[j];
+            codec += nb(L->wq) + nb(L->wk) + nb(L->wv) + nb(L->wo) + nb(L->w1) + nb(L->w2) +
+                     nb(L->w3);
+        }
+    }
+    codec += (double)w->out_kernel * c->codec.dim * c->codec.patch_size * sizeof(float);
+    t->codec = codec / VOX_STREAM_CHUNK;
+    t->per_frame = t->backbone + t->embed + t->heads + t->acoustic + t->codec;
+}
+
+/* ---- bandwidth ------------------------------------------------------------------ */
+
+/* GCC/Clang vector extension: the widest loads the target has (AVX-512: zmm). */
+typedef uint64_t u64x8 __attribute__((vector_size(64)));
+
+static uint64_t sum_slice(const unsigned char *p, size_t n) {
+    u64x8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+    size_t i = 0;
+    for (; i + 256 <= n; i += 256) {
+        u64x8 v0, v1, v2, v3;
+        memcpy(&v0, p + i, 64);
+        memcpy(&v1, p + i + 64, 64);
+        memcpy(&v2, p + i + 128, 64);
+        memcpy(&v3, p + i + 192, 64);
+        a0 += v0;
+        a1 += v1;
+        a2 += v2;
+        a3 += v3;
+    }
+    a0 += a1 + a2 + a3;
+    uint64_t s = 0;
+    for (int k = 0; k < 8; k++) s += a0[k];
+    for (; i < n; i++) s += p[i];
+    return s;
+}
+
+typedef struct bw_ctx {
+    const unsigned char *buf;
+    size_t slice, bytes;
+    uint64_t *sums;
+} bw_ctx;
+
+static void bw_run(void *ctx, int64_t begin, int64_t end, int tid) {
+    (void)tid;
+    const bw_ctx *c = ctx;
+    for (int64_t i = begin; i < end; i++) {
+        size_t off = (size_t)i * c->slice;
+        size_t n = off + c->slice <= c->bytes ? c->slice : c->bytes - off;
+        c->sums[i] = sum_slice(c->buf + off, n);
+    }
+}
+
+int vox_bench_bandwidth(vox_pool *pool, size_t bytes, int reps, double *gbs, vox_error *err) {
+    *gbs = 0.0;
+    if (bytes < 4096 || reps < 1) return vox_fail(err, VOX_E_ARG, "bandwidth: bad buffer size");
+    /* slices of 2 MiB: many more than threads, so a slow thread does not hold the pass */
+    const size_t slice = (size_t)2 << 20;
+    const int64_t n_items = (int64_t)((bytes + slice - 1) / slice);
+    unsigned char *buf = malloc(bytes);
+    uint64_t *sums = calloc((size_t)n_items, sizeof *sums);
+    if (!buf || !sums) {
+        free(buf);
+        free(sums);
+        return vox_fail(err, VOX_E_NOMEM, "bandwidth: cannot allocate %zu bytes", bytes);
+    }
+    /* touch every page first: the timed passes must read memory, not fault it in */
+    for (size_t i = 0; i < bytes; i++) buf[i] = (unsigned char)(i * 131u);
+    bw_ctx c = {buf, slice, bytes, sums};
+    double best = 0.0;
+    for (int r = 0; r < reps + 1; r++) { /* the first pass only warms the threads */
+        const double t0 = vox_now_s();
+        vox_pool_for(pool, n_items, 1, bw_run, &c);
+        const double dt = vox_now_s() - t0;
+        if (r > 0 && dt > 0 && (double)bytes / dt / 1e9 > best) best = (double)bytes / dt / 1e9;
+    }
+    free(buf);
+    free(sums);
+    *gbs = best;
+    return VOX_OK;
+}
+
+int64_t vox_bench_peak_rss(void) {
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) return -1;
+    return (int64_t)ru.ru_maxrss * 1024; /* Linux: kilobytes */
+}
+
+/* ---- prompt text ----------------------------------------------------------------- */
+
+int vox_bench_text(const voxtts_model *m, int n_tokens, char **text, int *got, vox_error *err) {
+    static const char *words[] = {
+        "The", "quick", "brown", "fox", "jumps", "over", "the", "lazy", "dog", "near", "a",
+        "quiet", "river", "while", "birds", "sing", "softly", "in", "the", "warm", "evening",
+        "light,", "and", "children", "laugh", "on", "their", "way", "home."};
+    const size_t n_words = sizeof words / sizeof *words;
+    *text = NULL;
+    *got = 0;
+    if (n_tokens < 1) return vox_fail(err, VOX_E_ARG, "prompt of %d tokens", n_tokens);
+    size_t cap = 256, len = 0, wi = 0;
+    char *t = malloc(cap);
+    if (!t) return vox_fail(err, VOX_E_NOMEM, "out of memory");
+    t[0] = '\0';
+    int have = 0;
+    for (;;) {
+        /* add about a sixth of the missing tokens' worth of words, then recount */
+        int add = (n_tokens - have) / 6;
+        if (add < 1) add = 1;
+        for (int k = 0; k < add; k++, wi++) {
+            const char *w = words[wi % n_words];
+            size_t wl = strlen(w);
+            if (len + wl + 2 > cap) {
+                char *nt = realloc(t, cap * 2 + wl);
+                if (!nt) {
+                    free(t);
+                    return vox_fail(err, VOX_E_NOMEM, "out of memory");
+                }
+                t = nt;
+                cap = cap * 2 + wl;
+            }
+            if (len) t[len++] = ' ';
+            memcpy(t + len, w, wl + 1);
+            len += wl;
+        }
+        int32_t *ids = NULL;
+        size_t n = 0;
+        int rc = vox_tekken_encode(m->tk, t, len, &ids, &n, err);
+        free(ids);
+        if (rc) {
+            free(t);
+            return rc;
+        }
+        have = (int)n;
+        if (have >= n_tokens) break;
+    }
+    /* a byte-level tokenizer (the synthetic one) can be cut to the exact count */
+    if (have > n_tokens && vox_tekken_vocab_size(m->tk) - vox_tekken_num_special(m->tk) <= 256) {
+        while (len > (size_t)n_tokens) t[--len] = '\0';
+        int32_t *ids = NULL;
+        size_t n = 0;
+        if (vox_tekken_encode(m->tk, t, len, &ids, &n, NULL) == VOX_OK) have = (int)n;
+        free(ids);
+    }
+    *text = t;
+    *got = have;
+    return VOX_OK;
+}
+
+/* ---- the run ---------------------------------------------------------------------- */
+
+static int count_audio(const float *samples, size_t n, void *user) {
+    (void)samples;
+    *(size_t *)user += n;
+    return 0;
+}
+
+int vox_bench_run(voxtts_model *m, const vox_bench_opts *o, vox_bench_result *r, vox_error *err) {
+    memset(r, 0, sizeof *r);
+    if (o->frames < 1) return vox_fail(err, VOX_E_ARG, "bench: frames must be >= 1 (got %d)", o->frames);
+    char *text = NULL;
+    int rc = vox_bench_text(m, o->prompt_tokens, &text, &r->text_tokens, err);
+    if (rc) return rc;
+    size_t streamed = 0;
+    voxtts_synth_params sp;
+    voxtts_synth_params_default(&sp);
+    sp.voice = o->voice;
+    sp.seed = o->seed;
+    sp.ignore_end = 1;
+    sp.on_audio = count_audio;
+    sp.audio_user = &streamed;
+    voxtts_audio a;
+    /* warm-up: builds the voice's prefix cache and touches every weight once */
+    sp.max_frames = 2;
+    sp.stats = &r->warm;
+    if ((rc = voxtts_synthesize(m, text, &sp, &a, err))) goto out;
+    voxtts_audio_free(&a);
+    /* the measured request */
+    streamed = 0;
+    sp.max_frames = o->frames;
+    sp.stats = &r->run;
+    if ((rc = voxtts_synthesize(m, text, &sp, &a, err))) goto out;
+    voxtts_audio_free(&a);
+    r->peak_rss_bytes = vox_bench_peak_rss();
+
+    const voxtts_synth_stats *s = &r->run;
+    r->frame_s = (double)voxtts_model_samples_per_frame(m) / (double)voxtts_model_sample_rate(m);
+    r->audio_s = (double)streamed / (double)voxtts_model_sample_rate(m);
+    const int F = s->frames > 0 ? s->frames : 1;
+    /* the last frame is not fed back: F - 1 backbone steps */
+    r->ms_backbone = 1e3 * s->backbone_s / (F > 1 ? F - 1 : 1);
+    r->ms_acoustic = 1e3 * s->acoustic_s / F;
+    r->ms_codec = 1e3 * s->codec_s / F;
+    r->ms_total = r->ms_backbone + r->ms_acoustic + r->ms_codec;
+    r->rtf = r->ms_total / (1e3 * r->frame_s);
+    r->rtf_with_prefill = r->audio_s > 0 ? s->total_s / r->audio_s : 0.0;
+
+    vox_bench_traffic_of(m, 0, &r->traffic);
+    const size_t bw_bytes = o->bandwidth_bytes ? o->bandwidth_bytes : (size_t)1 << 30;
+    if ((rc = vox_bench_bandwidth(m->pool, bw_bytes, 3, &r->bandwidth_gbs, err))) goto out;
+    if (r->bandwidth_gbs > 0)
+        r->floor_rtf = r->traffic.per_frame / (r->bandwidth_gbs * 1e9) / r->frame_s;
+    if (r->rtf > 0) r->efficiency = r->floor_rtf / r->rtf;
+out:
+    free(text);
+    return rc;
+}

@@ -1,0 +1,78 @@
+/* bench.h — the measurements behind `voxtts bench` (issue "fast on a CPU").
+ *
+ * One benchmark run on a loaded model (real or synthetic): a warm-up request
+ * (so the voice's prompt-prefix KV cache exists and every weight page has been
+ * touched once, as for an already-used preset voice), then one streaming
+ * request that generates exactly `frames` frames ignoring END_AUDIO, with the
+ * per-stage times of voxtts_synth_stats.  Then the model's traffic model:
+ *
+ *   bytes_per_frame = backbone layer matrices (once per frame)
+ *                   + the n_codebooks rows of the audio embedding fed back
+ *                   + semantic head + llm_projection (once per frame)
+ *                   + n_steps x (acoustic layer matrices + input_projection +
+ *                                acoustic_codebook_output)
+ *                   + codec weights / VOX_STREAM_CHUNK (one codec pass every 25
+ *                                frames in steady-state streaming)
+ *
+ * (flow.c's last-layer shortcut skips rows, not matrices: every acoustic matrix
+ * is still read once per Euler step; the time projections are precomputed at
+ * load and read nothing), the machine's read bandwidth (all threads summing a
+ * 1 GiB buffer, best of 3), and from them
+ *
+ *   rtf       = (backbone + acoustic + codec time) / audio time  (per frame,
+ *               the prompt's prefill excluded: it is reported as prefill_s,
+ *               ttfa_s and rtf_with_prefill)
+ *   floor_rtf = bytes_per_frame / bandwidth / frame duration
+ *   efficiency = floor_rtf / rtf. */
+#ifndef VOX_VOXTRAL_BENCH_H
+#define VOX_VOXTRAL_BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "voxtral/model.h"
+
+typedef struct vox_bench_traffic {
+    int64_t weight_bytes;      /* every checkpoint tensor as stored */
+    double backbone, embed, heads, acoustic, codec; /* bytes read per frame, by part */
+    double per_frame;          /* their sum */
+} vox_bench_traffic;
+
+/* The traffic model above for n_steps Euler steps (0: the model's default). */
+void vox_bench_traffic_of(const voxtts_model *m, int n_steps, vox_bench_traffic *t);
+
+/* Read bandwidth in GB/s (1e9 bytes/s): the pool's threads summing `bytes`
+ * bytes (>= 1 GiB for a meaningful figure), best of `reps` passes. */
+int vox_bench_bandwidth(vox_pool *pool, size_t bytes, int reps, double *gbs, vox_error *err);
+
+/* A text of at least n_tokens tokens for this model's tokenizer (English words
+ * for a real tokenizer; with the synthetic byte-level one, n bytes).  malloc'd. */
+int vox_bench_text(const voxtts_model *m, int n_tokens, char **text, int *got, vox_error *err);
+
+/* Peak resident set size of the process so far, bytes (getrusage). */
+int64_t vox_bench_peak_rss(void);
+
+typedef struct vox_bench_opts {
+    const char *voice;
+    int frames;        /* frames of the measured request */
+    int prompt_tokens; /* text tokens */
+    uint64_t seed;
+    size_t bandwidth_bytes; /* buffer of the bandwidth measurement (0: 1 GiB) */
+} vox_bench_opts;
+
+typedef struct vox_bench_result {
+    voxtts_synth_stats warm, run;
+    int text_tokens;
+    double audio_s;            /* run.frames * frame duration */
+    double frame_s;            /* one frame's duration (0.08 s) */
+    double ms_backbone, ms_acoustic, ms_codec, ms_total; /* per frame */
+    double rtf, rtf_with_prefill;
+    int64_t peak_rss_bytes;    /* after the run, before the bandwidth buffer */
+    vox_bench_traffic traffic;
+    double bandwidth_gbs, floor_rtf, efficiency;
+} vox_bench_result;
+
+/* Warm-up, measured request, traffic model and bandwidth (see the top). */
+int vox_bench_run(voxtts_model *m, const vox_bench_opts *o, vox_bench_result *r, vox_error *err);
+
+#endif

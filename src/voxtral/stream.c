@@ -1,0 +1,97 @@
+/* stream.c — the codec emission schedule for streaming synthesis (see stream.h,
+ * VOXTRAL.md §6.5, §8.4). */
+#include "voxtral/stream.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+double vox_now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void vox_audio_stream_free(vox_audio_stream *s) {
+    if (!s) return;
+    vox_codec_ws_free(s->ws);
+    free(s->chunk);
+    free(s->all);
+    memset(s, 0, sizeof *s);
+}
+
+int vox_audio_stream_init(vox_audio_stream *s, const voxtts_model *m, int max_frames,
+                          voxtts_audio_fn on_audio, void *user, int alibi_press,
+                          int window_w_keys, vox_error *err) {
+    memset(s, 0, sizeof *s);
+    if (max_frames < 1) return vox_fail(err, VOX_E_INTERNAL, "audio stream of %d frames", max_frames);
+    s->m = m;
+    s->streaming = on_audio != NULL;
+    s->on_audio = on_audio;
+    s->user = user;
+    s->alibi_press = alibi_press;
+    s->window_w_keys = window_w_keys;
+    s->spf = voxtts_model_samples_per_frame(m);
+    /* VO's 25 frames, or more if this configuration's receptive field needs it */
+    const int rf = vox_codec_context_frames(&m->cfg);
+    s->context = rf > VOX_STREAM_CONTEXT ? rf : VOX_STREAM_CONTEXT;
+    s->start_frames = vox_codec_start_frames(&m->cfg);
+    const int chunk = s->streaming ? VOX_STREAM_CHUNK : VOX_BATCH_CHUNK;
+    const int64_t need = (int64_t)s->context + chunk;
+    const int ws_frames = need < max_frames ? (int)need : max_frames;
+    int rc = vox_codec_ws_new(m, ws_frames, &s->ws, err);
+    if (rc) return rc;
+    const size_t chunk_samples = (size_t)(chunk < max_frames ? chunk : max_frames) * (size_t)s->spf;
+    s->chunk = malloc(sizeof(float) * chunk_samples);
+    if (!s->streaming) s->all = malloc(sizeof(float) * (size_t)max_frames * (size_t)s->spf);
+    if (!s->chunk || (!s->streaming && !s->all)) {
+        vox_audio_stream_free(s);
+        return vox_fail(err, VOX_E_NOMEM, "out of memory for %d frames of audio", max_frames);
+    }
+    return VOX_OK;
+}
+
+/* Whether n frames (n > emitted) call for an emission now. */
+static int due(const vox_audio_stream *s, int n) {
+    if (s->emitted == 0 && n < s->start_frames) return 0;
+    if (!s->streaming) return n - s->emitted >= VOX_BATCH_CHUNK;
+    if (s->emitted == 0) return 1; /* first audio as early as possible */
+    if (n <= VOX_STREAM_CHUNK) return n % VOX_STREAM_FIRST_CHUNK == 0;
+    return n % VOX_STREAM_CHUNK == 0;
+}
+
+int vox_audio_stream_push(vox_audio_stream *s, const int32_t *codes, int n_frames, int final,
+                          vox_error *err) {
+    if (n_frames <= s->emitted || !(final || due(s, n_frames))) return VOX_OK;
+    const int ncb = s->m->cfg.n_codebooks;
+    const int start = s->emitted > s->context ? s->emitted - s->context : 0;
+    const int n = n_frames - start, skip = s->emitted - start;
+    const size_t new_samples = (size_t)(n_frames - s->emitted) * (size_t)s->spf;
+    float *dst = s->streaming ? s->chunk : s->all + (size_t)s->emitted * (size_t)s->spf;
+    const double t0 = vox_now_s();
+    int rc = vox_codec_decode_ws(s->ws, codes + (size_t)start * ncb, n, skip, s->alibi_press,
+                                 s->window_w_keys, dst, err);
+    const double t1 = vox_now_s();
+    s->codec_s += t1 - t0;
+    if (rc) return rc;
+    s->calls++;
+    s->frames_decoded += n;
+    const int before = s->emitted;
+    s->emitted = n_frames;
+    if (s->first_audio_t == 0.0) s->first_audio_t = t1;
+    if (s->streaming && s->on_audio(dst, new_samples, s->user))
+        return vox_fail(err, VOX_E_CANCELLED,
+                        "cancelled by the audio callback after frames %d..%d", before,
+                        n_frames - 1);
+    return VOX_OK;
+}
+
+float *vox_audio_stream_take(vox_audio_stream *s) {
+    float *a = s->all;
+    s->all = NULL;
+    if (a && s->emitted > 0) {
+        float *shrunk = realloc(a, sizeof(float) * (size_t)s->emitted * (size_t)s->spf);
+        if (shrunk) a = shrunk;
+    }
+    return a;
+}

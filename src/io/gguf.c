@@ -15,6 +15,8 @@
  * the alignment. */
 #include "io/gguf.h"
 
+#include "base/atomic_file.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -1239,38 +1241,14 @@ static int write_all(vox_gguf_writer *w, out_file *o) {
 
 int vox_gguf_write(vox_gguf_writer *w, const char *path, vox_error *err) {
     if (!w || !path || !path[0]) return vox_fail(err, VOX_E_ARG, "vox_gguf_write: %s is NULL or empty", !w ? "writer" : "path");
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 48);
-    if (!tmp) return vox_fail(err, VOX_E_NOMEM, "%s: out of memory", path);
-    /* A fresh name beside the target (same file system, so rename is atomic);
-     * O_EXCL makes concurrent writers pick different names. */
-    int fd = -1;
-    for (int k = 0; k < 1000 && fd < 0; k++) {
-        snprintf(tmp, plen + 48, "%s.tmp.%ld.%d", path, (long)getpid(), k);
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd < 0 && errno != EEXIST) break;
+    vox_atomic_file af;
+    int rc = vox_atomic_open(&af, path, err);
+    if (rc) return rc;
+    setvbuf(af.f, NULL, _IOFBF, 1 << 20);
+    out_file o = {af.f, 0, path, err};
+    if ((rc = write_all(w, &o))) {
+        vox_atomic_abort(&af);
+        return rc;
     }
-    if (fd < 0) {
-        int e = errno;
-        free(tmp);
-        return vox_fail(err, VOX_E_IO, "%s: cannot create a temporary file beside it: %s", path, strerror(e));
-    }
-    FILE *f = fdopen(fd, "wb");
-    if (!f) {
-        int e = errno;
-        close(fd);
-        unlink(tmp);
-        free(tmp);
-        return vox_fail(err, VOX_E_IO, "%s: fdopen failed: %s", path, strerror(e));
-    }
-    setvbuf(f, NULL, _IOFBF, 1 << 20);
-    out_file o = {f, 0, path, err};
-    int rc = write_all(w, &o);
-    if (!rc && fflush(f) != 0) rc = vox_fail(err, VOX_E_IO, "%s: write failed: %s", path, strerror(errno));
-    if (!rc && fsync(fileno(f)) != 0) rc = vox_fail(err, VOX_E_IO, "%s: fsync failed: %s", path, strerror(errno));
-    if (fclose(f) != 0 && !rc) rc = vox_fail(err, VOX_E_IO, "%s: close failed: %s", path, strerror(errno));
-    if (!rc && rename(tmp, path) != 0) rc = vox_fail(err, VOX_E_IO, "%s: cannot rename the temporary file into place: %s", path, strerror(errno));
-    if (rc) unlink(tmp);
-    free(tmp);
-    return rc;
+    return vox_atomic_commit(&af, path, err);
 }

@@ -1,11 +1,14 @@
 /* voxtts.h — the one public header of the voxtts text-to-speech library.
  *
  * voxtts runs Mistral's Voxtral-4B-TTS-2603 on a CPU from the official files
- * (params.json, consolidated.safetensors, tekken.json, voice_embedding/NAME.pt).
+ * (params.json, consolidated.safetensors, tekken.json, voice_embedding/NAME.pt),
+ * or from one GGUF file made by `voxtts quantize` (weights in f32, f16, bf16,
+ * q8_0 or q4_k, with params.json, tekken.json and the voices inside).
  * Handles are opaque; every function that can fail returns VOXTTS_OK (0) or a
  * negative VOXTTS_E_* code and fills a caller-owned voxtts_error with a message
  * naming the file, tensor or argument at fault.  No global mutable state: a
- * process may hold several models.  The "stage" functions at the end expose each
+ * process may hold several models; one model handle is used by one thread at a
+ * time (it owns a thread pool and per-voice caches).  The "stage" functions at the end expose each
  * step of the pipeline for debugging and for the golden tests. */
 #ifndef VOXTTS_H
 #define VOXTTS_H
@@ -43,7 +46,8 @@ const char *voxtts_version(void);
 
 typedef struct voxtts_tokenizer voxtts_tokenizer;
 
-/* `path` is a model directory holding tekken.json, or the tekken.json file itself. */
+/* `path` is a model directory holding tekken.json, the tekken.json file itself, or
+ * a voxtts GGUF file (its embedded tokenizer, else the tekken.json beside it). */
 int voxtts_tokenizer_load(const char *path, voxtts_tokenizer **out, voxtts_error *err);
 void voxtts_tokenizer_free(voxtts_tokenizer *tk);
 /* Token ids of UTF-8 text, without BOS/EOS. *ids is malloc'd; free() it. */
@@ -59,6 +63,8 @@ typedef struct voxtts_load_params {
 } voxtts_load_params;
 
 void voxtts_load_params_default(voxtts_load_params *p);
+/* `model_dir`: the official directory, or a voxtts GGUF file (told apart by its
+ * magic bytes); voices missing from a GGUF are looked for beside it. */
 int voxtts_model_load(const char *model_dir, const voxtts_load_params *p, voxtts_model **out,
                       voxtts_error *err);
 void voxtts_model_free(voxtts_model *m);

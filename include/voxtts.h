@@ -103,7 +103,7 @@ typedef struct voxtts_synth_stats {
     int prefill_tokens;    /* prompt positions run through the backbone in this call
                             * (the rest came from the voice's cached prefix) */
     int codec_calls;       /* codec decoder runs (streaming emissions) */
-    int codec_frames;      /* frames decoded by the codec, left context included */
+    int codec_frames;      /* frames decoded by the codec, equals the frames generated: each is decoded once */
     double prefill_s;      /* prompt: tokenizing, embedding, backbone prefill */
     double backbone_s;     /* per-frame backbone steps (feeding codes back) */
     double acoustic_s;     /* per-frame semantic head + flow matching (§5) */

@@ -54,6 +54,9 @@ void vox_bench_traffic_of(const voxtts_model *m, int n_steps, vox_bench_traffic 
         }
     }
     codec += (double)w->out_kernel * c->codec.dim * c->codec.patch_size * sizeof(float);
+    /* the codec decodes each frame once, incrementally (stream.h): its weights
+     * are read once per emission, 25 frames in the steady streaming state (the
+     * carried keys/values and conv rows are a few MB at most and stay cached) */
     t->codec = codec / VOX_STREAM_CHUNK;
     t->per_frame = t->backbone + t->embed + t->heads + t->acoustic + t->codec;
 }

@@ -15,9 +15,17 @@
  * i-W..i (W+1 keys; option: W keys), slope_h = 2^(-8h/H) (option: 2^(-8(h+1)/H)),
  * LayerScale on both residual branches, SwiGLU.
  *
- * Streaming (stream.h): a workspace sized once for the longest chunk is reused
- * by every decode of a request, and a decode may drop its first frames (the
- * left context of a chunk, §6.5) before the output projection. */
+ * Incremental decoding (stream.h, §6.5): a workspace decodes a stream in calls
+ * of any number of new frames, each frame exactly once, carrying between calls
+ * what the causal layers look back at: the last k-1 inputs of a causal conv
+ * (replicas of row 0 at the start: replicate padding), the last floor((k-1)/s)
+ * inputs of a transposed conv, the last W post-QK-norm keys and values of each
+ * transformer layer, and the last k-1 padded rows of the output conv (the
+ * reflection of rows 1..k-1 at the start).  Every row is computed by the same
+ * operations in the same order whatever the split (the kernels' per-row
+ * arithmetic does not depend on the number of rows, kernels.h; conv taps are
+ * summed j = 0..k-1, attention visits keys in global order), so the samples are
+ * bit-identical to one whole-sequence decode, which is itself a single call. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,14 +54,23 @@ struct vox_codec_ws {
     int T_max, C_max;
     float *x;      /* [T_max][C_max] current activations */
     float *y;      /* [T_max][C_max] */
-    float *pad;    /* [T_max + k_max][C_max] padded conv input */
-    float *tmp;    /* [T_max][C_max] conv tap output / scratch */
-    float *q, *k, *v, *att; /* [T_max][n_heads*head_dim] */
+    float *pad;    /* [T_max + k_max][C_max] conv input: carried rows ++ new rows */
+    float *tmp;    /* [T_max + k_max][C_max] conv tap output / scratch */
+    float *q, *att;         /* [T_max][n_heads*head_dim] */
+    float *k, *v;           /* [W_max + T_max][n_kv_heads*head_dim]: carried keys ++ new */
     float *h1, *h3;         /* [FFN_ROWS][hidden] */
     float *scores;          /* [n_threads][W_max + 1] */
     int score_stride;
     float slopes[64];
-    int n_slopes;
+    int w_keys;
+    /* stream state (§6.5): what each layer keeps of the rows already decoded */
+    int64_t frames_done;                      /* frames decoded since vox_codec_ws_start */
+    int64_t rows_in[VOX_MAX_CODEC_STAGES];    /* rows that entered stage i's conv */
+    int64_t rows_out;                         /* rows that entered the output conv */
+    float *conv_cache[VOX_MAX_CODEC_STAGES];  /* [conv_keep(i)][in_ch]: last conv inputs */
+    float *kc[VOX_MAX_CODEC_STAGES];          /* [n_layers][W_i][kvd]: last post-norm keys */
+    float *vc[VOX_MAX_CODEC_STAGES];          /* [n_layers][W_i][kvd]: their values */
+    float *out_cache;                         /* [k-1][dim]: last padded output-conv rows */
 };
 typedef struct vox_codec_ws codec_ws;
 
@@ -69,6 +86,19 @@ static void codec_ws_release(codec_ws *w) {
     free(w->h1);
     free(w->h3);
     free(w->scores);
+    for (int i = 0; i < VOX_MAX_CODEC_STAGES; i++) {
+        free(w->conv_cache[i]);
+        free(w->kc[i]);
+        free(w->vc[i]);
+    }
+    free(w->out_cache);
+}
+
+/* Input rows a stage's conv carries from one call to the next: a causal conv
+ * (replicate pad) reads k-1 rows back; a transposed conv's output rows
+ * [B*s, (B+T)*s) read inputs from B - floor((k-1)/s) on (§6.3). */
+static int conv_keep(const vox_codec_stage_w *st) {
+    return st->transposed ? (st->kernel - 1) / st->stride : st->kernel - 1;
 }
 
 static float *alloc2(size_t a, size_t b) {
@@ -102,11 +132,15 @@ static void conv_valid(const voxtts_model *m, const float *taps, int k, int in_c
 
 typedef struct codec_attn_task {
     codec_ws *w;
-    int T, window, w_keys;
+    int64_t base;       /* global row of new row 0 */
+    int nc;             /* carried keys in front of the new ones in w->k / w->v */
+    int window, w_keys;
     float scale;
 } codec_attn_task;
 
-/* Items are (t, head) pairs. */
+/* Items are (new row, head) pairs.  Keys are visited in global order with
+ * global positions, so a row's scores, softmax and weighted sum are the same
+ * operations in the same order however the rows are split into calls. */
 static void codec_attn_run(void *ctx, int64_t begin, int64_t end, int tid) {
     const codec_attn_task *t = ctx;
     codec_ws *w = t->w;
@@ -115,50 +149,64 @@ static void codec_attn_run(void *ctx, int64_t begin, int64_t end, int tid) {
               group = c->codec.n_heads / c->codec.n_kv_heads;
     const size_t qd = (size_t)H * hd, kvd = (size_t)c->codec.n_kv_heads * hd;
     float *sc = w->scores + (size_t)tid * w->score_stride;
+    const int64_t first = t->base - t->nc; /* global row of w->k row 0 */
     for (int64_t it = begin; it < end; it++) {
         const int i = (int)(it / H), h = (int)(it % H), kvh = h / group;
-        int lo = i - t->window + (t->w_keys ? 1 : 0);
+        const int64_t gi = t->base + i;
+        int64_t lo = gi - t->window + (t->w_keys ? 1 : 0);
         if (lo < 0) lo = 0;
-        const int n = i - lo + 1; /* may be 0 with W keys and W = 0 */
+        const int n = (int)(gi - lo + 1); /* may be 0 with W keys and W = 0 */
         const float *q = w->q + (size_t)i * qd + (size_t)h * hd;
         const float slope = w->slopes[h];
-        for (int j = lo; j <= i; j++)
-            sc[j - lo] = vox_dot_f32(q, w->k + (size_t)j * kvd + (size_t)kvh * hd, hd) * t->scale +
-                         slope * (float)(j - i);
+        for (int64_t j = lo; j <= gi; j++)
+            sc[j - lo] = vox_dot_f32(q, w->k + (size_t)(j - first) * kvd + (size_t)kvh * hd, hd) *
+                             t->scale +
+                         slope * (float)(j - gi);
         vox_softmax(sc, n);
         float *out = w->att + (size_t)i * qd + (size_t)h * hd;
         memset(out, 0, sizeof(float) * (size_t)hd);
-        for (int j = lo; j <= i; j++) {
-            const float p = sc[j - lo], *v = w->v + (size_t)j * kvd + (size_t)kvh * hd;
+        for (int64_t j = lo; j <= gi; j++) {
+            const float p = sc[j - lo], *v = w->v + (size_t)(j - first) * kvd + (size_t)kvh * hd;
             for (int d = 0; d < hd; d++) out[d] += p * v[d];
         }
     }
 }
 
-/* One codec transformer layer (§6.4) on w->x [T][dim], in place. */
-static void codec_layer(codec_ws *w, const vox_codec_layer_w *l, int T, int window, int w_keys) {
+/* One codec transformer layer (§6.4) on the T new rows w->x [T][dim], in place;
+ * base rows of this stage were decoded before, and kc / vc hold the last
+ * min(base, W) of their post-QK-norm keys and values (updated here). */
+static void codec_layer(codec_ws *w, const vox_codec_layer_w *l, int T, int64_t base, int window,
+                        float *kc, float *vc) {
     const voxtts_model *m = w->m;
     const vox_config *c = &m->cfg;
     const int D = c->codec.dim, H = c->codec.n_heads, hd = c->codec.head_dim;
     const int qd = H * hd, kvd = c->codec.n_kv_heads * hd, hidden = c->codec.hidden_dim;
+    const int nc = base < window ? (int)base : window;
     float *xn = w->y;
+    float *knew = w->k + (size_t)nc * kvd, *vnew = w->v + (size_t)nc * kvd;
+    memcpy(w->k, kc, sizeof(float) * (size_t)nc * kvd);
+    memcpy(w->v, vc, sizeof(float) * (size_t)nc * kvd);
     for (int t = 0; t < T; t++)
         vox_rmsnorm(w->x + (size_t)t * D, l->attention_norm, D, c->codec.norm_eps,
                     xn + (size_t)t * D);
     const vox_tensor *wqkv[3] = {l->wq, l->wk, l->wv};
-    float *yqkv[3] = {w->q, w->k, w->v};
+    float *yqkv[3] = {w->q, knew, vnew};
     vox_matmul_multi(m->pool, 3, wqkv, xn, T, yqkv);
     if (c->codec.qk_norm) {
         /* over the full projection, before the head split (§6.4, §9 #19) */
         for (int t = 0; t < T; t++) {
             vox_rmsnorm(w->q + (size_t)t * qd, l->q_norm, qd, c->codec.qk_norm_eps,
                         w->q + (size_t)t * qd);
-            vox_rmsnorm(w->k + (size_t)t * kvd, l->k_norm, kvd, c->codec.qk_norm_eps,
-                        w->k + (size_t)t * kvd);
+            vox_rmsnorm(knew + (size_t)t * kvd, l->k_norm, kvd, c->codec.qk_norm_eps,
+                        knew + (size_t)t * kvd);
         }
     }
-    codec_attn_task at = {w, T, window, w_keys, 1.0f / sqrtf((float)hd)};
+    codec_attn_task at = {w, base, nc, window, w->w_keys, 1.0f / sqrtf((float)hd)};
     vox_pool_for(m->pool, (int64_t)T * H, 4, codec_attn_run, &at);
+    /* carry the last W keys / values to the next call */
+    const int have = nc + T, keep = have < window ? have : window;
+    memcpy(kc, w->k + (size_t)(have - keep) * kvd, sizeof(float) * (size_t)keep * kvd);
+    memcpy(vc, w->v + (size_t)(have - keep) * kvd, sizeof(float) * (size_t)keep * kvd);
     vox_matmul_pool(m->pool, l->wo, w->att, T, xn);
     if (l->attention_scale) {
         for (int t = 0; t < T; t++)
@@ -253,21 +301,32 @@ int vox_codec_ws_new(const voxtts_model *m, int max_frames, vox_codec_ws **out, 
     w->C_max = (int)C_max;
     w->x = alloc2((size_t)T_max, (size_t)C_max);
     w->y = alloc2((size_t)T_max, (size_t)C_max);
-    w->tmp = alloc2((size_t)T_max, (size_t)C_max);
+    w->tmp = alloc2((size_t)(T_max + k_max), (size_t)C_max);
     w->pad = alloc2((size_t)(T_max + k_max), (size_t)C_max);
     w->q = alloc2((size_t)T_max, (size_t)qd);
     w->att = alloc2((size_t)T_max, (size_t)qd);
-    w->k = alloc2((size_t)T_max, (size_t)kvd);
-    w->v = alloc2((size_t)T_max, (size_t)kvd);
+    w->k = alloc2((size_t)(T_max + W_max), (size_t)kvd);
+    w->v = alloc2((size_t)(T_max + W_max), (size_t)kvd);
     w->h1 = alloc2(FFN_ROWS, (size_t)c->codec.hidden_dim);
     w->h3 = alloc2(FFN_ROWS, (size_t)c->codec.hidden_dim);
     w->score_stride = (int)W_max + 1;
     w->scores = alloc2((size_t)vox_pool_threads(m->pool), (size_t)w->score_stride);
-    if (!w->x || !w->y || !w->tmp || !w->pad || !w->q || !w->att || !w->k || !w->v || !w->h1 ||
-        !w->h3 || !w->scores) {
+    int ok = w->x && w->y && w->tmp && w->pad && w->q && w->att && w->k && w->v && w->h1 &&
+             w->h3 && w->scores;
+    for (int i = 0; ok && i < wt->n_stages; i++) {
+        const vox_codec_stage_w *st = &wt->stages[i];
+        const size_t cache = (size_t)st->n_layers * (size_t)st->window;
+        w->conv_cache[i] = alloc2((size_t)conv_keep(st), (size_t)st->in_ch);
+        w->kc[i] = alloc2(cache, (size_t)kvd);
+        w->vc[i] = alloc2(cache, (size_t)kvd);
+        ok = w->conv_cache[i] && w->kc[i] && w->vc[i];
+    }
+    if (ok) w->out_cache = alloc2((size_t)(wt->out_kernel - 1), (size_t)D);
+    if (!ok || !w->out_cache) {
         vox_codec_ws_free(w);
         return vox_fail(err, VOX_E_NOMEM, "codec: out of memory for %d frames", max_frames);
     }
+    vox_codec_ws_start(w, 0, 0);
     *out = w;
     return VOX_OK;
 }
@@ -278,23 +337,34 @@ void vox_codec_ws_free(vox_codec_ws *w) {
     free(w);
 }
 
-int vox_codec_decode_ws(vox_codec_ws *w, const int32_t *codes, int n_frames, int skip_frames,
-                        int alibi_press, int window_w_keys, float *wave, vox_error *err) {
+void vox_codec_ws_start(vox_codec_ws *w, int alibi_press, int window_w_keys) {
+    const int H = w->m->cfg.codec.n_heads;
+    for (int h = 0; h < H; h++)
+        w->slopes[h] = (float)pow(2.0, -8.0 * (double)(h + (alibi_press ? 1 : 0)) / (double)H);
+    w->w_keys = window_w_keys ? 1 : 0;
+    w->frames_done = 0;
+    w->rows_out = 0;
+    for (int i = 0; i < VOX_MAX_CODEC_STAGES; i++) w->rows_in[i] = 0;
+}
+
+int vox_codec_decode_next(vox_codec_ws *w, const int32_t *codes, int n_frames, int final,
+                          float *wave, vox_error *err) {
     const voxtts_model *m = w->m;
     const vox_config *c = &m->cfg;
     const vox_weights *wt = &m->w;
     if (n_frames < 1) return vox_fail(err, VOX_E_ARG, "codec: no frames to decode");
-    if (n_frames > w->max_frames || skip_frames < 0 || skip_frames >= n_frames)
-        return vox_fail(err, VOX_E_INTERNAL, "codec: %d frames (skip %d) for a workspace of %d",
-                        n_frames, skip_frames, w->max_frames);
+    if (n_frames > w->max_frames)
+        return vox_fail(err, VOX_E_INTERNAL, "codec: %d frames for a workspace of %d", n_frames,
+                        w->max_frames);
+    if (w->frames_done == 0 && !final && n_frames < vox_codec_start_frames(c))
+        return vox_fail(err, VOX_E_INTERNAL,
+                        "codec: a stream must start with at least %d frames (got %d)",
+                        vox_codec_start_frames(c), n_frames);
     int rc = vox_check_codes(m, codes, n_frames, 2, err);
     if (rc) return rc;
     const int sd = c->codec.semantic_dim, A = c->n_acoustic_codebook, L = c->acoustic_codebook_size,
               ncb = c->n_codebooks, D = c->codec.dim, patch = c->codec.patch_size;
     const int latent = sd + A;
-    const int H = c->codec.n_heads;
-    for (int h = 0; h < H; h++)
-        w->slopes[h] = (float)pow(2.0, -8.0 * (double)(h + (alibi_press ? 1 : 0)) / (double)H);
     /* latent (§6.1), one row per frame */
     for (int f = 0; f < n_frames; f++) {
         const int32_t *fc = codes + (size_t)f * ncb;
@@ -306,48 +376,76 @@ int vox_codec_decode_ws(vox_codec_ws *w, const int32_t *codes, int n_frames, int
     int T = n_frames;
     for (int i = 0; i < wt->n_stages; i++) {
         const vox_codec_stage_w *st = &wt->stages[i];
+        const int k = st->kernel, cin = st->in_ch, keep = conv_keep(st);
+        const int64_t before = w->rows_in[i];
+        /* conv input: the carried rows, then the new ones */
+        int nc = keep;
         if (!st->transposed) {
-            /* CausalConv1d, replicate left pad k-1: rows [x0]*(k-1), x0..x_{T-1} */
-            const int k = st->kernel, cin = st->in_ch;
-            for (int p = 0; p < k - 1; p++)
-                memcpy(w->pad + (size_t)p * cin, w->x, sizeof(float) * (size_t)cin);
-            memcpy(w->pad + (size_t)(k - 1) * cin, w->x, sizeof(float) * (size_t)T * cin);
+            /* CausalConv1d: replicate left pad k-1 at the stream start (§6.3) */
+            if (before == 0)
+                for (int p = 0; p < keep; p++)
+                    memcpy(w->conv_cache[i] + (size_t)p * cin, w->x, sizeof(float) * (size_t)cin);
+        } else if (before < keep) {
+            nc = (int)before; /* nothing before the stream start: the full conv has no input there */
+        }
+        memcpy(w->pad, w->conv_cache[i], sizeof(float) * (size_t)nc * cin);
+        memcpy(w->pad + (size_t)nc * cin, w->x, sizeof(float) * (size_t)T * cin);
+        const int have = nc + T, kept = have < keep ? have : keep;
+        memcpy(w->conv_cache[i], w->pad + (size_t)(have - kept) * cin,
+               sizeof(float) * (size_t)kept * cin);
+        w->rows_in[i] += T;
+        int64_t base; /* rows of this stage's output decoded before this call */
+        if (!st->transposed) {
             conv_valid(m, st->taps, k, cin, st->out_ch, w->pad, T, w->x, w->tmp);
+            base = before;
         } else {
-            /* CausalConvTranspose1d: y[t*s + j] += W_j^T x[t], keep the first T*s rows */
-            const int k = st->kernel, s = st->stride, cout = st->out_ch;
+            /* CausalConvTranspose1d: y[t*s + j] += W_j^T x[t] over the full
+             * conv, trimmed on the right: the new output rows [B*s, (B+T)*s)
+             * take taps j = 0..k-1 in order, as the whole decode does; rows
+             * past the end come back next call from the carried inputs */
+            const int s = st->stride, cout = st->out_ch;
             const int T2 = T * s;
             memset(w->y, 0, sizeof(float) * (size_t)T2 * cout);
             for (int j = 0; j < k; j++) {
-                vox_tensor W = tap_view(st->taps, j, cout, st->in_ch);
-                vox_matmul_pool(m->pool, &W, w->x, T, w->tmp);
-                for (int t = 0; t < T; t++) {
-                    const int pos = t * s + j;
-                    if (pos < T2)
+                vox_tensor W = tap_view(st->taps, j, cout, cin);
+                vox_matmul_pool(m->pool, &W, w->pad, have, w->tmp);
+                for (int t = 0; t < have; t++) {
+                    const int pos = (t - nc) * s + j; /* relative to output row B*s */
+                    if (pos >= 0 && pos < T2)
                         vox_add(w->y + (size_t)pos * cout, w->tmp + (size_t)t * cout, cout);
                 }
             }
             memcpy(w->x, w->y, sizeof(float) * (size_t)T2 * cout);
             T = T2;
+            base = before * s;
         }
-        for (int j = 0; j < st->n_layers; j++) codec_layer(w, &st->layers[j], T, st->window, window_w_keys);
+        for (int j = 0; j < st->n_layers; j++) {
+            const size_t off = (size_t)j * st->window * (size_t)(c->codec.n_kv_heads * c->codec.head_dim);
+            codec_layer(w, &st->layers[j], T, base, st->window, w->kc[i] + off, w->vc[i] + off);
+        }
     }
 
-    /* output_proj: reflect left pad k-1 (mirror excluding the edge); where the
-     * mirror runs past the end (T <= k-1) it reads zeros, as VO's pad1d does */
+    /* output_proj: reflect left pad k-1 at the stream start (mirror excluding
+     * the edge; where the mirror runs past the end, T <= k-1, it reads zeros,
+     * as VO's pad1d does, which only a whole sequence that short can see),
+     * afterwards the last k-1 padded rows of the previous call */
     const int k = wt->out_kernel;
-    for (int p = 0; p < k - 1; p++) {
-        const int src = k - 1 - p;
-        if (src < T)
-            memcpy(w->pad + (size_t)p * D, w->x + (size_t)src * D, sizeof(float) * (size_t)D);
-        else
-            memset(w->pad + (size_t)p * D, 0, sizeof(float) * (size_t)D);
+    if (w->rows_out == 0) {
+        for (int p = 0; p < k - 1; p++) {
+            const int src = k - 1 - p;
+            if (src < T)
+                memcpy(w->pad + (size_t)p * D, w->x + (size_t)src * D, sizeof(float) * (size_t)D);
+            else
+                memset(w->pad + (size_t)p * D, 0, sizeof(float) * (size_t)D);
+        }
+    } else {
+        memcpy(w->pad, w->out_cache, sizeof(float) * (size_t)(k - 1) * D);
     }
     memcpy(w->pad + (size_t)(k - 1) * D, w->x, sizeof(float) * (size_t)T * D);
-    /* rows of the dropped context frames are not projected at all */
-    const int skip_rows = (int)((int64_t)skip_frames * T / n_frames);
-    conv_valid(m, wt->out_taps, k, D, patch, w->pad + (size_t)skip_rows * D, T - skip_rows, wave,
-               w->tmp);
+    memcpy(w->out_cache, w->pad + (size_t)T * D, sizeof(float) * (size_t)(k - 1) * D);
+    w->rows_out += T;
+    w->frames_done += n_frames;
+    conv_valid(m, wt->out_taps, k, D, patch, w->pad, T, wave, w->tmp);
     return VOX_OK;
 }
 
@@ -358,7 +456,8 @@ int vox_codec_decode(const voxtts_model *m, const int32_t *codes, int n_frames, 
     if (rc) return rc;
     vox_codec_ws *w = NULL;
     if ((rc = vox_codec_ws_new(m, n_frames, &w, err))) return rc;
-    rc = vox_codec_decode_ws(w, codes, n_frames, 0, alibi_press, window_w_keys, wave, err);
+    vox_codec_ws_start(w, alibi_press, window_w_keys);
+    rc = vox_codec_decode_next(w, codes, n_frames, 1, wave, err);
     vox_codec_ws_free(w);
     return rc;
 }

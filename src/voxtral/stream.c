@@ -32,19 +32,20 @@ int vox_audio_stream_init(vox_audio_stream *s, const voxtts_model *m, int max_fr
     s->alibi_press = alibi_press;
     s->window_w_keys = window_w_keys;
     s->spf = voxtts_model_samples_per_frame(m);
-    /* VO's 25 frames, or more if this configuration's receptive field needs it */
-    const int rf = vox_codec_context_frames(&m->cfg);
-    s->context = rf > VOX_STREAM_CONTEXT ? rf : VOX_STREAM_CONTEXT;
     s->start_frames = vox_codec_start_frames(&m->cfg);
-    const int chunk = s->streaming ? VOX_STREAM_CHUNK : VOX_BATCH_CHUNK;
-    const int64_t need = (int64_t)s->context + chunk;
-    const int ws_frames = need < max_frames ? (int)need : max_frames;
-    int rc = vox_codec_ws_new(m, ws_frames, &s->ws, err);
+    /* the longest codec call: an emission on the schedule (the first one may
+     * wait for start_frames), or a batch chunk; longer pushes are split */
+    int chunk = s->streaming ? VOX_STREAM_CHUNK : VOX_BATCH_CHUNK;
+    if (chunk < s->start_frames) chunk = s->start_frames;
+    s->ws_frames = chunk < max_frames ? chunk : max_frames;
+    int rc = vox_codec_ws_new(m, s->ws_frames, &s->ws, err);
     if (rc) return rc;
-    const size_t chunk_samples = (size_t)(chunk < max_frames ? chunk : max_frames) * (size_t)s->spf;
-    s->chunk = malloc(sizeof(float) * chunk_samples);
-    if (!s->streaming) s->all = malloc(sizeof(float) * (size_t)max_frames * (size_t)s->spf);
-    if (!s->chunk || (!s->streaming && !s->all)) {
+    vox_codec_ws_start(s->ws, alibi_press, window_w_keys);
+    if (s->streaming)
+        s->chunk = malloc(sizeof(float) * (size_t)s->ws_frames * (size_t)s->spf);
+    else
+        s->all = malloc(sizeof(float) * (size_t)max_frames * (size_t)s->spf);
+    if (s->streaming ? !s->chunk : !s->all) {
         vox_audio_stream_free(s);
         return vox_fail(err, VOX_E_NOMEM, "out of memory for %d frames of audio", max_frames);
     }
@@ -64,25 +65,28 @@ int vox_audio_stream_push(vox_audio_stream *s, const int32_t *codes, int n_frame
                           vox_error *err) {
     if (n_frames <= s->emitted || !(final || due(s, n_frames))) return VOX_OK;
     const int ncb = s->m->cfg.n_codebooks;
-    const int start = s->emitted > s->context ? s->emitted - s->context : 0;
-    const int n = n_frames - start, skip = s->emitted - start;
-    const size_t new_samples = (size_t)(n_frames - s->emitted) * (size_t)s->spf;
-    float *dst = s->streaming ? s->chunk : s->all + (size_t)s->emitted * (size_t)s->spf;
-    const double t0 = vox_now_s();
-    int rc = vox_codec_decode_ws(s->ws, codes + (size_t)start * ncb, n, skip, s->alibi_press,
-                                 s->window_w_keys, dst, err);
-    const double t1 = vox_now_s();
-    s->codec_s += t1 - t0;
-    if (rc) return rc;
-    s->calls++;
-    s->frames_decoded += n;
-    const int before = s->emitted;
-    s->emitted = n_frames;
-    if (s->first_audio_t == 0.0) s->first_audio_t = t1;
-    if (s->streaming && s->on_audio(dst, new_samples, s->user))
-        return vox_fail(err, VOX_E_CANCELLED,
-                        "cancelled by the audio callback after frames %d..%d", before,
-                        n_frames - 1);
+    /* the new frames, each decoded once on top of the carried codec state, in
+     * codec calls of at most ws_frames frames (one per emission on the schedule) */
+    while (s->emitted < n_frames) {
+        const int left = n_frames - s->emitted, n = left < s->ws_frames ? left : s->ws_frames;
+        const size_t new_samples = (size_t)n * (size_t)s->spf;
+        float *dst = s->streaming ? s->chunk : s->all + (size_t)s->emitted * (size_t)s->spf;
+        const double t0 = vox_now_s();
+        int rc = vox_codec_decode_next(s->ws, codes + (size_t)s->emitted * ncb, n,
+                                       final && n == left, dst, err);
+        const double t1 = vox_now_s();
+        s->codec_s += t1 - t0;
+        if (rc) return rc;
+        s->calls++;
+        s->frames_decoded += n;
+        const int before = s->emitted;
+        s->emitted += n;
+        if (s->first_audio_t == 0.0) s->first_audio_t = t1;
+        if (s->streaming && s->on_audio(dst, new_samples, s->user))
+            return vox_fail(err, VOX_E_CANCELLED,
+                            "cancelled by the audio callback after frames %d..%d", before,
+                            s->emitted - 1);
+    }
     return VOX_OK;
 }
 

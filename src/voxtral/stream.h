@@ -1,69 +1,73 @@
 /* stream.h — decoding audio while frames are still being generated
  * (VOXTRAL.md §6.5, §8.4).
  *
- * The codec decoder is causal with a finite left receptive field (about 20.5
- * frames for the official configuration, vox_codec_context_frames computes it
- * exactly from params.json), so the audio of frames [a, b) can be decoded from
- * frames [a - ctx, b) alone once ctx covers the receptive field: the samples of
- * the context frames are computed and dropped, and the kept ones are
- * bit-identical to a decode of the whole sequence (every row's arithmetic is
- * independent of how many rows are decoded together; the context window starts
- * at the true frame 0 whenever a - ctx <= 0, so the start-of-stream padding is
- * reproduced as well).
+ * The codec decoder is causal, so it runs incrementally (§6.5, last paragraph):
+ * a codec workspace is started once per request and then decodes each new run
+ * of frames exactly once, carrying the state its layers look back at (conv
+ * inputs, sliding-window keys/values, the output conv's padded rows) from one
+ * call to the next.  The samples are bit-identical to one whole-sequence decode
+ * (every row's arithmetic is independent of how many rows are decoded together,
+ * and every sum runs in the same order), and no frame is decoded twice.
  *
- * vox_audio_stream runs the codec on such chunks while generate.c produces
- * frames.  Streaming (an on_audio callback) follows VO's schedule: the first
- * emission after 1 frame (or as soon as vox_codec_start_frames frames exist,
- * when a configuration's start padding looks further ahead), then every 5
- * frames until 25 frames exist, then every 25 frames, and the rest at the end;
- * the left context is 25 frames (VO's value) or the receptive field if a
- * configuration needs more.  Without a callback the
- * same path decodes chunks of 200 frames, which bounds the codec's memory for
- * long texts at 12.5% extra codec work.  One codec workspace, sized for the
- * longest chunk, is allocated per request: nothing is allocated per frame. */
+ * vox_audio_stream runs the codec while generate.c produces frames.  Streaming
+ * (an on_audio callback) follows VO's schedule, which sets the time to first
+ * audio: the first emission after 1 frame (or as soon as vox_codec_start_frames
+ * frames exist, when a configuration's start padding looks further ahead), then
+ * every 5 frames until 25 frames exist, then every 25 frames, and the rest at
+ * the end.  Without a callback the same path decodes chunks of 200 frames.  One
+ * codec workspace, sized for the longest chunk, is allocated per request: the
+ * codec's memory is bounded however long the text, and nothing is allocated per
+ * frame. */
 #ifndef VOX_VOXTRAL_STREAM_H
 #define VOX_VOXTRAL_STREAM_H
 
 #include "voxtral/model.h"
 
-/* ---- codec.c: chunked decoding ---- */
+/* ---- codec.c: incremental decoding ---- */
 typedef struct vox_codec_ws vox_codec_ws;
 
-/* Frames of left context that make a chunk's kept samples exact (§6.5). */
+/* Frames of left context that would make a chunk decoded on its own exact
+ * (§6.5): the codec's left receptive field. */
 int vox_codec_context_frames(const vox_config *cfg);
 /* Frames that must exist before the first samples are final: the output conv's
  * reflect padding at the start of the stream mirrors rows 1..k-1 (§6.3), which
  * lie in frame 0 for the official layout (8 rows per frame, k = 7) but may lie
  * in later frames for other configurations. */
 int vox_codec_start_frames(const vox_config *cfg);
-/* A workspace able to decode up to max_frames frames per call. */
+/* A workspace able to decode up to max_frames new frames per call; it is ready
+ * for a stream with the official options (as after vox_codec_ws_start(w, 0, 0)). */
 int vox_codec_ws_new(const voxtts_model *m, int max_frames, vox_codec_ws **out, vox_error *err);
 void vox_codec_ws_free(vox_codec_ws *w);
-/* Decode n_frames frames of offset codes and write the samples of frames
- * [skip_frames, n_frames) to wave ((n_frames - skip_frames) * samples_per_frame). */
-int vox_codec_decode_ws(vox_codec_ws *w, const int32_t *codes, int n_frames, int skip_frames,
-                        int alibi_press, int window_w_keys, float *wave, vox_error *err);
+/* Begin a new stream (frame 0 comes next) with the codec options (§6.4). */
+void vox_codec_ws_start(vox_codec_ws *w, int alibi_press, int window_w_keys);
+/* Decode the next n_frames (1..max_frames) frames of offset codes of the stream
+ * into wave[n_frames * samples_per_frame].  The stream's first call needs at
+ * least vox_codec_start_frames frames unless final says that these are all the
+ * frames there will be. */
+int vox_codec_decode_next(vox_codec_ws *w, const int32_t *codes, int n_frames, int final,
+                          float *wave, vox_error *err);
 
 /* ---- stream.c: the emission schedule ---- */
 #define VOX_STREAM_FIRST_CHUNK 5   /* frames per emission while <= 25 frames exist */
 #define VOX_STREAM_CHUNK 25        /* frames per emission afterwards */
-#define VOX_STREAM_CONTEXT 25      /* left context frames (at least the receptive field) */
+#define VOX_STREAM_CONTEXT 25      /* VO's left context (>= the receptive field); decoding
+                                      needs none, api.c still sizes kernel scratch with it */
 #define VOX_BATCH_CHUNK 200        /* frames per decode without a callback */
 
 typedef struct vox_audio_stream {
     const voxtts_model *m;
     int streaming;          /* 1: on_audio schedule; 0: chunks of VOX_BATCH_CHUNK */
-    int context;            /* left context frames */
     int start_frames;       /* frames needed before the first emission */
     int alibi_press, window_w_keys;
     int emitted;            /* frames whose samples have been produced */
     int spf;                /* samples per frame */
-    vox_codec_ws *ws;
-    float *chunk;           /* decoded samples of one emission */
+    int ws_frames;          /* most frames per codec call */
+    vox_codec_ws *ws;       /* the codec and its carried state */
+    float *chunk;           /* decoded samples of one codec call (streaming) */
     float *all;             /* without a callback: every sample [max_frames * spf] */
     voxtts_audio_fn on_audio;
     void *user;
-    int calls, frames_decoded;
+    int calls, frames_decoded; /* codec calls; frames decoded (each frame once) */
     double codec_s;         /* time spent in the codec */
     double first_audio_t;   /* monotonic time of the first audio (0: none yet) */
 } vox_audio_stream;

@@ -10,7 +10,10 @@
  * options; the emission sizes follow VO's schedule (1, then every 5 frames up to
  * 25, then every 25, then the rest); full synthesis with a seed gives the same
  * codes and the same samples streamed or not, fills the statistics, and a
- * callback that returns non-zero cancels with VOXTTS_E_CANCELLED. */
+ * callback that returns non-zero cancels with VOXTTS_E_CANCELLED.  The codec
+ * decodes incrementally, each frame once, carrying its state: calls of single
+ * frames, of irregular sizes and pushes that jump many frames also give
+ * bit-identical samples, and a workspace restarts cleanly. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,6 +150,94 @@ static void check_codec_stream(voxtts_model *m, const char *name, const int32_t 
     free(ref);
 }
 
+/* The codec run directly in calls of the given sizes (cycled; the first call
+ * takes at least the start frames) == whole decode; a workspace can be
+ * restarted for a second stream. */
+static void check_codec_pattern(voxtts_model *m, const char *name, const int32_t *codes, int F,
+                                const int *sizes, int n_sizes, int press, int wkeys) {
+    const int spf = voxtts_model_samples_per_frame(m), ncb = voxtts_model_n_codebooks(m);
+    const int sf = vox_codec_start_frames(&m->cfg);
+    voxtts_synth_params sp;
+    voxtts_synth_params_default(&sp);
+    sp.alibi_press = press;
+    sp.window_w_keys = wkeys;
+    voxtts_error err = {0};
+    float *ref = malloc(sizeof(float) * (size_t)F * spf), *got = calloc((size_t)F * spf, sizeof(float));
+    int maxn = sf;
+    for (int i = 0; i < n_sizes; i++) maxn = sizes[i] > maxn ? sizes[i] : maxn;
+    vox_codec_ws *w = NULL;
+    if (!ref || !got || vox_codec_ws_new(m, maxn, &w, &err) != VOX_OK) {
+        CHECK(0, "%s: pattern setup: %s", name, err.msg);
+        free(ref);
+        free(got);
+        return;
+    }
+    int rc = voxtts_stage_codec(m, codes, F, &sp, ref, &err);
+    CHECK(rc == VOXTTS_OK, "%s: whole decode of %d frames: %s", name, F, err.msg);
+    for (int pass = 0; pass < 2; pass++) { /* the second pass reuses the workspace */
+        memset(got, 0, sizeof(float) * (size_t)F * spf);
+        vox_codec_ws_start(w, press, wkeys);
+        int done = 0, calls = 0;
+        rc = VOX_OK;
+        while (done < F && rc == VOX_OK) {
+            int n = sizes[calls % n_sizes];
+            if (done == 0 && n < sf) n = sf;
+            if (n > F - done) n = F - done;
+            rc = vox_codec_decode_next(w, codes + (size_t)done * ncb, n, done + n == F,
+                                       got + (size_t)done * spf, &err);
+            done += n;
+            calls++;
+        }
+        CHECK(rc == VOX_OK, "%s: pattern decode of %d frames: %s", name, F, err.msg);
+        CHECK(memcmp(got, ref, sizeof(float) * (size_t)F * spf) == 0,
+              "%s: %d frames in calls of %d, %d, ... (press %d, wkeys %d, pass %d) differ from the "
+              "whole decode", name, F, sizes[0], n_sizes > 1 ? sizes[1] : sizes[0], press, wkeys, pass);
+    }
+    vox_codec_ws_free(w);
+    free(ref);
+    free(got);
+}
+
+/* Pushes that jump several frames at once: the stream splits them into codec
+ * calls of at most one chunk and still matches the whole decode. */
+static void check_stream_jumps(voxtts_model *m, const char *name, const int32_t *codes, int F) {
+    const int spf = voxtts_model_samples_per_frame(m);
+    voxtts_synth_params sp;
+    voxtts_synth_params_default(&sp);
+    voxtts_error err = {0};
+    float *ref = malloc(sizeof(float) * (size_t)F * spf);
+    if (!ref) { CHECK(0, "out of memory"); return; }
+    int rc = voxtts_stage_codec(m, codes, F, &sp, ref, &err);
+    CHECK(rc == VOXTTS_OK, "%s: whole decode: %s", name, err.msg);
+    sink sk = {0};
+    vox_audio_stream as;
+    rc = vox_audio_stream_init(&as, m, F, sink_fn, &sk, 0, 0, &err);
+    CHECK(rc == VOX_OK, "%s: stream init: %s", name, err.msg);
+    static const int at[] = {3, 10, 11, 75, 76, 140};
+    for (size_t i = 0; i < sizeof at / sizeof *at && rc == VOX_OK; i++)
+        if (at[i] < F) rc = vox_audio_stream_push(&as, codes, at[i], 0, &err);
+    if (rc == VOX_OK) rc = vox_audio_stream_push(&as, codes, F, 1, &err);
+    CHECK(rc == VOX_OK, "%s: jumping pushes: %s", name, err.msg);
+    CHECK(sk.n == (size_t)F * spf && memcmp(sk.buf, ref, sk.n * sizeof(float)) == 0,
+          "%s: %d frames pushed in jumps differ from the whole decode", name, F);
+    CHECK(as.frames_decoded == F, "%s: %d frames decoded for %d (each once)", name,
+          as.frames_decoded, F);
+    vox_audio_stream_free(&as);
+    sink_reset(&sk);
+    /* callback-less, everything at once: chunks of VOX_BATCH_CHUNK */
+    rc = vox_audio_stream_init(&as, m, F, NULL, NULL, 0, 0, &err);
+    if (rc == VOX_OK) rc = vox_audio_stream_push(&as, codes, F, 1, &err);
+    CHECK(rc == VOX_OK && as.calls == (F + VOX_BATCH_CHUNK - 1) / VOX_BATCH_CHUNK &&
+              as.frames_decoded == F,
+          "%s: one final push: %d calls, %d frames: %s", name, as.calls, as.frames_decoded, err.msg);
+    float *all = vox_audio_stream_take(&as);
+    CHECK(all && memcmp(all, ref, sizeof(float) * (size_t)F * spf) == 0,
+          "%s: %d frames in one final push differ from the whole decode", name, F);
+    free(all);
+    vox_audio_stream_free(&as);
+    free(ref);
+}
+
 static void test_model_stream(const char *dir) {
     char p[512];
     snprintf(p, sizeof p, "%s/params.json", dir);
@@ -182,6 +273,42 @@ static void test_model_stream(const char *dir) {
     for (size_t i = 0; i < sizeof lens / sizeof *lens; i++)
         check_codec_stream(m, dir, codes, lens[i], 0, 0);
     check_codec_stream(m, dir, codes, 60, 1, 1);
+    check_codec_stream(m, dir, codes, 60, 1, 0);
+    check_codec_stream(m, dir, codes, 60, 0, 1);
+    /* codec calls of other sizes: single frames, irregular, and the codec's own
+     * first-call rule with a start of exactly the start frames */
+    static const int one[] = {1}, irregular[] = {3, 1, 7, 2, 13, 1, 1, 30, 5};
+    static const int big[] = {2, 37};
+    check_codec_pattern(m, dir, codes, 1, one, 1, 0, 0);
+    check_codec_pattern(m, dir, codes, 40, one, 1, 0, 0);
+    check_codec_pattern(m, dir, codes, 40, one, 1, 1, 1);
+    check_codec_pattern(m, dir, codes, 97, irregular, 9, 0, 0);
+    check_codec_pattern(m, dir, codes, 97, irregular, 9, 1, 0);
+    check_codec_pattern(m, dir, codes, 97, irregular, 9, 0, 1);
+    check_codec_pattern(m, dir, codes, 230, big, 2, 0, 0);
+    check_stream_jumps(m, dir, codes, 230);
+    check_stream_jumps(m, dir, codes, 12);
+    {
+        /* a stream's first call must hold the start frames (unless final) */
+        vox_codec_ws *w = NULL;
+        float *wave = malloc(sizeof(float) * (size_t)4 * spf);
+        vox_error e = {0};
+        if (wave && vox_codec_ws_new(m, 4, &w, &e) == VOX_OK) {
+            int r1 = vox_codec_decode_next(w, codes, 1, 1, wave, &e);
+            CHECK(r1 == VOX_OK, "%s: a final 1-frame stream: %s", dir, e.msg);
+            vox_codec_ws_start(w, 0, 0);
+            int r2 = vox_codec_decode_next(w, codes, sf - 1 > 0 ? sf - 1 : 1, 0, wave, &e);
+            CHECK(sf > 1 ? r2 == VOX_E_INTERNAL && strstr(e.msg, "start") : r2 == VOX_OK,
+                  "%s: first call below the start frames: rc %d %s", dir, r2, e.msg);
+            vox_codec_ws_start(w, 0, 0);
+            int r3 = vox_codec_decode_next(w, codes, 5, 0, wave, &e);
+            CHECK(r3 == VOX_E_INTERNAL, "%s: more frames than the workspace holds: rc %d", dir, r3);
+        } else {
+            CHECK(0, "%s: workspace: %s", dir, e.msg);
+        }
+        vox_codec_ws_free(w);
+        free(wave);
+    }
     free(codes);
 
     /* full synthesis: streamed == returned, same codes, stats */
@@ -240,7 +367,8 @@ static void test_model_stream(const char *dir) {
                   st2.prefill_tokens < st2.prompt_tokens,
               "%s: prompt %d tokens, %d run (the voice prefix is cached after the first call)", dir,
               st2.prompt_tokens, st2.prefill_tokens);
-        CHECK(st2.codec_frames >= F, "%s: codec frames %d", dir, st2.codec_frames);
+        CHECK(st2.codec_frames == F, "%s: codec frames %d (each frame decoded once)", dir,
+              st2.codec_frames);
         voxtts_audio_free(&a);
         voxtts_audio_free(&b);
         sink_reset(&sk);

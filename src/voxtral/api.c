@@ -144,9 +144,9 @@ static int reserve_kernel_scratch(voxtts_model *m, vox_error *err) {
     for (int j = 0; j < 3; j++) max_in = cw[j] > max_in ? cw[j] : max_in;
     max_in = (max_in + 255) / 256 * 256;
     int rate = voxtts_model_samples_per_frame(m) / c->codec.patch_size; /* codec rows per frame */
-    int ctx = vox_codec_context_frames(c);
-    if (ctx < VOX_STREAM_CONTEXT) ctx = VOX_STREAM_CONTEXT;
-    int64_t rows = (int64_t)(VOX_BATCH_CHUNK + ctx) * rate;
+    /* a codec call decodes at most one chunk of new frames; the receptive field
+     * in frames is a generous margin for the rows its convolutions carry over */
+    int64_t rows = (int64_t)(VOX_BATCH_CHUNK + vox_codec_context_frames(c)) * rate;
     if (rows < 64) rows = 64; /* backbone prefill batches (backbone.c) */
     vox_tensor probe = {0};
     probe.ndim = 2;

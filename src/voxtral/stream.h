@@ -50,8 +50,8 @@ int vox_codec_decode_next(vox_codec_ws *w, const int32_t *codes, int n_frames, i
 /* ---- stream.c: the emission schedule ---- */
 #define VOX_STREAM_FIRST_CHUNK 5   /* frames per emission while <= 25 frames exist */
 #define VOX_STREAM_CHUNK 25        /* frames per emission afterwards */
-#define VOX_STREAM_CONTEXT 25      /* VO's left context (>= the receptive field); decoding
-                                      needs none, api.c still sizes kernel scratch with it */
+#define VOX_STREAM_CONTEXT 25      /* VO's left context (>= the receptive field); the
+                                      carried-state decoder needs none, kept as a bound */
 #define VOX_BATCH_CHUNK 200        /* frames per decode without a callback */
 
 typedef struct vox_audio_stream {

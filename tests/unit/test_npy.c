@@ -10,53 +10,7 @@
 
 #include "base/npy.h"
 #include "test.h"
-
-static char g_dir[256];
-
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb, (void)flag, (void)ftw;
-    return remove(p);
-}
-
-static const char *tpath(char *buf, const char *name) {
-    snprintf(buf, 512, "%s/%s", g_dir, name);
-    return buf;
-}
-
-static void write_bytes(const char *path, const void *p, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (!f || (n && fwrite(p, 1, n, f) != n)) {
-        perror(path);
-        exit(2);
-    }
-    fclose(f);
-}
-
-static unsigned char *read_bytes(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc((size_t)sz + 1);
-    if (b && fread(b, 1, (size_t)sz, f) != (size_t)sz) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    *n = (size_t)sz;
-    return b;
-}
-
-static int count_dir_entries(void) {
-    DIR *d = opendir(g_dir);
-    int n = 0;
-    struct dirent *e;
-    while (d && (e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
-    if (d) closedir(d);
-    return n;
-}
+#include "test_files.h"
 
 /* Hand-made npy: version major, header text (padded by us), then data bytes. */
 static void write_npy_raw(const char *path, int major, const char *hdr, const void *data, size_t dlen) {
@@ -215,14 +169,9 @@ static void test_bad_files(void) {
 }
 
 int main(void) {
-    const char *t = getenv("TMPDIR");
-    snprintf(g_dir, sizeof g_dir, "%s/vox_npy_XXXXXX", t && *t ? t : "/tmp");
-    if (!mkdtemp(g_dir)) {
-        perror("mkdtemp");
-        return 2;
-    }
+    make_dir("npy");
     test_round_trip();
     test_bad_files();
-    nftw(g_dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+    rm_dir();
     TEST_MAIN_END();
 }

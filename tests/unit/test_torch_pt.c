@@ -17,54 +17,7 @@
 #include "io/torch_pt.h"
 #include "tensor/tensor.h"
 #include "test.h"
-
-static char g_dir[256];
-
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb, (void)flag, (void)ftw;
-    return remove(p);
-}
-
-static void make_dir(void) {
-    const char *t = getenv("TMPDIR");
-    snprintf(g_dir, sizeof g_dir, "%s/vox_pt_XXXXXX", t && *t ? t : "/tmp");
-    if (!mkdtemp(g_dir)) {
-        perror("mkdtemp");
-        exit(2);
-    }
-}
-
-static void rm_dir(void) { nftw(g_dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS); }
-
-static const char *tpath(char *buf, const char *name) {
-    snprintf(buf, 512, "%s/%s", g_dir, name);
-    return buf;
-}
-
-static void write_bytes(const char *path, const void *p, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (!f || (n && fwrite(p, 1, n, f) != n)) {
-        perror(path);
-        exit(2);
-    }
-    fclose(f);
-}
-
-static unsigned char *read_bytes(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc((size_t)sz + 1);
-    if (b && fread(b, 1, (size_t)sz, f) != (size_t)sz) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    *n = (size_t)sz;
-    return b;
-}
+#include "test_files.h"
 
 /* ---- a minimal stored-zip builder (independent of the code under test) ---- */
 
@@ -573,7 +526,7 @@ static void test_official_file(void) {
 }
 
 int main(void) {
-    make_dir();
+    make_dir("pt");
     test_writer_layout();
     test_pickle_variants();
     test_bad_archives();

@@ -96,25 +96,6 @@ typedef struct wav_pipe {
     int write_errno; /* first write error (0: none) */
 } wav_pipe;
 
-static void put_le(unsigned char *p, uint32_t v, int n) {
-    for (int i = 0; i < n; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static void wav_header(unsigned char h[44], int sample_rate, uint32_t riff_size, uint32_t data_size) {
-    memcpy(h, "RIFF", 4);
-    put_le(h + 4, riff_size, 4);
-    memcpy(h + 8, "WAVEfmt ", 8);
-    put_le(h + 16, 16, 4);                          /* fmt chunk size */
-    put_le(h + 20, 1, 2);                           /* PCM */
-    put_le(h + 22, 1, 2);                           /* mono */
-    put_le(h + 24, (uint32_t)sample_rate, 4);
-    put_le(h + 28, (uint32_t)sample_rate * 2u, 4);  /* byte rate */
-    put_le(h + 32, 2, 2);                           /* block align */
-    put_le(h + 34, 16, 2);                          /* bits per sample */
-    memcpy(h + 36, "data", 4);
-    put_le(h + 40, data_size, 4);
-}
-
 static void wav_pipe_open(wav_pipe *w, FILE *f, int sample_rate) {
     memset(w, 0, sizeof *w);
     w->f = f;
@@ -129,20 +110,13 @@ static int wav_pipe_write(const float *samples, size_t n, void *user) {
     wav_pipe *w = user;
     if (w->write_errno) return 1;
     if (!w->header_done) {
-        unsigned char h[44];
-        wav_header(h, w->sample_rate, 0xFFFFFFFFu, 0xFFFFFFFFu);
+        unsigned char h[VOX_WAV_HEADER_BYTES];
+        vox_wav_header(h, w->sample_rate, 0xFFFFFFFFu);
         w->header_pos = w->seekable ? ftell(w->f) : -1;
         if (fwrite(h, 1, sizeof h, w->f) != sizeof h) goto fail;
         w->header_done = 1;
     }
-    int16_t pcm[2048];
-    unsigned char le[2 * 2048];
-    for (size_t i = 0; i < n; i += 2048) {
-        size_t k = n - i < 2048 ? n - i : 2048;
-        vox_pcm16_from_f32(samples + i, k, pcm);
-        for (size_t j = 0; j < k; j++) put_le(le + 2 * j, (uint16_t)pcm[j], 2);
-        if (fwrite(le, 2, k, w->f) != k) goto fail;
-    }
+    if (vox_wav_write_pcm(w->f, samples, n) != 0) goto fail;
     w->samples += n;
     /* a listener downstream should hear it now, not when stdio's buffer fills */
     if (fflush(w->f) != 0) goto fail;
@@ -158,8 +132,8 @@ static int wav_pipe_close(wav_pipe *w) {
     if (w->write_errno) return w->write_errno;
     const uint64_t data = w->samples * 2;
     if (data > 0xFFFFFFFFull - 36) return EFBIG;
-    unsigned char h[44];
-    wav_header(h, w->sample_rate, (uint32_t)(36 + data), (uint32_t)data);
+    unsigned char h[VOX_WAV_HEADER_BYTES];
+    vox_wav_header(h, w->sample_rate, (uint32_t)data);
     if (!w->header_done) {
         if (fwrite(h, 1, sizeof h, w->f) != sizeof h) return errno ? errno : EIO;
     } else if (w->seekable && w->header_pos >= 0) {

@@ -51,12 +51,11 @@ static int wav_check(const char *what, const float *samples, size_t n, int sampl
     return VOX_OK;
 }
 
-static int wav_emit(FILE *f, const char *what, const float *samples, size_t n, int sample_rate,
-                    vox_error *err) {
-    uint32_t data_bytes = (uint32_t)(n * 2);
-    unsigned char h[44];
+void vox_wav_header(unsigned char h[VOX_WAV_HEADER_BYTES], int sample_rate, uint32_t data_bytes) {
+    /* an unknown length keeps the RIFF size "unknown" too instead of wrapping */
+    uint32_t riff = data_bytes > 0xffffffffu - 36u ? 0xffffffffu : 36u + data_bytes;
     memcpy(h, "RIFF", 4);
-    put_u32(h + 4, 36 + data_bytes);
+    put_u32(h + 4, riff);
     memcpy(h + 8, "WAVEfmt ", 8);
     put_u32(h + 16, 16);                          /* fmt chunk size */
     put_u16(h + 20, 1);                           /* PCM */
@@ -67,18 +66,27 @@ static int wav_emit(FILE *f, const char *what, const float *samples, size_t n, i
     put_u16(h + 34, 16);                          /* bits per sample */
     memcpy(h + 36, "data", 4);
     put_u32(h + 40, data_bytes);
-    if (fwrite(h, 1, sizeof h, f) != sizeof h)
-        return vox_fail(err, VOX_E_IO, "%s: write failed: %s", what, strerror(errno));
+}
+
+int vox_wav_write_pcm(FILE *f, const float *samples, size_t n) {
     int16_t pcm[WAV_CHUNK];
     unsigned char le[WAV_CHUNK * 2];
     for (size_t i = 0; i < n; i += WAV_CHUNK) {
         size_t m = n - i < WAV_CHUNK ? n - i : WAV_CHUNK;
         vox_pcm16_from_f32(samples + i, m, pcm);
         for (size_t j = 0; j < m; j++) put_u16(le + 2 * j, (uint16_t)pcm[j]);
-        if (fwrite(le, 2, m, f) != m)
-            return vox_fail(err, VOX_E_IO, "%s: write failed: %s", what, strerror(errno));
+        if (fwrite(le, 2, m, f) != m) return -1;
     }
-    if (fflush(f) != 0) return vox_fail(err, VOX_E_IO, "%s: write failed: %s", what, strerror(errno));
+    return 0;
+}
+
+static int wav_emit(FILE *f, const char *what, const float *samples, size_t n, int sample_rate,
+                    vox_error *err) {
+    unsigned char h[VOX_WAV_HEADER_BYTES];
+    vox_wav_header(h, sample_rate, (uint32_t)(n * 2));
+    if (fwrite(h, 1, sizeof h, f) != sizeof h || vox_wav_write_pcm(f, samples, n) != 0 ||
+        fflush(f) != 0)
+        return vox_fail(err, VOX_E_IO, "%s: write failed: %s", what, strerror(errno));
     return VOX_OK;
 }
 

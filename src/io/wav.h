@@ -19,4 +19,12 @@ int vox_wav_write_stream(FILE *f, const float *samples, size_t n, int sample_rat
                          vox_error *err);
 void vox_pcm16_from_f32(const float *in, size_t n, int16_t *out);
 
+/* The pieces, for writers that stream (the length is unknown up front):
+ * the canonical 44-byte header for `data_bytes` bytes of samples (0xFFFFFFFF:
+ * unknown, "until the end of the stream"), and samples appended as 16-bit
+ * little-endian PCM (returns 0, or -1 with errno set). */
+#define VOX_WAV_HEADER_BYTES 44
+void vox_wav_header(unsigned char h[VOX_WAV_HEADER_BYTES], int sample_rate, uint32_t data_bytes);
+int vox_wav_write_pcm(FILE *f, const float *samples, size_t n);
+
 #endif

@@ -96,11 +96,28 @@ static void test_stream(void) {
     CHECK(vox_wav_write_stream(stdout, s, 5, -1, &err) == VOX_E_ARG, "negative rate");
 }
 
+/* The header alone: exact sizes, and the "unknown length" form streaming uses. */
+static void test_header(void) {
+    unsigned char h[VOX_WAV_HEADER_BYTES];
+    vox_wav_header(h, 24000, 3840);
+    uint32_t riff = h[4] | h[5] << 8 | h[6] << 16 | (uint32_t)h[7] << 24;
+    uint32_t data = h[40] | h[41] << 8 | h[42] << 16 | (uint32_t)h[43] << 24;
+    uint32_t rate = h[24] | h[25] << 8 | h[26] << 16 | (uint32_t)h[27] << 24;
+    CHECK(!memcmp(h, "RIFF", 4) && !memcmp(h + 8, "WAVEfmt ", 8) && !memcmp(h + 36, "data", 4),
+          "chunk ids");
+    CHECK(riff == 36 + 3840 && data == 3840 && rate == 24000, "sizes %u %u rate %u", riff, data, rate);
+    vox_wav_header(h, 24000, 0xFFFFFFFFu);
+    riff = h[4] | h[5] << 8 | h[6] << 16 | (uint32_t)h[7] << 24;
+    data = h[40] | h[41] << 8 | h[42] << 16 | (uint32_t)h[43] << 24;
+    CHECK(riff == 0xFFFFFFFFu && data == 0xFFFFFFFFu, "unknown length: riff %u data %u", riff, data);
+}
+
 int main(void) {
     make_dir("wav");
     test_pcm();
     test_file();
     test_stream();
+    test_header();
     rm_dir();
     TEST_MAIN_END();
 }

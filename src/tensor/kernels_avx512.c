@@ -181,18 +181,7 @@ VOX_INLINE void float_tile(vox_dtype dt, const void *w, size_t ws, int n_out, co
     }
 }
 
-static void tile_f32(const void *w, size_t ws, int n_out, const void *x, size_t xs, int n_rows,
-                     int64_t n, float *y, int64_t ldy) {
-    float_tile(VOX_F32, w, ws, n_out, x, xs, n_rows, n, y, ldy);
-}
-static void tile_bf16(const void *w, size_t ws, int n_out, const void *x, size_t xs, int n_rows,
-                      int64_t n, float *y, int64_t ldy) {
-    float_tile(VOX_BF16, w, ws, n_out, x, xs, n_rows, n, y, ldy);
-}
-static void tile_f16(const void *w, size_t ws, int n_out, const void *x, size_t xs, int n_rows,
-                     int64_t n, float *y, int64_t ldy) {
-    float_tile(VOX_F16, w, ws, n_out, x, xs, n_rows, n, y, ldy);
-}
+VOX_DEFINE_FLOAT_TILES(float_tile)
 
 /* vox_dot_f32 with the portable version's arithmetic exactly (element i into
  * lane i % 16, multiply then add, the same pairwise reduction), 16 lanes at a

@@ -70,6 +70,22 @@ float vox_dot_f32_avx512(const float *a, const float *b, int n);
 
 /* ---- helpers shared by the kernel files -------------------------------------- */
 
+/* The three float-weight tiles of an instruction-set file: each forwards to that
+ * file's own `float_tile(dtype, ...)`, compiled for its instruction set. */
+#define VOX_DEFINE_FLOAT_TILES(float_tile)                                                  \
+    static void tile_f32(const void *w, size_t ws, int n_out, const void *x, size_t xs,     \
+                         int n_rows, int64_t n, float *y, int64_t ldy) {                   \
+        float_tile(VOX_F32, w, ws, n_out, x, xs, n_rows, n, y, ldy);                        \
+    }                                                                                       \
+    static void tile_bf16(const void *w, size_t ws, int n_out, const void *x, size_t xs,    \
+                          int n_rows, int64_t n, float *y, int64_t ldy) {                  \
+        float_tile(VOX_BF16, w, ws, n_out, x, xs, n_rows, n, y, ldy);                       \
+    }                                                                                       \
+    static void tile_f16(const void *w, size_t ws, int n_out, const void *x, size_t xs,     \
+                         int n_rows, int64_t n, float *y, int64_t ldy) {                   \
+        float_tile(VOX_F16, w, ws, n_out, x, xs, n_rows, n, y, ldy);                        \
+    }
+
 static inline size_t vox_round64(size_t v) { return (v + 63) & ~(size_t)63; }
 
 /* One Q8_0 activation block exactly as vox_quantize_row(VOX_Q8_0) makes it:

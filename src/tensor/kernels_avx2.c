@@ -45,9 +45,7 @@
 #else
 #define VOX_UNROLL _Pragma("GCC unroll 8")
 #endif
-#define VOX_INLINE static inline __attribute__((always_inline))
 
-#define ROW(base, i, stride) ((const void *)((const char *)(base) + (size_t)(i) * (stride)))
 #define PF_BYTES 8192 /* software prefetch distance along the weight rows (see kernels_avx512.c) */
 
 static inline float hsum8(__m256 v) {
@@ -124,22 +122,7 @@ VOX_INLINE void float_micro(vox_dtype dt, const void *w, size_t ws, const int OB
 }
 #undef HALF_STEP
 
-VOX_INLINE void float_tile(vox_dtype dt, const void *w, size_t ws, int n_out, const void *x,
-                           size_t xs, int n_rows, int64_t n, float *y, int64_t ldy) {
-    for (int r0 = 0; r0 < n_rows; r0 += 2) {
-        const int R = n_rows - r0 < 2 ? n_rows - r0 : 2;
-        const void *xr = ROW(x, r0, xs);
-        float *yr = y + (int64_t)r0 * ldy;
-        for (int o0 = 0; o0 < n_out; o0 += 2) {
-            const int OB = n_out - o0 < 2 ? n_out - o0 : 2;
-            const void *wo = ROW(w, o0, ws);
-            if (OB == 2 && R == 2) float_micro(dt, wo, ws, 2, xr, xs, 2, n, yr + o0, ldy);
-            else if (OB == 2) float_micro(dt, wo, ws, 2, xr, xs, 1, n, yr + o0, ldy);
-            else if (R == 2) float_micro(dt, wo, ws, 1, xr, xs, 2, n, yr + o0, ldy);
-            else float_micro(dt, wo, ws, 1, xr, xs, 1, n, yr + o0, ldy);
-        }
-    }
-}
+VOX_DEFINE_FLOAT_TILE_2X2(float_tile, float_micro)
 
 VOX_DEFINE_FLOAT_TILES(float_tile)
 

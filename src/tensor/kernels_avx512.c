@@ -40,9 +40,7 @@
 #else
 #define VOX_UNROLL _Pragma("GCC unroll 8")
 #endif
-#define VOX_INLINE static inline __attribute__((always_inline))
 
-#define ROW(base, i, stride) ((const void *)((const char *)(base) + (size_t)(i) * (stride)))
 
 /* 16 weights at w + i as f32; `m` masks the lanes to load (others are 0). */
 VOX_INLINE __m512 load_w16(vox_dtype dt, const void *w, int64_t i, __mmask16 m) {

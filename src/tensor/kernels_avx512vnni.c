@@ -61,9 +61,7 @@
 #else
 #define VOX_UNROLL _Pragma("GCC unroll 8")
 #endif
-#define VOX_INLINE static inline __attribute__((always_inline))
 
-#define ROW(base, i, stride) ((const void *)((const char *)(base) + (size_t)(i) * (stride)))
 
 enum { GROUP_BYTES = 640, Q8_GROUP = 16 /* blocks */, Q4_GROUP = 2 /* super-blocks */ };
 

@@ -70,6 +70,33 @@ float vox_dot_f32_avx512(const float *a, const float *b, int n);
 
 /* ---- helpers shared by the kernel files -------------------------------------- */
 
+/* Forced inlining for the kernel files' building blocks, and row i of a strided array. */
+#define VOX_INLINE static inline __attribute__((always_inline))
+#define ROW(base, i, stride) ((const void *)((const char *)(base) + (size_t)(i) * (stride)))
+
+/* A float-weight tile made of 2 output rows x 2 activation rows micro-kernels:
+ * `float_micro(dt, w, ws, n_out<=2, x, xs, n_rows<=2, n, y, ldy)` is the file's
+ * own, compiled for its instruction set. */
+#define VOX_DEFINE_FLOAT_TILE_2X2(float_tile, float_micro)                                  \
+    VOX_INLINE void float_tile(vox_dtype dt, const void *w, size_t ws, int n_out,           \
+                               const void *x, size_t xs, int n_rows, int64_t n, float *y,   \
+                               int64_t ldy) {                                               \
+        for (int r0 = 0; r0 < n_rows; r0 += 2) {                                            \
+            const int R = n_rows - r0 < 2 ? n_rows - r0 : 2;                                \
+            const void *xr = ROW(x, r0, xs);                                                \
+            float *yr = y + (int64_t)r0 * ldy;                                              \
+            for (int o0 = 0; o0 < n_out; o0 += 2) {                                         \
+                const int OB = n_out - o0 < 2 ? n_out - o0 : 2;                             \
+                const void *wo = ROW(w, o0, ws);                                            \
+                /* constant sizes, so each call inlines a specialised micro-kernel */      \
+                if (OB == 2 && R == 2) float_micro(dt, wo, ws, 2, xr, xs, 2, n, yr + o0, ldy); \
+                else if (OB == 2) float_micro(dt, wo, ws, 2, xr, xs, 1, n, yr + o0, ldy);   \
+                else if (R == 2) float_micro(dt, wo, ws, 1, xr, xs, 2, n, yr + o0, ldy);    \
+                else float_micro(dt, wo, ws, 1, xr, xs, 1, n, yr + o0, ldy);                \
+            }                                                                               \
+        }                                                                                   \
+    }
+
 /* The three float-weight tiles of an instruction-set file: each forwards to that
  * file's own `float_tile(dtype, ...)`, compiled for its instruction set. */
 #define VOX_DEFINE_FLOAT_TILES(float_tile)                                                  \

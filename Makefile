@@ -52,4 +52,7 @@ test: all
 clean:
 	rm -rf build build-san
 
--include $(OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+# Header dependencies of every object (tests and tools too, so a changed struct
+# rebuilds them).
+-include $(OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TESTS:$(BUILD)/tests/%=$(BUILD)/tests/unit/%.d) \
+	$(TOOLS:%=%.d)

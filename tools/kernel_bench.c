@@ -110,6 +110,8 @@ static float grand(void) {
     return (float)(sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v));
 }
 
+static int g_packed; /* --packed: time the level's packed layout where it has one */
+
 static void bench_one(vox_kernel_level level, vox_dtype dt, int out, int in, const int *rows_list,
                       int n_rows_list, const int *threads_list, int n_threads_list, double mb,
                       int quick) {
@@ -143,6 +145,15 @@ static void bench_one(vox_kernel_level level, vox_dtype dt, int out, int in, con
         t[c].data = w + (size_t)c * mat;
         t[c].nbytes = mat;
     }
+    void **packs = calloc((size_t)copies, sizeof *packs);
+    int packed = 0;
+    for (int c = 0; g_packed && packs && c < copies; c++) {
+        vox_tensor p;
+        if (vox_matmul_pack_level(level, &t[c], &p, &packs[c]) == 1) {
+            t[c] = p;
+            packed = 1;
+        }
+    }
     for (int i = 0; i < 8 * in; i++) x[i] = grand();
     for (int ti = 0; ti < n_threads_list; ti++) {
         vox_pool *pool = NULL;
@@ -165,14 +176,16 @@ static void bench_one(vox_kernel_level level, vox_dtype dt, int out, int in, con
             } while (el < min_time || reps < copies);
             const double per = el / (double)reps, cpu = (cpu_s() - c0) / (double)reps;
             const double macs = (double)out * in * rows;
-            printf("%-5s %5dx%-5d rows %d threads %d: mean %7.3f ms %5.1f GB/s %6.1f GMAC/s | best %7.3f ms "
+            printf("%-5s%s %5dx%-5d rows %d threads %d: mean %7.3f ms %5.1f GB/s %6.1f GMAC/s | best %7.3f ms "
                    "%5.1f GB/s %6.1f GMAC/s | cpu %.3f ms\n",
-                   vox_dtype_name(dt), out, in, rows, threads_list[ti], per * 1e3, (double)mat / per / 1e9,
+                   vox_dtype_name(dt), packed ? "+p" : "  ", out, in, rows, threads_list[ti], per * 1e3, (double)mat / per / 1e9,
                    macs / per / 1e9, best * 1e3, (double)mat / best / 1e9, macs / best / 1e9, cpu * 1e3);
             fflush(stdout);
         }
         vox_pool_free(pool);
     }
+    for (int c = 0; packs && c < copies; c++) free(packs[c]);
+    free(packs);
     free(w), free(row), free(x), free(y), free(t);
 }
 
@@ -195,6 +208,8 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0) {
             quick = 1;
+        } else if (strcmp(argv[i], "--packed") == 0) {
+            g_packed = 1;
         } else if (strcmp(argv[i], "--no-bandwidth") == 0) {
             skip_bw = 1;
         } else if (strcmp(argv[i], "--level") == 0 && i + 1 < argc) {

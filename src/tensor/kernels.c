@@ -1,8 +1,10 @@
 /* kernels.c — the matrix-product driver, kernel-level selection, and the small
  * element-wise ops (see kernels.h).
  *
- * The driver: for quantized weights it first quantizes every input row into
- * the chosen kernel set's layout (once per call, into the pool's scratch),
+ * The driver: for quantized weights (and BF16 weights on the avx512 level with
+ * AVX512_BF16, whose kernel wants each activation split into two bf16 parts)
+ * it first prepares every input row in the chosen kernel set's layout (once
+ * per call, into the pool's scratch),
  * then splits the output rows of all matrices into chunks that the pool's
  * threads claim, and each thread walks its chunk in tiles: all input rows at
  * once when there are at most VOX_TILE_ROWS of them (the common case: 1 row in
@@ -49,6 +51,7 @@ enum {
     CPU_VNNI = 1 << 2,   /* avx512_vnni */
     CPU_NEON = 1 << 3,
     CPU_DOTPROD = 1 << 4,
+    CPU_BF16 = 1 << 5,   /* avx512_bf16 (and CPU_AVX512) */
 };
 
 static pthread_once_t features_once = PTHREAD_ONCE_INIT;
@@ -67,6 +70,7 @@ static void read_cpu_features(void) {
         __builtin_cpu_supports("avx512vl"))
         f |= CPU_AVX512;
     if ((f & CPU_AVX512) && __builtin_cpu_supports("avx512vnni")) f |= CPU_VNNI;
+    if ((f & CPU_AVX512) && __builtin_cpu_supports("avx512bf16")) f |= CPU_BF16;
 #elif defined(__aarch64__)
     f |= CPU_NEON;
 #if defined(__linux__)
@@ -104,8 +108,11 @@ const char *vox_kernel_level_describe(vox_kernel_level l) {
     if (!vox_kernel_level_supported(l)) return vox_kernel_level_name(l) ? "unsupported" : "invalid";
     unsigned f = cpu_features();
     switch (l) {
-    case VOX_LEVEL_AVX512:
-        return (f & CPU_VNNI) && vox_kernels_avx512vnni() ? "avx512+vnni" : "avx512";
+    case VOX_LEVEL_AVX512: {
+        const int vnni = (f & CPU_VNNI) && vox_kernels_avx512vnni();
+        const int bf16 = (f & CPU_BF16) && vox_kernels_avx512bf16();
+        return vnni ? (bf16 ? "avx512+vnni+bf16" : "avx512+vnni") : (bf16 ? "avx512+bf16" : "avx512");
+    }
     case VOX_LEVEL_NEON: return (f & CPU_DOTPROD) && vox_kernels_neon_dot() ? "neon+dotprod" : "neon";
     default: return level_names[l];
     }
@@ -174,7 +181,9 @@ static const vox_dtype_kernel *kernel_for(vox_kernel_level l, vox_dtype dt) {
     case VOX_LEVEL_GENERIC: break;
     case VOX_LEVEL_AVX2: ks = vox_kernels_avx2(); break;
     case VOX_LEVEL_AVX512:
-        if (!quant)
+        if (dt == VOX_BF16 && (cpu_features() & CPU_BF16) && vox_kernels_avx512bf16())
+            ks = vox_kernels_avx512bf16();
+        else if (!quant)
             ks = vox_kernels_avx512();
         else if ((cpu_features() & CPU_VNNI) && vox_kernels_avx512vnni())
             ks = vox_kernels_avx512vnni();
@@ -195,7 +204,11 @@ static const vox_dtype_kernel *kernel_for(vox_kernel_level l, vox_dtype dt) {
 
 /* ---- the matmul driver ------------------------------------------------------------ */
 
-static int is_quant(vox_dtype dt) { return dt == VOX_Q8_0 || dt == VOX_Q4_K; }
+/* Whether level l's kernel for dt reads prepared activation rows (the
+ * quantized dtypes, and BF16 on the avx512 level with AVX512_BF16). */
+static int needs_prep(vox_kernel_level l, vox_dtype dt) {
+    return (unsigned)dt < VOX_N_DTYPES && kernel_for(l, dt)->prep != NULL;
+}
 
 static int shape_ok(const vox_tensor *W) {
     if ((unsigned)W->dtype >= VOX_N_DTYPES || W->shape[0] < 0 || W->shape[1] < 0) return 0;
@@ -203,10 +216,16 @@ static int shape_ok(const vox_tensor *W) {
     return bs > 0 && W->shape[1] % bs == 0;
 }
 
+/* Whether products at level l read W's packed layout. */
+static int uses_packed(vox_kernel_level l, const vox_tensor *W, const vox_dtype_kernel *k) {
+    return W->packed && W->packed_level == (int)l && k->pack_rows > 0 && k->tile_packed;
+}
+
 /* One matrix of a product, with its activation rows as the kernel reads them. */
 typedef struct mat_job {
     const vox_tensor *W;
     const vox_dtype_kernel *k;
+    int packed;      /* read W->packed with k->tile_packed */
     const void *x;   /* f32 rows or prepared rows */
     size_t x_stride; /* bytes between rows of x */
     float *y;
@@ -227,23 +246,36 @@ static void matmul_range(const mat_job *j, int n_rows, int64_t o0, int64_t o1) {
             for (int64_t o = o0; o < o1; o++) j->y[(int64_t)r * out + o] = NAN;
         return;
     }
-    const size_t row_bytes = vox_dtype_row_bytes(j->W->dtype, in);
-    const char *w = j->W->data;
+    /* unpacked: weight row o at w + o * stride; packed: row o in group o / P
+     * at w + (o / P) * stride (o0 and every tile start are multiples of P) */
+    const int P = j->packed ? j->k->pack_rows : 1;
+    const size_t stride = j->packed ? j->k->pack_group_bytes(in) : vox_dtype_row_bytes(j->W->dtype, in);
+    const char *w = j->packed ? j->W->packed : j->W->data;
+    const vox_tile_fn tile = j->packed ? j->k->tile_packed : j->k->tile;
     const char *x = j->x;
     if (n_rows <= VOX_TILE_ROWS) {
-        j->k->tile(w + (size_t)o0 * row_bytes, row_bytes, (int)(o1 - o0), x, j->x_stride, n_rows, in,
-                   j->y + o0, out);
+        tile(w + (size_t)(o0 / P) * stride, stride, (int)(o1 - o0), x, j->x_stride, n_rows, in,
+             j->y + o0, out);
         return;
     }
-    for (int64_t ob = o0; ob < o1; ob += TILE_OUT) {
+    for (int64_t ob = o0; ob < o1; ob += TILE_OUT) { /* TILE_OUT: a multiple of every P */
         const int64_t oe = ob + TILE_OUT < o1 ? ob + TILE_OUT : o1;
         for (int rb = 0; rb < n_rows; rb += VOX_TILE_ROWS) {
             const int nr = n_rows - rb < VOX_TILE_ROWS ? n_rows - rb : VOX_TILE_ROWS;
-            j->k->tile(w + (size_t)ob * row_bytes, row_bytes, (int)(oe - ob),
-                       x + (size_t)rb * j->x_stride, j->x_stride, nr, in,
-                       j->y + (int64_t)rb * out + ob, out);
+            tile(w + (size_t)(ob / P) * stride, stride, (int)(oe - ob), x + (size_t)rb * j->x_stride,
+                 j->x_stride, nr, in, j->y + (int64_t)rb * out + ob, out);
         }
     }
+}
+
+/* Start of the share of one matrix's rows that begins at row o: for a packed
+ * matrix rounded up to a whole group (capped at the row count), so the shares
+ * of consecutive chunks, each rounded the same way, still partition the rows. */
+static int64_t share_start(const mat_job *j, int64_t o, int64_t rows) {
+    if (!j->packed) return o;
+    const int64_t P = j->k->pack_rows;
+    o = (o + P - 1) / P * P;
+    return o < rows ? o : rows;
 }
 
 /* Items are the output rows of all matrices, concatenated. */
@@ -252,12 +284,14 @@ static void matmul_task_run(void *ctx, int64_t begin, int64_t end, int tid) {
     const matmul_task *t = ctx;
     int64_t first = 0;
     for (int j = 0; j < t->n_mats && begin < end; j++) {
-        int64_t rows = t->jobs[j].W->shape[0];
+        const int64_t rows = t->jobs[j].W->shape[0];
         int64_t lo = begin - first, hi = end - first;
         if (lo < rows) {
             if (hi > rows) hi = rows;
-            matmul_range(&t->jobs[j], t->n_rows, lo, hi);
             begin = first + hi;
+            lo = share_start(&t->jobs[j], lo, rows);
+            hi = share_start(&t->jobs[j], hi, rows);
+            if (lo < hi) matmul_range(&t->jobs[j], t->n_rows, lo, hi);
         }
         first += rows;
     }
@@ -273,9 +307,9 @@ static int64_t pick_chunk(vox_pool *pool, int64_t total) {
     return c;
 }
 
-#define MAX_PREP 2 /* distinct quantized dtypes in one call: Q8_0 and Q4_K */
+#define MAX_PREP 3 /* distinct prepared dtypes in one call: Q8_0, Q4_K, BF16 */
 
-/* The quantized layouts one call needs: one per distinct (dtype) among W[j]. */
+/* The prepared layouts one call needs: one per distinct (dtype) among W[j]. */
 typedef struct prep_plan {
     int n;
     vox_dtype dt[MAX_PREP];
@@ -287,7 +321,7 @@ typedef struct prep_plan {
 static void plan_prep(vox_kernel_level l, int n_mats, const vox_tensor *const *W, prep_plan *p) {
     memset(p, 0, sizeof *p);
     for (int j = 0; j < n_mats; j++) {
-        if (!is_quant(W[j]->dtype) || !shape_ok(W[j])) continue;
+        if (!shape_ok(W[j]) || !needs_prep(l, W[j]->dtype)) continue;
         int seen = 0;
         for (int i = 0; i < p->n; i++) seen |= p->dt[i] == W[j]->dtype;
         if (seen || p->n == MAX_PREP) continue;
@@ -325,10 +359,11 @@ static void run_rows(vox_kernel_level l, vox_pool *pool, int n_mats, const vox_t
         jb->W = W[j];
         jb->ok = shape_ok(W[j]) && W[j]->shape[1] == in;
         jb->k = jb->ok ? kernel_for(l, W[j]->dtype) : NULL;
+        jb->packed = jb->ok && uses_packed(l, W[j], jb->k);
         jb->y = y[j] + (int64_t)r0 * W[j]->shape[0];
         jb->x = x + (size_t)r0 * (size_t)in;
         jb->x_stride = (size_t)in * sizeof(float);
-        if (jb->ok && is_quant(W[j]->dtype)) {
+        if (jb->ok && jb->k->prep) {
             for (int i = 0; i < p->n; i++)
                 if (p->dt[i] == W[j]->dtype) {
                     jb->x = buf + off[i];
@@ -398,6 +433,33 @@ void vox_matmul_level(vox_kernel_level level, vox_pool *pool, const vox_tensor *
                       int n_rows, float *y) {
     if (!vox_kernel_level_supported(level)) level = vox_kernel_level_default();
     matmul_multi_level(level, pool, 1, &W, x, n_rows, &y);
+}
+
+int vox_matmul_pack_level(vox_kernel_level level, const vox_tensor *W, vox_tensor *out, void **buf) {
+    *out = *W;
+    out->packed = NULL;
+    out->packed_level = 0;
+    *buf = NULL;
+    if (!vox_kernel_level_supported(level) || W->ndim != 2 || !shape_ok(W) || W->shape[0] < 1 ||
+        W->shape[0] > INT32_MAX)
+        return 0;
+    const vox_dtype_kernel *k = kernel_for(level, W->dtype);
+    if (k->pack_rows <= 0 || !k->pack || !k->tile_packed) return 0;
+    const int64_t in = W->shape[1], groups = (W->shape[0] + k->pack_rows - 1) / k->pack_rows;
+    const size_t gb = k->pack_group_bytes(in);
+    if (gb && (size_t)groups > SIZE_MAX / gb) return -1;
+    const size_t bytes = gb * (size_t)groups;
+    void *p = NULL;
+    if (posix_memalign(&p, 64, bytes > 0 ? bytes : 64) != 0) return -1;
+    k->pack(W->data, vox_dtype_row_bytes(W->dtype, in), (int)W->shape[0], in, p);
+    out->packed = p;
+    out->packed_level = (int)level;
+    *buf = p;
+    return 1;
+}
+
+int vox_matmul_pack(const vox_tensor *W, vox_tensor *out, void **buf) {
+    return vox_matmul_pack_level(vox_kernel_level_default(), W, out, buf);
 }
 
 void vox_matmul_impl(vox_kernel_impl impl, const vox_tensor *W, const float *x, int n_rows,

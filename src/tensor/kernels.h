@@ -6,7 +6,17 @@
  *
  * Matrix products y = W x for every weight dtype (F32, BF16, F16, Q8_0, Q4_K):
  *  - F32, BF16, F16 weights are widened to f32 in registers and multiplied with
- *    the f32 activations (no activation is ever rounded to a narrower type);
+ *    the f32 activations (no activation is ever rounded to a narrower type),
+ *    except BF16 weights on the avx512 level of a CPU with AVX512_BF16: there
+ *    each activation row is split once per call into two bf16 rows, hi =
+ *    bf16(x) and lo = bf16(x - hi), and y = W·hi + W·lo with vdpbf16ps (exact
+ *    bf16 products, f32 sums).  hi + lo is within 2^-17 |x| of x, so the result
+ *    is within (gamma_2n + 2^-17) sum|w x| of the exact product instead of
+ *    gamma_n sum|w x| (test_kernels.c; the stage goldens' worst relative
+ *    error grows from 4.1e-7 to 8.3e-6, against their 1e-4 bound).
+ *    vdpbf16ps always rounds to nearest and flushes subnormal inputs and
+ *    results, an absolute error of about 2^-126 per step; infinities and NaN
+ *    propagate as in the f32 product (kernels_avx512bf16.c);
  *  - Q8_0 and Q4_K weights use integer dot products, as ggml does: each input
  *    row is quantized once per call (to Q8_0 blocks for Q8_0 weights, to Q8_K
  *    super-blocks for Q4_K weights, exactly as quant.h's reference quantizers
@@ -20,14 +30,16 @@
  *
  * Kernel levels.  ref (the scalar definition), generic (portable C), avx2,
  * avx512 (F/BW/VL; VNNI integer kernels when the CPU has them, else the AVX2
- * ones) and neon (with the dot-product kernels when the CPU has them).  One is
+ * ones; the BF16 split kernel when it has AVX512_BF16) and neon (with the
+ * dot-product kernels when the CPU has them).  One is
  * chosen once per process, on first use, from the CPU's features: the best the
  * CPU and the build support.  The environment variable VOXTTS_KERNELS=ref|
  * generic|avx2|avx512|neon forces one (an unsupported or unknown value falls
  * back to the best supported level below it, with a warning on stderr).
  *
  * Scratch.  Quantizing the input rows needs n_rows * (a little more than `in`)
- * bytes.  With a pool, that memory is the pool's scratch (threadpool.h): it
+ * bytes; the BF16 split above needs n_rows * 4 * `in` (rounded up to 32).
+ * With a pool, that memory is the pool's scratch (threadpool.h): it
  * grows on first need; reserve vox_matmul_scratch_bytes at load time and no
  * call allocates.  Without a pool, rows are quantized in groups into a buffer
  * on the stack. */
@@ -50,10 +62,23 @@ void vox_matmul_pool(vox_pool *pool, const vox_tensor *W, const float *x, int n_
  * the same `in`. */
 void vox_matmul_multi(vox_pool *pool, int n_mats, const vox_tensor *const *W, const float *x,
                       int n_rows, float *const *y);
-/* Scratch bytes a product with W and n_rows input rows uses from the pool (0 for
- * F32/BF16/F16 weights), for vox_pool_reserve_scratch.  For vox_matmul_multi
- * the need is the sum over the distinct quantized dtypes among W[j]. */
+/* Scratch bytes a product with W and n_rows input rows uses from the pool at the
+ * default level (0 for F32/F16 weights, and for BF16 weights unless the level
+ * splits their activations, see above), for vox_pool_reserve_scratch.  For
+ * vox_matmul_multi the need is the sum over the distinct prepared dtypes among
+ * W[j]. */
 size_t vox_matmul_scratch_bytes(const vox_tensor *W, int n_rows);
+
+/* Packing.  For a weight that is always multiplied with several input rows at
+ * once (the flow head's), the kernel level may have a packed layout that
+ * streams faster (kernels_impl.h: on avx512 with AVX512_BF16, BF16 rows
+ * interleaved four at a time).  vox_matmul_pack makes *out a copy of the view
+ * W whose `packed` points to a new buffer (*buf, the caller frees it) holding
+ * the weights in the default level's packed layout; products at that level
+ * then read it instead of W->data, with bit-identical results.  Returns 1 when
+ * packed, 0 when the level has no packed layout for W's dtype or shape (*out
+ * is then a plain copy of W and *buf NULL), -1 when out of memory. */
+int vox_matmul_pack(const vox_tensor *W, vox_tensor *out, void **buf);
 
 typedef enum vox_kernel_level {
     VOX_LEVEL_REF = 0,     /* scalar reference: one accumulator, left to right */
@@ -84,6 +109,8 @@ void vox_kernels_init(void);
  * level runs the default one. */
 void vox_matmul_level(vox_kernel_level level, vox_pool *pool, const vox_tensor *W, const float *x,
                       int n_rows, float *y);
+/* vox_matmul_pack for an explicit (supported) level. */
+int vox_matmul_pack_level(vox_kernel_level level, const vox_tensor *W, vox_tensor *out, void **buf);
 
 /* Older interface, kept: REF and GENERIC are those levels, SIMD the default. */
 typedef enum vox_kernel_impl {

@@ -8,8 +8,10 @@
  * Weights are widened to f32 in registers (bf16: zero-extend and shift into the
  * high half; f16: vcvtph2ps) and multiplied with FMA against the f32
  * activations, so the only difference from the scalar reference is the
- * summation order.  BF16 weights deliberately do not use vdpbf16ps: it would
- * round the activations to bf16.
+ * summation order.  (On a CPU with AVX512_BF16, BF16 weights go to
+ * kernels_avx512bf16.c instead, which keeps the activations' precision by
+ * splitting each into two bf16 parts; vdpbf16ps on the activations as they are
+ * would round them to bf16.)
  *
  * Register blocking: a micro-kernel computes OB weight rows x R input rows at
  * once (up to 4x2, 2x4 and 2x6 for the 6-row flow batch), so each activation

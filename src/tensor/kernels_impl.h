@@ -6,10 +6,11 @@
  * A kernel set provides, per weight dtype, a *tile* routine and, for the
  * quantized dtypes, a *prep* routine:
  *
- *  - prep turns one f32 activation row into the set's own quantized layout
- *    (Q8_0 blocks for Q8_0 weights, Q8_K super-blocks for Q4_K weights, both
- *    with exactly the integers and scales of the reference quantizers in
- *    quant.c, rearranged however the set's inner loop wants them).  The driver
+ *  - prep turns one f32 activation row into the set's own layout (Q8_0 blocks
+ *    for Q8_0 weights, Q8_K super-blocks for Q4_K weights, both with exactly
+ *    the integers and scales of the reference quantizers in quant.c,
+ *    rearranged however the set's inner loop wants them; for BF16 weights in
+ *    kernels_avx512bf16.c, a hi + lo split into two bf16 values).  The driver
  *    runs it once per input row per call, before the parallel split, into
  *    scratch memory; rows are prep_bytes(n) apart (a multiple of 64, so every
  *    prepared row is 64-byte aligned).
@@ -19,6 +20,19 @@
  *    r*x_stride, f32 for F32/BF16/F16 weights, prepared for Q8_0/Q4_K.  n is the
  *    row length in elements (a multiple of the block size for quantized
  *    weights).
+ *
+ * Packed weights.  A set may also offer, per dtype, a packed layout for
+ * weights that are always multiplied with several input rows at once (the
+ * flow head's 6-row batch): pack rearranges rows [0, n_out) of a weight
+ * (row o at (const char *)w + o*w_stride, n elements) into groups of
+ * pack_rows rows, pack_group_bytes(n) bytes each, the last group padded with
+ * zero rows, in whatever order the set's tile_packed reads fastest (e.g. the
+ * rows of a group interleaved block by block, so that the group streams from
+ * memory as one sequential run).  tile_packed has tile's signature and
+ * contract, with w the first group of the tile, w_stride the group size and
+ * n_out counted in rows (a multiple of pack_rows unless the tile ends the
+ * matrix); it reads the same prepared activation rows as tile and gives the
+ * same bits as tile on the unpacked weights.
  *
  * Contract shared by every tile: the arithmetic that produces one (o, r) value
  * is a fixed sequence that does not depend on n_out, n_rows, the position in
@@ -42,10 +56,17 @@ typedef void (*vox_tile_fn)(const void *w, size_t w_stride, int n_out, const voi
 typedef void (*vox_prep_fn)(const float *x, int64_t n, void *out);
 typedef size_t (*vox_prep_bytes_fn)(int64_t n);
 
+typedef void (*vox_pack_fn)(const void *w, size_t w_stride, int n_out, int64_t n, void *out);
+
 typedef struct vox_dtype_kernel {
     vox_tile_fn tile;             /* NULL: the set has no kernel for this dtype */
     vox_prep_fn prep;             /* NULL: the tile reads f32 activation rows */
     vox_prep_bytes_fn prep_bytes; /* with prep */
+    /* Optional packed layout (pack_rows 0: none), see "Packed weights" above. */
+    int pack_rows;
+    vox_prep_bytes_fn pack_group_bytes;
+    vox_pack_fn pack;
+    vox_tile_fn tile_packed;
 } vox_dtype_kernel;
 
 typedef struct vox_kernel_set {
@@ -61,6 +82,7 @@ extern const vox_kernel_set vox_kernels_generic;
 const vox_kernel_set *vox_kernels_avx2(void);       /* AVX2 + FMA + F16C, all dtypes */
 const vox_kernel_set *vox_kernels_avx512(void);     /* AVX-512 F/BW/VL: F32, BF16, F16 */
 const vox_kernel_set *vox_kernels_avx512vnni(void); /* + VNNI: Q8_0, Q4_K */
+const vox_kernel_set *vox_kernels_avx512bf16(void); /* + BF16: BF16 (vdpbf16ps, prepared rows) */
 const vox_kernel_set *vox_kernels_neon(void);       /* Advanced SIMD, all dtypes */
 const vox_kernel_set *vox_kernels_neon_dot(void);   /* + dot product: Q8_0, Q4_K */
 

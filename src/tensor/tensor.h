@@ -27,6 +27,11 @@ typedef struct vox_tensor {
     int64_t shape[VOX_MAX_DIMS]; /* outermost first, as in safetensors / PyTorch */
     const void *data;
     size_t nbytes;
+    /* NULL, or the same weights rearranged by vox_matmul_pack for the kernel
+     * level packed_level (a vox_kernel_level), which products at that level use
+     * instead of data. */
+    const void *packed;
+    int packed_level;
 } vox_tensor;
 
 const char *vox_dtype_name(vox_dtype t);

@@ -126,9 +126,10 @@ static int check_voice_names(const voxtts_model *m, vox_error *err) {
 }
 
 /* Products with quantized weights first quantize their input rows into the
- * pool's scratch.  Reserve it once here, for the widest matrix input and the most
+ * pool's scratch (and BF16 weights, on a level that splits their activations,
+ * split them there).  Reserve it once here, for the widest matrix input and the most
  * rows any stage multiplies at once (a prefill batch, the flow head's 6 rows, the
- * codec's longest chunk at its highest rate), for both block formats (a
+ * codec's longest chunk at its highest rate), for every prepared format (a
  * vox_matmul_multi may mix them), so that no product allocates while frames are
  * generated.  (Only `voxtts debug codec` on very long inputs goes beyond this,
  * and then grows the scratch once, outside any frame loop.) */
@@ -156,6 +157,8 @@ static int reserve_kernel_scratch(voxtts_model *m, vox_error *err) {
     probe.dtype = VOX_Q8_0;
     bytes += vox_matmul_scratch_bytes(&probe, (int)rows);
     probe.dtype = VOX_Q4_K;
+    bytes += vox_matmul_scratch_bytes(&probe, (int)rows);
+    probe.dtype = VOX_BF16; /* 0 unless the kernel level splits BF16 activations */
     bytes += vox_matmul_scratch_bytes(&probe, (int)rows);
     return vox_pool_reserve_scratch(m->pool, bytes, err);
 }

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tensor/kernels.h"
 #include "voxtral/model.h"
 
 static int expect(voxtts_model *m, const char *name, int ndim, int64_t d0, int64_t d1, int64_t d2,
@@ -66,6 +67,19 @@ static int load_block(voxtts_model *m, const char *prefix, const vox_transformer
 static void free_block(vox_block_w *b) {
     free(b->attention_norm);
     free(b->ffn_norm);
+    for (int i = 0; i < 7; i++) free(b->pack_buf[i]);
+}
+
+/* The flow head's matrices are multiplied with 6 rows (CFG batch) or at least
+ * 2: where the kernels have a faster layout for that, use a packed copy. */
+static int pack_block(vox_block_w *b, vox_error *err) {
+    const vox_tensor **mats[7] = {&b->wq, &b->wk, &b->wv, &b->wo, &b->w1, &b->w2, &b->w3};
+    for (int i = 0; i < 7; i++) {
+        const int rc = vox_matmul_pack(*mats[i], &b->packed[i], &b->pack_buf[i]);
+        if (rc < 0) return vox_fail(err, VOX_E_NOMEM, "out of memory packing the flow head's weights");
+        if (rc > 0) *mats[i] = &b->packed[i];
+    }
+    return VOX_OK;
 }
 
 static int load_codec_layer(voxtts_model *m, const char *prefix, vox_codec_layer_w *l,
@@ -280,7 +294,9 @@ int vox_weights_load(voxtts_model *m, vox_error *err) {
     if (!w->ac_layers) return vox_fail(err, VOX_E_NOMEM, "out of memory");
     for (int i = 0; i < c->acoustic.n_layers; i++) {
         snprintf(prefix, sizeof prefix, "acoustic_transformer.layers.%d.", i);
-        if ((rc = load_block(m, prefix, &c->acoustic, &w->ac_layers[i], err))) return rc;
+        if ((rc = load_block(m, prefix, &c->acoustic, &w->ac_layers[i], err)) ||
+            (rc = pack_block(&w->ac_layers[i], err)))
+            return rc;
     }
     if ((rc = expect_f32(m, "acoustic_transformer.norm.weight", 1, Da, 0, 0, &w->ac_norm, err)))
         return rc;

@@ -9,7 +9,14 @@
  *
  *  - F32/BF16/F16: within the float summation bound gamma_n * sum|w x| of the
  *    exact (double) product of the stored weights and the f32 activations,
- *    gamma_n = n u / (1 - n u), u = 2^-24.
+ *    gamma_n = n u / (1 - n u), u = 2^-24.  BF16 on the avx512 level with
+ *    AVX512_BF16 (kernels_avx512bf16.c) splits each activation into
+ *    hi + lo bf16 parts (|x - hi - lo| <= 2^-17 |x|) and sums 2n exact
+ *    products, hi and lo of a block into one chain, vdpbf16ps rounding
+ *    after each product: bound (gamma_{2n+8} * 1.01 + 2^-17) * sum|w x|
+ *    (the +8 covers the lane reduction when n is tiny).  Special values of
+ *    that split (NaN, infinities, values that would round past the largest
+ *    bf16, subnormals) are checked separately.
  *  - Q8_0/Q4_K: every level quantizes the activation row exactly as the
  *    reference quantizers do (Q8_0 blocks / Q8_K super-blocks), then sums exact
  *    integer block (sub-block) products; only the float combination of the k
@@ -147,8 +154,14 @@ static void quantized_x(vox_dtype dt, const float *x, int64_t in, double *xq) {
 
 static vox_pool *g_pool;
 static int g_levels[VOX_LEVEL_COUNT], g_n_levels;
+static int g_packed_cases; /* matmul cases that also ran a packed layout */
 
 static int bits_equal(const float *a, const float *b, size_t n) { return memcmp(a, b, n * sizeof(float)) == 0; }
+
+/* Whether level lv runs BF16 weights with the AVX512_BF16 hi + lo split. */
+static int bf16_split(vox_kernel_level lv) {
+    return lv == VOX_LEVEL_AVX512 && strstr(vox_kernel_level_describe(lv), "bf16") != NULL;
+}
 
 /* One (dtype, out, in) case: every level, every row count, every check. */
 static void matmul_case(vox_dtype dt, int out, int in) {
@@ -166,8 +179,9 @@ static void matmul_case(vox_dtype dt, int out, int in) {
            *ef = malloc(sizeof(double) * ny), *tol = malloc(sizeof(double) * ny),
            *actq = malloc(sizeof(double) * ny);
     float *y = malloc(sizeof(float) * ny), *yb = malloc(sizeof(float) * ny),
-          *y1 = malloc(sizeof(float) * (size_t)out), *yref = malloc(sizeof(float) * ny);
-    if (!x || !xq || !eq || !ef || !tol || !actq || !y || !yb || !y1 || !yref) {
+          *y1 = malloc(sizeof(float) * (size_t)out), *yref = malloc(sizeof(float) * ny),
+          *yb2 = malloc(sizeof(float) * ny);
+    if (!x || !xq || !eq || !ef || !tol || !actq || !y || !yb || !y1 || !yref || !yb2) {
         CHECK(0, "out of memory");
         goto done;
     }
@@ -201,6 +215,18 @@ static void matmul_case(vox_dtype dt, int out, int in) {
     for (int li = 0; li < g_n_levels; li++) {
         const vox_kernel_level lv = (vox_kernel_level)g_levels[li];
         const char *ln = vox_kernel_level_name(lv);
+        if (dt == VOX_BF16 && bf16_split(lv)) {
+            /* the hi + lo split bound (see the top of the file) */
+            const double n2 = 2.0 * in + 8.0;
+            for (int r = 0; r < MAXR; r++)
+                for (int o = 0; o < out; o++) {
+                    const size_t idx = (size_t)r * out + o;
+                    double wx = 0;
+                    for (int i = 0; i < in; i++)
+                        wx += fabs(m.w[(size_t)o * in + i] * x[(size_t)r * in + i]);
+                    tol[idx] = (n2 * u / (1.0 - n2 * u) * 1.01 + 0x1p-17) * wx + 1e-30;
+                }
+        }
         int bad = 0, bad_f = 0, bad_prefix = 0, bad_single = 0, bad_pool = 0, bad_ref = 0;
         double worst = 0;
         vox_matmul_level(lv, NULL, &m.t, x, MAXR, yb);
@@ -228,6 +254,30 @@ static void matmul_case(vox_dtype dt, int out, int in) {
         if (!bits_equal(y, yb, ny)) bad_pool++;
         vox_matmul_level(lv, g_pool, &m.t, x, 6, y);
         if (!bits_equal(y, yb, (size_t)6 * out)) bad_pool++;
+        /* the level's packed layout, where it has one: the same bits for every
+         * batch size, threaded or not */
+        vox_tensor pt;
+        void *pbuf = NULL;
+        const int pk = vox_matmul_pack_level(lv, &m.t, &pt, &pbuf);
+        int bad_packed = pk < 0;
+        if (pk > 0) {
+            g_packed_cases++;
+            for (size_t ri = 0; ri < sizeof row_counts / sizeof *row_counts; ri++) {
+                const int rows = row_counts[ri];
+                vox_matmul_level(lv, NULL, &pt, x, rows, y);
+                if (!bits_equal(y, yb, (size_t)rows * out)) bad_packed++;
+                vox_matmul_level(lv, g_pool, &pt, x, rows, y);
+                if (!bits_equal(y, yb, (size_t)rows * out)) bad_packed++;
+            }
+            /* another level ignores the packed copy */
+            const vox_kernel_level other = lv == VOX_LEVEL_REF ? VOX_LEVEL_GENERIC : VOX_LEVEL_REF;
+            vox_matmul_level(other, NULL, &pt, x, MAXR, y);
+            vox_matmul_level(other, NULL, &m.t, x, MAXR, yb2);
+            if (!bits_equal(y, yb2, ny)) bad_packed++;
+        }
+        free(pbuf);
+        CHECK(bad_packed == 0, "%s %s %dx%d: %d packed products differ from the unpacked ones", ln,
+              vox_dtype_name(dt), out, in, bad_packed);
         if (lv == VOX_LEVEL_REF) memcpy(yref, yb, sizeof(float) * ny);
         if (lv == VOX_LEVEL_GENERIC && is_quant(dt) && !bits_equal(yb, yref, ny)) bad_ref++;
         if (getenv("VOX_TEST_VERBOSE")) printf("  %-8s %-4s %3dx%-5d worst err/tol %.3g\n", ln, vox_dtype_name(dt), out, in, worst);
@@ -244,6 +294,7 @@ static void matmul_case(vox_dtype dt, int out, int in) {
     }
 done:
     free(x), free(xq), free(eq), free(ef), free(tol), free(actq), free(y), free(yb), free(y1), free(yref);
+    free(yb2);
     wmat_free(&m);
 }
 
@@ -269,6 +320,10 @@ static void test_matmul(void) {
     /* rows wider than the stack buffer of a pool-less call */
     matmul_case(VOX_Q8_0, 3, 16384);
     matmul_case(VOX_Q4_K, 2, 16384);
+    /* the avx512 level packs BF16 when it splits BF16 activations */
+    if (bf16_split(VOX_LEVEL_AVX512))
+        CHECK(g_packed_cases > 0, "no BF16 case ran the avx512 packed layout");
+    printf("packed layouts checked in %d cases\n", g_packed_cases);
 }
 
 /* vox_matmul_multi over mixed dtypes equals separate products, threaded or not. */
@@ -288,14 +343,22 @@ static void test_matmul_multi(void) {
             Y[j] = malloc(sizeof(float) * rows * (size_t)W[j]->shape[0]);
             R[j] = malloc(sizeof(float) * rows * (size_t)W[j]->shape[0]);
         }
-        for (int pass = 0; pass < 2; pass++) {
-            vox_matmul_multi(pass ? g_pool : NULL, 5, W, x, rows, Y);
+        /* passes 2, 3: the BF16 matrix (70 rows, not a whole number of groups)
+         * packed where the default level has a packed layout, so a packed
+         * matrix shares the chunks of a threaded call with unpacked ones */
+        vox_tensor ap;
+        void *abuf = NULL;
+        CHECK(vox_matmul_pack(&a.t, &ap, &abuf) >= 0, "pack: out of memory");
+        for (int pass = 0; pass < 4; pass++) {
+            if (pass == 2) W[0] = &ap;
+            vox_matmul_multi(pass % 2 ? g_pool : NULL, 5, W, x, rows, Y);
             for (int j = 0; j < 5; j++) {
-                vox_matmul(W[j], x, rows, R[j]);
-                CHECK(bits_equal(Y[j], R[j], (size_t)rows * W[j]->shape[0]), "multi[%d] (pool %d) differs", j,
+                vox_matmul(j == 0 ? &a.t : W[j], x, rows, R[j]);
+                CHECK(bits_equal(Y[j], R[j], (size_t)rows * W[j]->shape[0]), "multi[%d] (pass %d) differs", j,
                       pass);
             }
         }
+        free(abuf);
         for (int j = 0; j < 5; j++) free(Y[j]), free(R[j]);
     }
     wmat_free(&a), wmat_free(&b), wmat_free(&c), wmat_free(&d), wmat_free(&e);
@@ -319,7 +382,10 @@ static void test_matmul_invalid(void) {
     t.shape[1] = 64;
     CHECK(vox_matmul_scratch_bytes(&t, 4) >= 4 * 64, "scratch for Q8_0 rows");
     t.dtype = VOX_BF16;
-    CHECK(vox_matmul_scratch_bytes(&t, 4) == 0, "no scratch for BF16");
+    if (bf16_split(vox_kernel_level_default()))
+        CHECK(vox_matmul_scratch_bytes(&t, 4) >= 4 * 64 * 4, "scratch for split BF16 rows");
+    else
+        CHECK(vox_matmul_scratch_bytes(&t, 4) == 0, "no scratch for BF16");
 }
 
 /* Fill 256 values with one of several adversarial patterns. */
@@ -636,6 +702,53 @@ static void test_f16(void) {
     CHECK(signbit(vox_f16_to_f32(0x8000)) && vox_f16_to_f32(0x8000) == 0.0f, "-0");
 }
 
+/* The hi + lo activation split of kernels_avx512bf16.c on special values (only
+ * where that kernel runs): infinities and NaN propagate as in the f32 product,
+ * a finite value that bf16 rounding would overflow stays finite, and
+ * vdpbf16ps's flushing of subnormals costs at most about 2^-126 absolute. */
+static void test_bf16_split_special(void) {
+    if (!bf16_split(VOX_LEVEL_AVX512)) return;
+    enum { N = 40 }; /* one full block and a tail */
+    uint16_t w[N];
+    float x[N], y;
+    vox_tensor t;
+    memset(&t, 0, sizeof t);
+    t.dtype = VOX_BF16;
+    t.ndim = 2;
+    t.shape[0] = 1;
+    t.shape[1] = N;
+    t.data = w;
+    t.nbytes = sizeof w;
+    for (int i = 0; i < N; i++) w[i] = 0x3f80, x[i] = 1.0f; /* 1.0 */
+    x[35] = INFINITY;
+    vox_matmul_level(VOX_LEVEL_AVX512, NULL, &t, x, 1, &y);
+    CHECK(isinf(y) && y > 0, "inf activation gives +inf (got %g)", (double)y);
+    x[35] = 1.0f, x[3] = -INFINITY;
+    vox_matmul_level(VOX_LEVEL_AVX512, NULL, &t, x, 1, &y);
+    CHECK(isinf(y) && y < 0, "-inf activation gives -inf (got %g)", (double)y);
+    x[3] = NAN;
+    vox_matmul_level(VOX_LEVEL_AVX512, NULL, &t, x, 1, &y);
+    CHECK(isnan(y), "NaN activation gives NaN (got %g)", (double)y);
+    /* FLT_MAX rounds to the bf16 infinity: it must be truncated instead */
+    for (int i = 0; i < N; i++) w[i] = 0, x[i] = 0.0f;
+    w[0] = 0x3f80, w[1] = 0xbf80, x[0] = x[1] = 0x1.fffffep127f;
+    vox_matmul_level(VOX_LEVEL_AVX512, NULL, &t, x, 1, &y);
+    CHECK(y == 0.0f, "FLT_MAX - FLT_MAX gives 0 (got %g)", (double)y);
+    w[0] = 0x3f00, w[1] = 0; /* 0.5 */
+    vox_matmul_level(VOX_LEVEL_AVX512, NULL, &t, x, 1, &y);
+    CHECK(fabs((double)y - 0x1.fffffep126) <= 0x1p-16 * 0x1.fffffep126, "0.5 * FLT_MAX (got %g)",
+          (double)y);
+    /* subnormal activations: flushed by vdpbf16ps, an absolute error below 2^-126 */
+    w[0] = 0x3f80, x[0] = 1e-40f, x[1] = 0.0f;
+    vox_matmul_level(VOX_LEVEL_AVX512, NULL, &t, x, 1, &y);
+    CHECK(fabs((double)y - 1e-40) <= 0x1p-126, "subnormal activation (got %g)", (double)y);
+    /* a value whose lo part is subnormal: 1 + 2^-130 -> hi = 1, lo flushed */
+    x[0] = 0x1p-100f * (1.0f + 0x1p-20f);
+    vox_matmul_level(VOX_LEVEL_AVX512, NULL, &t, x, 1, &y);
+    CHECK(fabs((double)y - (double)x[0]) <= 0x1p-17 * (double)x[0], "tiny activation (got %g)",
+          (double)y);
+}
+
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "--print-level") == 0) {
         printf("%s\n", vox_kernel_simd_name());
@@ -655,6 +768,7 @@ int main(int argc, char **argv) {
     test_prep_exact();
     test_prep_probe();
     test_matmul_invalid();
+    test_bf16_split_special();
     test_matmul_multi();
     test_matmul();
     vox_pool_free(g_pool);

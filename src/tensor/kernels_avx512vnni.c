@@ -65,6 +65,33 @@
 
 enum { GROUP_BYTES = 640, Q8_GROUP = 16 /* blocks */, Q4_GROUP = 2 /* super-blocks */ };
 
+/* ---- Packed rows -----------------------------------------------------------------
+ * For the flow head's weights (always several input rows), each row is stored
+ * once at load time in the form the inner loop wants, so the per-group weight
+ * work above (transposes, nibble shuffles, scale unpacking) is not redone for
+ * every product and every Euler step.  One row is one sequential run of groups,
+ * each a whole number of cache lines:
+ *  - Q8_0, Q8P_GROUP_BYTES = 576: T_0..T_7 exactly as q8_0_group_weights leaves
+ *    them (transposed, biased to unsigned; 512 bytes), then the 16 block
+ *    scales as f32 (the fp16 values widened, exact).
+ *  - Q4_K, Q4P_GROUP_BYTES = 320: P_0..P_3 (256 bytes) with the values of T_2j
+ *    in the low and of T_2j+1 in the high nibbles of P_j, then the 16 6-bit
+ *    scales (one byte per lane), the 16 mins, and the raw fp16 d, dmin of the
+ *    two super-blocks (8 bytes), zero-padded to the cache line.
+ * A packed row gives the same T and the same scale vectors, computed by the
+ * same float operations, as the raw row: products are bit-identical. */
+enum { Q8P_GROUP_BYTES = 576, Q4P_GROUP_BYTES = 320 };
+
+/* d and dmin of the group's two super-blocks (raw fp16 words d0|dmin0, d1|dmin1)
+ * spread to 8 lanes each, and sc*d, m*dmin per lane. */
+VOX_INLINE void q4_k_group_scales(__m512 scf, __m512 mnf, uint32_t h0, uint32_t h1, __m512 *scd, __m512 *md) {
+    const __m512 dd = _mm512_castps128_ps512(_mm_cvtph_ps(_mm_cvtsi64_si128((long long)((uint64_t)h1 << 32 | h0))));
+    const __m512 d = _mm512_permutexvar_ps(_mm512_set_epi32(2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0), dd);
+    const __m512 dmin = _mm512_permutexvar_ps(_mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1), dd);
+    *scd = _mm512_mul_ps(scf, d);
+    *md = _mm512_mul_ps(mnf, dmin);
+}
+
 /* Transpose 32-bit elements of two independent 8x8 matrices: the 256-bit
  * halves of v[0..7] are the rows (v[i] = [row i of matrix A | row i of B]);
  * afterwards v[j] = [column j of A | column j of B], i.e. dword lane L of v[j]
@@ -180,23 +207,40 @@ VOX_INLINE void q8_0_group_weights(const unsigned char *blk, __m512i T[8], __m51
     *dw = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)h));
 }
 
+/* The raw blocks of group g of a Q8_0 row of nb blocks, a zero-padded copy in
+ * pad for a partial last group. */
+VOX_INLINE const unsigned char *q8_0_group_blocks(const unsigned char *w, int64_t nb, int64_t g,
+                                                  unsigned char *pad) {
+    const int64_t b0 = g * Q8_GROUP;
+    const unsigned char *blk = w + (size_t)b0 * VOX_Q8_0_BYTES;
+    if (nb - b0 < Q8_GROUP) {
+        memset(pad, 0, Q8_GROUP * VOX_Q8_0_BYTES + 4);
+        memcpy(pad, blk, (size_t)(nb - b0) * VOX_Q8_0_BYTES);
+        blk = pad;
+    }
+    return blk;
+}
+
 /* Groups [g0, g1) of one weight row against R activation rows: acc[r] +=
- * per-lane block products.  nb: blocks in the row. */
+ * per-lane block products.  nb: blocks in the row.  packed: w is the row in
+ * the packed layout (Q8P_GROUP_BYTES per group, see "Packed rows" below). */
 VOX_INLINE void q8_0_groups(const unsigned char *w, const unsigned char *x, size_t xs, const int R,
-                            int64_t nb, int64_t g0, int64_t g1, size_t pf, __m512 *acc) {
+                            int64_t nb, int64_t g0, int64_t g1, size_t pf, const int packed, __m512 *acc) {
     for (int64_t g = g0; g < g1; g++) {
-        const int64_t b0 = g * Q8_GROUP;
-        const unsigned char *blk = w + (size_t)b0 * VOX_Q8_0_BYTES;
-        unsigned char pad[Q8_GROUP * VOX_Q8_0_BYTES + 4];
-        if (nb - b0 < Q8_GROUP) { /* partial last group: zero-padded copy */
-            memset(pad, 0, sizeof pad);
-            memcpy(pad, blk, (size_t)(nb - b0) * VOX_Q8_0_BYTES);
-            blk = pad;
-        }
-        for (int l = 0; l < Q8_GROUP * VOX_Q8_0_BYTES; l += 64) _mm_prefetch((const char *)w + (size_t)b0 * VOX_Q8_0_BYTES + pf + l, _MM_HINT_T1);
         __m512i T[8];
         __m512 dw;
-        q8_0_group_weights(blk, T, &dw);
+        if (packed) {
+            const unsigned char *p = w + (size_t)g * Q8P_GROUP_BYTES;
+            for (int l = 0; l < Q8P_GROUP_BYTES; l += 64) _mm_prefetch((const char *)p + pf + l, _MM_HINT_T1);
+            VOX_UNROLL for (int j = 0; j < 8; j++) T[j] = _mm512_load_si512(p + 64 * j);
+            dw = _mm512_load_ps(p + 512);
+        } else {
+            unsigned char pad[Q8_GROUP * VOX_Q8_0_BYTES + 4];
+            const unsigned char *blk = q8_0_group_blocks(w, nb, g, pad);
+            for (int l = 0; l < Q8_GROUP * VOX_Q8_0_BYTES; l += 64)
+                _mm_prefetch((const char *)w + (size_t)g * Q8_GROUP * VOX_Q8_0_BYTES + pf + l, _MM_HINT_T1);
+            q8_0_group_weights(blk, T, &dw);
+        }
         VOX_UNROLL for (int r = 0; r < R; r++) {
             const unsigned char *xg = x + (size_t)r * xs + (size_t)g * GROUP_BYTES;
             /* two dependency chains of four (integer: the order does not matter) */
@@ -319,36 +363,108 @@ VOX_INLINE void q4_k_group_weights(const unsigned char *b0, const unsigned char 
     vox_q4_k_scales(b1 + 4, &sc1, &mn1);
     const __m512 scf = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_set_epi64x((long long)sc1, (long long)sc0)));
     const __m512 mnf = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_set_epi64x((long long)mn1, (long long)mn0)));
-    /* d0, dmin0, d1, dmin1 as f32, spread to 8 lanes each */
     uint32_t h0, h1;
     memcpy(&h0, b0, 4);
     memcpy(&h1, b1, 4);
-    const __m512 dd = _mm512_castps128_ps512(_mm_cvtph_ps(_mm_cvtsi64_si128((long long)((uint64_t)h1 << 32 | h0))));
-    const __m512 d = _mm512_permutexvar_ps(_mm512_set_epi32(2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0), dd);
-    const __m512 dmin = _mm512_permutexvar_ps(_mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1), dd);
-    *scd = _mm512_mul_ps(scf, d);
-    *md = _mm512_mul_ps(mnf, dmin);
+    q4_k_group_scales(scf, mnf, h0, h1, scd, md);
+}
+
+VOX_INLINE void q4_k_group_weights_packed(const unsigned char *p, __m512i T[8], __m512 *scd, __m512 *md) {
+    const __m512i low4 = _mm512_set1_epi8(0x0f);
+    VOX_UNROLL for (int j = 0; j < 4; j++) {
+        const __m512i v = _mm512_load_si512(p + 64 * j);
+        T[2 * j] = _mm512_and_si512(v, low4);
+        T[2 * j + 1] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+    }
+    const __m512 scf = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_load_si128((const __m128i *)(p + 256))));
+    const __m512 mnf = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_load_si128((const __m128i *)(p + 272))));
+    uint32_t h0, h1;
+    memcpy(&h0, p + 288, 4);
+    memcpy(&h1, p + 292, 4);
+    q4_k_group_scales(scf, mnf, h0, h1, scd, md);
+}
+
+static size_t pack_bytes_q8_0(int64_t n) {
+    const int64_t nb = n / VOX_QK8_0;
+    return (size_t)((nb + Q8_GROUP - 1) / Q8_GROUP) * Q8P_GROUP_BYTES;
+}
+
+static void pack_q8_0(const void *w, size_t ws, int n_out, int64_t n, void *out) {
+    const int64_t nb = n / VOX_QK8_0, ng = (nb + Q8_GROUP - 1) / Q8_GROUP;
+    for (int o = 0; o < n_out; o++)
+        for (int64_t g = 0; g < ng; g++) {
+            unsigned char pad[Q8_GROUP * VOX_Q8_0_BYTES + 4];
+            const unsigned char *blk = q8_0_group_blocks((const unsigned char *)w + (size_t)o * ws, nb, g, pad);
+            unsigned char *dst = (unsigned char *)out + ((size_t)o * (size_t)ng + (size_t)g) * Q8P_GROUP_BYTES;
+            __m512i T[8];
+            __m512 dw;
+            q8_0_group_weights(blk, T, &dw);
+            VOX_UNROLL for (int j = 0; j < 8; j++) _mm512_store_si512(dst + 64 * j, T[j]);
+            _mm512_store_ps(dst + 512, dw);
+        }
+}
+
+static size_t pack_bytes_q4_k(int64_t n) {
+    const int64_t nsb = n / VOX_QK_K;
+    return (size_t)((nsb + Q4_GROUP - 1) / Q4_GROUP) * Q4P_GROUP_BYTES;
+}
+
+static void pack_q4_k(const void *w, size_t ws, int n_out, int64_t n, void *out) {
+    const int64_t nsb = n / VOX_QK_K, ng = (nsb + Q4_GROUP - 1) / Q4_GROUP;
+    for (int o = 0; o < n_out; o++)
+        for (int64_t g = 0; g < ng; g++) {
+            const unsigned char *b0 = (const unsigned char *)w + (size_t)o * ws + (size_t)g * Q4_GROUP * VOX_Q4_K_BYTES;
+            unsigned char zero[VOX_Q4_K_BYTES];
+            const unsigned char *b1 = b0 + VOX_Q4_K_BYTES;
+            if (g * Q4_GROUP + 1 >= nsb) {
+                memset(zero, 0, sizeof zero);
+                b1 = zero;
+            }
+            unsigned char *dst = (unsigned char *)out + ((size_t)o * (size_t)ng + (size_t)g) * Q4P_GROUP_BYTES;
+            __m512i T[8];
+            __m512 scd, md;
+            q4_k_group_weights(b0, b1, T, &scd, &md);
+            const __m512i low4 = _mm512_set1_epi8(0x0f);
+            VOX_UNROLL for (int j = 0; j < 4; j++)
+                _mm512_store_si512(dst + 64 * j, _mm512_or_si512(_mm512_and_si512(T[2 * j], low4),
+                                                                 _mm512_slli_epi16(_mm512_and_si512(T[2 * j + 1], low4), 4)));
+            uint64_t sc0, mn0, sc1, mn1;
+            vox_q4_k_scales(b0 + 4, &sc0, &mn0);
+            vox_q4_k_scales(b1 + 4, &sc1, &mn1);
+            memset(dst + 256, 0, 64);
+            memcpy(dst + 256, &sc0, 8);
+            memcpy(dst + 264, &sc1, 8);
+            memcpy(dst + 272, &mn0, 8);
+            memcpy(dst + 280, &mn1, 8);
+            memcpy(dst + 288, b0, 4);
+            memcpy(dst + 292, b1, 4);
+        }
 }
 
 /* Groups [g0, g1) of one weight row against R activation rows (nsb: super-blocks in the row).
  * Prefetch: into L2 pf bytes ahead and, when pf0 is not 0, into L1 pf0 bytes ahead. */
 VOX_INLINE void q4_k_groups(const unsigned char *w, const unsigned char *x, size_t xs, const int R,
-                            int64_t nsb, int64_t g0, int64_t g1, size_t pf, size_t pf0, __m512 *acc) {
+                            int64_t nsb, int64_t g0, int64_t g1, size_t pf, size_t pf0, const int packed,
+                            __m512 *acc) {
+    const size_t gbytes = packed ? Q4P_GROUP_BYTES : Q4_GROUP * VOX_Q4_K_BYTES;
     for (int64_t g = g0; g < g1; g++) {
-        const int64_t s0 = g * Q4_GROUP;
-        const unsigned char *b0 = w + (size_t)s0 * VOX_Q4_K_BYTES;
-        unsigned char zero[VOX_Q4_K_BYTES];
-        const unsigned char *b1 = b0 + VOX_Q4_K_BYTES;
-        if (s0 + 1 >= nsb) { /* odd count: the last group's second super-block is zero */
-            memset(zero, 0, sizeof zero);
-            b1 = zero;
-        }
-        for (int l = 0; l < 2 * VOX_Q4_K_BYTES; l += 64) _mm_prefetch((const char *)w + (size_t)s0 * VOX_Q4_K_BYTES + pf + l, _MM_HINT_T1);
+        const unsigned char *gp = w + (size_t)g * gbytes;
+        for (size_t l = 0; l < gbytes; l += 64) _mm_prefetch((const char *)gp + pf + l, _MM_HINT_T1);
         if (pf0)
-            for (int l = 0; l < 2 * VOX_Q4_K_BYTES; l += 64) _mm_prefetch((const char *)w + (size_t)s0 * VOX_Q4_K_BYTES + pf0 + l, _MM_HINT_T0);
+            for (size_t l = 0; l < gbytes; l += 64) _mm_prefetch((const char *)gp + pf0 + l, _MM_HINT_T0);
         __m512i T[8];
         __m512 scd, md;
-        q4_k_group_weights(b0, b1, T, &scd, &md);
+        if (packed) {
+            q4_k_group_weights_packed(gp, T, &scd, &md);
+        } else {
+            unsigned char zero[VOX_Q4_K_BYTES];
+            const unsigned char *b1 = gp + VOX_Q4_K_BYTES;
+            if (g * Q4_GROUP + 1 >= nsb) { /* odd count: the last group's second super-block is zero */
+                memset(zero, 0, sizeof zero);
+                b1 = zero;
+            }
+            q4_k_group_weights(gp, b1, T, &scd, &md);
+        }
         VOX_UNROLL for (int r = 0; r < R; r++) {
             const unsigned char *xg = x + (size_t)r * xs + (size_t)g * GROUP_BYTES;
             __m512i s = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
@@ -387,7 +503,7 @@ VOX_INLINE void q4_k_groups(const unsigned char *w, const unsigned char *x, size
 /* groups per chunk: R rows x chunk x 640 B of activations within 24 KB */
 static int64_t kchunk(int R) { return 24576 / (R * GROUP_BYTES) < 2 ? 2 : 24576 / (R * GROUP_BYTES); }
 
-VOX_INLINE void quant_tile(const int q4k, const unsigned char *w, size_t ws, int n_out,
+VOX_INLINE void quant_tile(const int q4k, const int packed, const unsigned char *w, size_t ws, int n_out,
                            const unsigned char *x, size_t xs, const int R, int64_t n, float *y,
                            int64_t ldy) {
     const int64_t nblk = q4k ? n / VOX_QK_K : n / VOX_QK8_0;
@@ -398,9 +514,9 @@ VOX_INLINE void quant_tile(const int q4k, const unsigned char *w, size_t ws, int
             __m512 acc[VOX_TILE_ROWS];
             VOX_UNROLL for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_ps();
             if (q4k)
-                q4_k_groups(w + (size_t)o * ws, x, xs, R, nblk, 0, ng, PF_BYTES, 0, acc);
+                q4_k_groups(w + (size_t)o * ws, x, xs, R, nblk, 0, ng, PF_BYTES, 0, packed, acc);
             else
-                q8_0_groups(w + (size_t)o * ws, x, xs, R, nblk, 0, ng, PF_BYTES, acc);
+                q8_0_groups(w + (size_t)o * ws, x, xs, R, nblk, 0, ng, PF_BYTES, packed, acc);
             VOX_UNROLL for (int r = 0; r < R; r++) y[(int64_t)r * ldy + o] = _mm512_reduce_add_ps(acc[r]);
         }
         return;
@@ -415,9 +531,9 @@ VOX_INLINE void quant_tile(const int q4k, const unsigned char *w, size_t ws, int
                 VOX_UNROLL for (int r = 0; r < R; r++)
                     acc[r] = g0 == 0 ? _mm512_setzero_ps() : _mm512_load_ps(park[o][r]);
                 if (q4k)
-                    q4_k_groups(w + (size_t)(ob + o) * ws, x, xs, R, nblk, g0, g1, 4 * ws, ws, acc);
+                    q4_k_groups(w + (size_t)(ob + o) * ws, x, xs, R, nblk, g0, g1, 4 * ws, ws, packed, acc);
                 else
-                    q8_0_groups(w + (size_t)(ob + o) * ws, x, xs, R, nblk, g0, g1, 2 * ws, acc);
+                    q8_0_groups(w + (size_t)(ob + o) * ws, x, xs, R, nblk, g0, g1, 2 * ws, packed, acc);
                 VOX_UNROLL for (int r = 0; r < R; r++) _mm512_store_ps(park[o][r], acc[r]);
             }
         }
@@ -427,28 +543,30 @@ VOX_INLINE void quant_tile(const int q4k, const unsigned char *w, size_t ws, int
     }
 }
 
-#define TILE(name, q4k)                                                                         \
+#define TILE(name, q4k, pk)                                                                     \
     static void name(const void *w, size_t ws, int n_out, const void *x, size_t xs, int n_rows, \
                      int64_t n, float *y, int64_t ldy) {                                        \
         switch (n_rows) {                                                                       \
-        case 1: quant_tile(q4k, w, ws, n_out, x, xs, 1, n, y, ldy); break;                      \
-        case 2: quant_tile(q4k, w, ws, n_out, x, xs, 2, n, y, ldy); break;                      \
-        case 3: quant_tile(q4k, w, ws, n_out, x, xs, 3, n, y, ldy); break;                      \
-        case 4: quant_tile(q4k, w, ws, n_out, x, xs, 4, n, y, ldy); break;                      \
-        case 5: quant_tile(q4k, w, ws, n_out, x, xs, 5, n, y, ldy); break;                      \
-        case 6: quant_tile(q4k, w, ws, n_out, x, xs, 6, n, y, ldy); break;                      \
-        case 7: quant_tile(q4k, w, ws, n_out, x, xs, 7, n, y, ldy); break;                      \
-        default: quant_tile(q4k, w, ws, n_out, x, xs, 8, n, y, ldy); break;                     \
+        case 1: quant_tile(q4k, pk, w, ws, n_out, x, xs, 1, n, y, ldy); break;                  \
+        case 2: quant_tile(q4k, pk, w, ws, n_out, x, xs, 2, n, y, ldy); break;                  \
+        case 3: quant_tile(q4k, pk, w, ws, n_out, x, xs, 3, n, y, ldy); break;                  \
+        case 4: quant_tile(q4k, pk, w, ws, n_out, x, xs, 4, n, y, ldy); break;                  \
+        case 5: quant_tile(q4k, pk, w, ws, n_out, x, xs, 5, n, y, ldy); break;                  \
+        case 6: quant_tile(q4k, pk, w, ws, n_out, x, xs, 6, n, y, ldy); break;                  \
+        case 7: quant_tile(q4k, pk, w, ws, n_out, x, xs, 7, n, y, ldy); break;                  \
+        default: quant_tile(q4k, pk, w, ws, n_out, x, xs, 8, n, y, ldy); break;                 \
         }                                                                                       \
     }
-TILE(tile_q8_0, 0)
-TILE(tile_q4_k, 1)
+TILE(tile_q8_0, 0, 0)
+TILE(tile_q4_k, 1, 0)
+TILE(tile_packed_q8_0, 0, 1)
+TILE(tile_packed_q4_k, 1, 1)
 
 static const vox_kernel_set avx512vnni_set = {
     "avx512vnni",
     {
-        [VOX_Q8_0] = {tile_q8_0, prep_q8_0, prep_q8_0_bytes},
-        [VOX_Q4_K] = {tile_q4_k, prep_q8_k, prep_q8_k_bytes},
+        [VOX_Q8_0] = {tile_q8_0, prep_q8_0, prep_q8_0_bytes, 1, pack_bytes_q8_0, pack_q8_0, tile_packed_q8_0},
+        [VOX_Q4_K] = {tile_q4_k, prep_q8_k, prep_q8_k_bytes, 1, pack_bytes_q4_k, pack_q4_k, tile_packed_q4_k},
     },
 };
 

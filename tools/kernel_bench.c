@@ -149,7 +149,7 @@ static void bench_one(vox_kernel_level level, vox_dtype dt, int out, int in, con
     int packed = 0;
     for (int c = 0; g_packed && packs && c < copies; c++) {
         vox_tensor p;
-        if (vox_matmul_pack_level(level, &t[c], &p, &packs[c]) == 1) {
+        if (vox_matmul_pack_level(level, &t[c], rows_list[0], &p, &packs[c]) == 1) {
             t[c] = p;
             packed = 1;
         }

@@ -435,7 +435,8 @@ void vox_matmul_level(vox_kernel_level level, vox_pool *pool, const vox_tensor *
     matmul_multi_level(level, pool, 1, &W, x, n_rows, &y);
 }
 
-int vox_matmul_pack_level(vox_kernel_level level, const vox_tensor *W, vox_tensor *out, void **buf) {
+int vox_matmul_pack_level(vox_kernel_level level, const vox_tensor *W, int rows, vox_tensor *out,
+                          void **buf) {
     *out = *W;
     out->packed = NULL;
     out->packed_level = 0;
@@ -444,7 +445,7 @@ int vox_matmul_pack_level(vox_kernel_level level, const vox_tensor *W, vox_tenso
         W->shape[0] > INT32_MAX)
         return 0;
     const vox_dtype_kernel *k = kernel_for(level, W->dtype);
-    if (k->pack_rows <= 0 || !k->pack || !k->tile_packed) return 0;
+    if (k->pack_rows <= 0 || !k->pack || !k->tile_packed || rows < k->pack_min_rows) return 0;
     const int64_t in = W->shape[1], groups = (W->shape[0] + k->pack_rows - 1) / k->pack_rows;
     const size_t gb = k->pack_group_bytes(in);
     if (gb && (size_t)groups > SIZE_MAX / gb) return -1;
@@ -458,8 +459,8 @@ int vox_matmul_pack_level(vox_kernel_level level, const vox_tensor *W, vox_tenso
     return 1;
 }
 
-int vox_matmul_pack(const vox_tensor *W, vox_tensor *out, void **buf) {
-    return vox_matmul_pack_level(vox_kernel_level_default(), W, out, buf);
+int vox_matmul_pack(const vox_tensor *W, int rows, vox_tensor *out, void **buf) {
+    return vox_matmul_pack_level(vox_kernel_level_default(), W, rows, out, buf);
 }
 
 void vox_matmul_impl(vox_kernel_impl impl, const vox_tensor *W, const float *x, int n_rows,

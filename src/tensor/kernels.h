@@ -77,9 +77,10 @@ size_t vox_matmul_scratch_bytes(const vox_tensor *W, int n_rows);
  * W whose `packed` points to a new buffer (*buf, the caller frees it) holding
  * the weights in the default level's packed layout; products at that level
  * then read it instead of W->data, with bit-identical results.  Returns 1 when
- * packed, 0 when the level has no packed layout for W's dtype or shape (*out
- * is then a plain copy of W and *buf NULL), -1 when out of memory. */
-int vox_matmul_pack(const vox_tensor *W, vox_tensor *out, void **buf);
+ * packed, 0 when the level has no packed layout for W's dtype, shape and row
+ * count (*out is then a plain copy of W and *buf NULL), -1 when out of
+ * memory. */
+int vox_matmul_pack(const vox_tensor *W, int rows, vox_tensor *out, void **buf);
 
 typedef enum vox_kernel_level {
     VOX_LEVEL_REF = 0,     /* scalar reference: one accumulator, left to right */
@@ -111,7 +112,8 @@ void vox_kernels_init(void);
 void vox_matmul_level(vox_kernel_level level, vox_pool *pool, const vox_tensor *W, const float *x,
                       int n_rows, float *y);
 /* vox_matmul_pack for an explicit (supported) level. */
-int vox_matmul_pack_level(vox_kernel_level level, const vox_tensor *W, vox_tensor *out, void **buf);
+int vox_matmul_pack_level(vox_kernel_level level, const vox_tensor *W, int rows, vox_tensor *out,
+                          void **buf);
 
 /* Older interface, kept: REF and GENERIC are those levels, SIMD the default. */
 typedef enum vox_kernel_impl {

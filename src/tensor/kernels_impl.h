@@ -23,7 +23,8 @@
  *
  * Packed weights.  A set may also offer, per dtype, a packed layout for
  * weights that are always multiplied with several input rows at once (the
- * flow head's 6-row batch): pack rearranges rows [0, n_out) of a weight
+ * flow head's 6-row batch, or for a layout that is faster for single rows too,
+ * the backbone's): pack rearranges rows [0, n_out) of a weight
  * (row o at (const char *)w + o*w_stride, n elements) into groups of
  * pack_rows rows, pack_group_bytes(n) bytes each, the last group padded with
  * zero rows, in whatever order the set's tile_packed reads fastest (e.g. the
@@ -62,8 +63,11 @@ typedef struct vox_dtype_kernel {
     vox_tile_fn tile;             /* NULL: the set has no kernel for this dtype */
     vox_prep_fn prep;             /* NULL: the tile reads f32 activation rows */
     vox_prep_bytes_fn prep_bytes; /* with prep */
-    /* Optional packed layout (pack_rows 0: none), see "Packed weights" above. */
+    /* Optional packed layout (pack_rows 0: none), see "Packed weights" above;
+     * it is used for weights whose products have at least pack_min_rows input
+     * rows (1: it is faster even for single rows). */
     int pack_rows;
+    int pack_min_rows;
     vox_prep_bytes_fn pack_group_bytes;
     vox_pack_fn pack;
     vox_tile_fn tile_packed;

@@ -103,6 +103,8 @@ static void bw_run(void *ctx, int64_t begin, int64_t end, int tid) {
     }
 }
 
+#define BW_MAX_REPS 15
+
 int vox_bench_bandwidth(vox_pool *pool, size_t bytes, int reps, double *gbs, vox_error *err) {
     *gbs = 0.0;
     if (bytes < 4096 || reps < 1) return vox_fail(err, VOX_E_ARG, "bandwidth: bad buffer size");
@@ -119,16 +121,26 @@ int vox_bench_bandwidth(vox_pool *pool, size_t bytes, int reps, double *gbs, vox
     /* touch every page first: the timed passes must read memory, not fault it in */
     for (size_t i = 0; i < bytes; i++) buf[i] = (unsigned char)(i * 131u);
     bw_ctx c = {buf, slice, bytes, sums};
-    double best = 0.0;
+    /* the median pass: on a shared machine single passes swing both ways (one
+     * in a few dozen read 50 GB/s where the others read 30-35), and the frames
+     * run at the typical speed, not the luckiest */
+    double rate[BW_MAX_REPS];
+    if (reps > BW_MAX_REPS) reps = BW_MAX_REPS;
     for (int r = 0; r < reps + 1; r++) { /* the first pass only warms the threads */
         const double t0 = vox_now_s();
         vox_pool_for(pool, n_items, 1, bw_run, &c);
         const double dt = vox_now_s() - t0;
-        if (r > 0 && dt > 0 && (double)bytes / dt / 1e9 > best) best = (double)bytes / dt / 1e9;
+        if (r > 0) rate[r - 1] = dt > 0 ? (double)bytes / dt / 1e9 : 0.0;
     }
+    for (int i = 1; i < reps; i++) /* insertion sort */
+        for (int j = i; j > 0 && rate[j] < rate[j - 1]; j--) {
+            const double t = rate[j];
+            rate[j] = rate[j - 1];
+            rate[j - 1] = t;
+        }
     free(buf);
     free(sums);
-    *gbs = best;
+    *gbs = reps % 2 ? rate[reps / 2] : 0.5 * (rate[reps / 2 - 1] + rate[reps / 2]);
     return VOX_OK;
 }
 
@@ -248,7 +260,7 @@ int vox_bench_run(voxtts_model *m, const vox_bench_opts *o, vox_bench_result *r,
 
     vox_bench_traffic_of(m, 0, &r->traffic);
     const size_t bw_bytes = o->bandwidth_bytes ? o->bandwidth_bytes : (size_t)1 << 30;
-    if ((rc = vox_bench_bandwidth(m->pool, bw_bytes, 3, &r->bandwidth_gbs, err))) goto out;
+    if ((rc = vox_bench_bandwidth(m->pool, bw_bytes, 5, &r->bandwidth_gbs, err))) goto out;
     if (r->bandwidth_gbs > 0)
         r->floor_rtf = r->traffic.per_frame / (r->bandwidth_gbs * 1e9) / r->frame_s;
     if (r->rtf > 0) r->efficiency = r->floor_rtf / r->rtf;

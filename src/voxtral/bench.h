@@ -17,7 +17,7 @@
  * (flow.c's last-layer shortcut skips rows, not matrices: every acoustic matrix
  * is still read once per Euler step; the time projections are precomputed at
  * load and read nothing), the machine's read bandwidth (all threads summing a
- * 1 GiB buffer, best of 3), and from them
+ * 1 GiB buffer, the median of 5 passes), and from them
  *
  *   rtf       = (backbone + acoustic + codec time) / audio time  (per frame,
  *               the prompt's prefill excluded: it is reported as prefill_s,
@@ -42,7 +42,8 @@ typedef struct vox_bench_traffic {
 void vox_bench_traffic_of(const voxtts_model *m, int n_steps, vox_bench_traffic *t);
 
 /* Read bandwidth in GB/s (1e9 bytes/s): the pool's threads summing `bytes`
- * bytes (>= 1 GiB for a meaningful figure), best of `reps` passes. */
+ * bytes (>= 1 GiB for a meaningful figure), the median of `reps` (<= 15)
+ * passes after one warm-up pass. */
 int vox_bench_bandwidth(vox_pool *pool, size_t bytes, int reps, double *gbs, vox_error *err);
 
 /* A text of at least n_tokens tokens for this model's tokenizer (English words

@@ -32,9 +32,10 @@
 typedef struct vox_block_w {
     const vox_tensor *wq, *wk, *wv, *wo, *w1, *w2, *w3;
     float *attention_norm, *ffn_norm; /* f32 copies [dim] */
-    /* The flow head's blocks, whose products always have several input rows:
-     * the seven matrices above point here instead when the kernels packed them
-     * (vox_matmul_pack; pack_buf[i] owns packed[i]'s layout, NULL if unpacked). */
+    /* The seven matrices above point here instead when the kernels have a
+     * faster layout for them at this block's row count (vox_matmul_pack: the
+     * flow head's 6-row products; pack_buf[i] owns packed[i]'s layout, NULL if
+     * unpacked). */
     vox_tensor packed[7];
     void *pack_buf[7];
 } vox_block_w;

@@ -1,9 +1,12 @@
-/* source.c — tensor sources (see source.h): the generic wrapper and the
- * safetensors one. */
+/* source.c — tensor sources (see source.h): the generic wrapper, the page
+ * release helper, and the safetensors source. */
 #include "voxtral/source.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "io/safetensors.h"
 
@@ -17,6 +20,18 @@ const vox_tensor *vox_source_find(const vox_source *s, const char *name) {
 }
 
 const char *vox_source_label(const vox_source *s) { return s ? s->label : "(none)"; }
+
+void vox_source_release(const vox_source *s, const vox_tensor *t) {
+    if (s && t && s->ops->release) s->ops->release(s->impl, t);
+}
+
+void vox_source_drop_pages(const void *p, size_t n) {
+    const long ps = sysconf(_SC_PAGESIZE);
+    if (!p || ps <= 0) return;
+    const uintptr_t page = (uintptr_t)ps, a = (uintptr_t)p, e = a + n;
+    const uintptr_t lo = (a + page - 1) / page * page, hi = e / page * page;
+    if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
 
 int vox_source_new(const vox_source_ops *ops, void *impl, const char *label, vox_source **out,
                    vox_error *err) {
@@ -50,8 +65,13 @@ static const vox_tensor *st_find(void *impl, const char *name) {
     return vox_safetensors_find(impl, name);
 }
 static void st_close(void *impl) { vox_safetensors_close(impl); }
+/* The tensors are views into a read-only private mapping of the file. */
+static void st_release(void *impl, const vox_tensor *t) {
+    (void)impl;
+    vox_source_drop_pages(t->data, t->nbytes);
+}
 
-static const vox_source_ops safetensors_ops = {st_expect, st_find, st_close};
+static const vox_source_ops safetensors_ops = {st_expect, st_find, st_close, st_release};
 
 int vox_source_open_safetensors(const char *path, vox_source **out, vox_error *err) {
     vox_safetensors *st = NULL;

@@ -8,6 +8,7 @@
 #ifndef VOX_VOXTRAL_SOURCE_H
 #define VOX_VOXTRAL_SOURCE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "base/error.h"
@@ -20,6 +21,11 @@ typedef struct vox_source_ops {
     /* NULL when absent. */
     const vox_tensor *(*find)(void *impl, const char *name);
     void (*close)(void *impl);
+    /* Optional (NULL: nothing to do): the model has its own copy of t (a packed
+     * layout, vox_matmul_pack) and no longer reads t's bytes, so the source may
+     * drop their pages from memory.  A file-backed source reads them back from
+     * the file if they are touched again; the synthetic one gives zeros. */
+    void (*release)(void *impl, const vox_tensor *t);
 } vox_source_ops;
 
 typedef struct vox_source {
@@ -32,6 +38,10 @@ int vox_source_expect(const vox_source *s, const char *name, int ndim, const int
                       const vox_tensor **out, vox_error *err);
 const vox_tensor *vox_source_find(const vox_source *s, const char *name);
 const char *vox_source_label(const vox_source *s);
+void vox_source_release(const vox_source *s, const vox_tensor *t);
+/* For implementations of release: drop the whole pages inside [p, p + n)
+ * (madvise MADV_DONTNEED; partial pages at either end are kept). */
+void vox_source_drop_pages(const void *p, size_t n);
 /* Wrap an implementation (takes ownership of impl; close is called on free). */
 int vox_source_new(const vox_source_ops *ops, void *impl, const char *label, vox_source **out,
                    vox_error *err);

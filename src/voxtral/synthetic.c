@@ -215,7 +215,15 @@ static int syn_expect(void *impl, const char *name, int ndim, const int64_t *sha
     return VOX_OK;
 }
 
-static const vox_source_ops synthetic_ops = {syn_expect, syn_find, syn_close};
+/* A large tensor's anonymous pages are returned to the system (they read as
+ * zeros afterwards: the weights are random, and the model reads its own copy). */
+static void syn_release(void *impl, const vox_tensor *t) {
+    synthetic *s = impl;
+    for (size_t i = 0; i < s->n; i++)
+        if (&s->ts[i].t == t && s->ts[i].mapped) vox_source_drop_pages(s->ts[i].buf, s->ts[i].mapped);
+}
+
+static const vox_source_ops synthetic_ops = {syn_expect, syn_find, syn_close, syn_release};
 
 /* ---- filling ------------------------------------------------------------------ */
 

@@ -6,7 +6,11 @@
  * the official checkpoint (8 GB are never converted), F32, F16, BF16, Q8_0 or
  * Q4_K from a GGUF model.  Nothing here or in the model code reads their bytes:
  * the kernels take any dtype, and embedding rows are read with
- * vox_tensor_get_row.  Small tensors, whatever their dtype, are converted to f32
+ * vox_tensor_get_row.  The one copy: a block's matrices are handed to
+ * vox_matmul_pack with the number of rows their products have, and where the
+ * kernel level has a faster layout for that (the flow head's 6-row batch) the
+ * block keeps the packed copy and the source drops the original's pages.
+ * Small tensors, whatever their dtype, are converted to f32
  * once here: norm gains, LayerScales, the semantic codebook
  * (§6.1, divided in f32 precision or better) and the codec convolutions, whose
  * weight norm is folded (§6.3) and whose taps are rearranged as [k][out][in]
@@ -70,14 +74,19 @@ static void free_block(vox_block_w *b) {
     for (int i = 0; i < 7; i++) free(b->pack_buf[i]);
 }
 
-/* The flow head's matrices are multiplied with 6 rows (CFG batch) or at least
- * 2: where the kernels have a faster layout for that, use a packed copy. */
-static int pack_block(vox_block_w *b, vox_error *err) {
+/* Where the kernels have a faster layout for a block's matrices, multiplied
+ * with `rows` input rows (1 in the backbone; 6, or at least 2, in the flow
+ * head's CFG batch), the block uses a packed copy, and the source may drop the
+ * original's pages (the model never reads them again). */
+static int pack_block(voxtts_model *m, vox_block_w *b, int rows, vox_error *err) {
     const vox_tensor **mats[7] = {&b->wq, &b->wk, &b->wv, &b->wo, &b->w1, &b->w2, &b->w3};
     for (int i = 0; i < 7; i++) {
-        const int rc = vox_matmul_pack(*mats[i], &b->packed[i], &b->pack_buf[i]);
-        if (rc < 0) return vox_fail(err, VOX_E_NOMEM, "out of memory packing the flow head's weights");
-        if (rc > 0) *mats[i] = &b->packed[i];
+        const int rc = vox_matmul_pack(*mats[i], rows, &b->packed[i], &b->pack_buf[i]);
+        if (rc < 0) return vox_fail(err, VOX_E_NOMEM, "out of memory packing the weights");
+        if (rc > 0) {
+            vox_source_release(m->src, *mats[i]);
+            *mats[i] = &b->packed[i];
+        }
     }
     return VOX_OK;
 }
@@ -273,7 +282,9 @@ int vox_weights_load(voxtts_model *m, vox_error *err) {
     char prefix[128];
     for (int i = 0; i < c->llm.n_layers; i++) {
         snprintf(prefix, sizeof prefix, "layers.%d.", i);
-        if ((rc = load_block(m, prefix, &c->llm, &w->layers[i], err))) return rc;
+        if ((rc = load_block(m, prefix, &c->llm, &w->layers[i], err)) ||
+            (rc = pack_block(m, &w->layers[i], 1, err)))
+            return rc;
     }
     if ((rc = expect_f32(m, "norm.weight", 1, D, 0, 0, &w->norm, err))) return rc;
 
@@ -295,7 +306,7 @@ int vox_weights_load(voxtts_model *m, vox_error *err) {
     for (int i = 0; i < c->acoustic.n_layers; i++) {
         snprintf(prefix, sizeof prefix, "acoustic_transformer.layers.%d.", i);
         if ((rc = load_block(m, prefix, &c->acoustic, &w->ac_layers[i], err)) ||
-            (rc = pack_block(&w->ac_layers[i], err)))
+            (rc = pack_block(m, &w->ac_layers[i], 6, err)))
             return rc;
     }
     if ((rc = expect_f32(m, "acoustic_transformer.norm.weight", 1, Da, 0, 0, &w->ac_norm, err)))

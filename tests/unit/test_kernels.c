@@ -258,7 +258,7 @@ static void matmul_case(vox_dtype dt, int out, int in) {
          * batch size, threaded or not */
         vox_tensor pt;
         void *pbuf = NULL;
-        const int pk = vox_matmul_pack_level(lv, &m.t, &pt, &pbuf);
+        const int pk = vox_matmul_pack_level(lv, &m.t, 1 + (out % 6), &pt, &pbuf);
         int bad_packed = pk < 0;
         if (pk > 0) {
             g_packed_cases++;
@@ -320,9 +320,22 @@ static void test_matmul(void) {
     /* rows wider than the stack buffer of a pool-less call */
     matmul_case(VOX_Q8_0, 3, 16384);
     matmul_case(VOX_Q4_K, 2, 16384);
-    /* the avx512 level packs BF16 when it splits BF16 activations */
-    if (bf16_split(VOX_LEVEL_AVX512))
+    /* the avx512 level packs BF16 when it splits BF16 activations, but only
+     * for products of several rows */
+    if (bf16_split(VOX_LEVEL_AVX512)) {
         CHECK(g_packed_cases > 0, "no BF16 case ran the avx512 packed layout");
+        wmat m;
+        if (wmat_make(&m, VOX_BF16, 8, 64) == 0) {
+            vox_tensor pt;
+            void *pbuf = NULL;
+            CHECK(vox_matmul_pack_level(VOX_LEVEL_AVX512, &m.t, 1, &pt, &pbuf) == 0 && !pbuf && !pt.packed,
+                  "BF16 weights for single rows stay unpacked");
+            CHECK(vox_matmul_pack_level(VOX_LEVEL_AVX512, &m.t, 6, &pt, &pbuf) == 1 && pbuf && pt.packed == pbuf,
+                  "BF16 weights for 6 rows are packed");
+            free(pbuf);
+        }
+        wmat_free(&m);
+    }
     printf("packed layouts checked in %d cases\n", g_packed_cases);
 }
 
@@ -348,7 +361,7 @@ static void test_matmul_multi(void) {
          * matrix shares the chunks of a threaded call with unpacked ones */
         vox_tensor ap;
         void *abuf = NULL;
-        CHECK(vox_matmul_pack(&a.t, &ap, &abuf) >= 0, "pack: out of memory");
+        CHECK(vox_matmul_pack(&a.t, rows, &ap, &abuf) >= 0, "pack: out of memory");
         for (int pass = 0; pass < 4; pass++) {
             if (pass == 2) W[0] = &ap;
             vox_matmul_multi(pass % 2 ? g_pool : NULL, 5, W, x, rows, Y);

@@ -339,6 +339,26 @@ size_t vox_matmul_scratch_bytes(const vox_tensor *W, int n_rows) {
     return p.total * (size_t)(n_rows > 0 ? n_rows : 0);
 }
 
+typedef struct prep_task {
+    const prep_plan *p;
+    const float *x; /* the first of the nr rows */
+    int64_t in;
+    int nr;
+    unsigned char *buf;
+    const size_t *off; /* per layout: its rows' offset in buf */
+} prep_task;
+
+/* Items: (layout i, row r) as i * nr + r. */
+static void prep_run(void *ctx, int64_t begin, int64_t end, int tid) {
+    (void)tid;
+    const prep_task *t = ctx;
+    for (int64_t it = begin; it < end; it++) {
+        const int i = (int)(it / t->nr), r = (int)(it % t->nr);
+        t->p->k[i]->prep(t->x + (size_t)r * (size_t)t->in, t->in,
+                         t->buf + t->off[i] + (size_t)r * t->p->row_bytes[i]);
+    }
+}
+
 /* Rows [r0, r0+nr) of the product with the prepared rows in buf (nr * plan
  * total bytes, layout-major: all rows of layout 0, then of layout 1). */
 static void run_rows(vox_kernel_level l, vox_pool *pool, int n_mats, const vox_tensor *const *W,
@@ -349,9 +369,15 @@ static void run_rows(vox_kernel_level l, vox_pool *pool, int n_mats, const vox_t
     size_t o = 0;
     for (int i = 0; i < p->n; i++) {
         off[i] = o;
-        for (int r = 0; r < nr; r++)
-            p->k[i]->prep(x + (size_t)(r0 + r) * (size_t)in, in, buf + o + (size_t)r * p->row_bytes[i]);
         o += (size_t)nr * p->row_bytes[i];
+    }
+    if (p->n) {
+        /* every (layout, row) pair is one item: several rows are prepared in parallel */
+        prep_task pt = {p, x + (size_t)r0 * (size_t)in, in, nr, buf, off};
+        if (nr > 1)
+            vox_pool_for(pool, (int64_t)p->n * nr, 1, prep_run, &pt);
+        else
+            prep_run(&pt, 0, p->n, 0);
     }
     int64_t total = 0;
     for (int j = 0; j < n_mats; j++) {
@@ -491,6 +517,30 @@ void vox_silu_mul(float *gate, const float *up, int n) {
         float g = gate[i];
         gate[i] = g / (1.0f + expf(-g)) * up[i];
     }
+}
+
+typedef struct silu_ctx {
+    float *gate;
+    const float *up;
+    int n;
+} silu_ctx;
+
+#define SILU_CHUNK 2048 /* elements per pool item */
+
+static void silu_run(void *ctx, int64_t begin, int64_t end, int tid) {
+    (void)tid;
+    const silu_ctx *c = ctx;
+    const int64_t b = begin * SILU_CHUNK, e = end * SILU_CHUNK < c->n ? end * SILU_CHUNK : c->n;
+    vox_silu_mul(c->gate + b, c->up + b, (int)(e - b));
+}
+
+void vox_silu_mul_pool(vox_pool *pool, float *gate, const float *up, int n) {
+    if (n <= SILU_CHUNK || vox_pool_threads(pool) < 2) {
+        vox_silu_mul(gate, up, n);
+        return;
+    }
+    silu_ctx c = {gate, up, n};
+    vox_pool_for(pool, (n + SILU_CHUNK - 1) / SILU_CHUNK, 1, silu_run, &c);
 }
 
 void vox_softmax(float *x, int n) {

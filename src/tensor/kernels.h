@@ -131,6 +131,8 @@ const char *vox_kernel_simd_name(void);
  * y may alias x. */
 void vox_rmsnorm(const float *x, const float *w, int n, float eps, float *y);
 void vox_silu_mul(float *gate, const float *up, int n); /* gate = silu(gate) * up */
+/* The same, split over the pool's threads (same values: element-wise). */
+void vox_silu_mul_pool(vox_pool *pool, float *gate, const float *up, int n);
 void vox_softmax(float *x, int n);
 void vox_add(float *y, const float *x, int n);         /* y += x */
 void vox_add_scaled(float *y, const float *x, const float *scale, int n); /* y += scale ⊙ x */

@@ -196,7 +196,7 @@ static void forward_batch(vox_llm_state *s, int n) {
         const vox_tensor *w13[2] = {b->w1, b->w3};
         float *y13[2] = {s->h1, s->h3};
         vox_matmul_multi(m->pool, 2, w13, s->xn, n, y13);
-        vox_silu_mul(s->h1, s->h3, n * c->hidden_dim);
+        vox_silu_mul_pool(m->pool, s->h1, s->h3, n * c->hidden_dim);
         vox_matmul_pool(m->pool, b->w2, s->h1, n, s->o);
         vox_add(s->x, s->o, n * D);
     }

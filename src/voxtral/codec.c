@@ -222,7 +222,7 @@ static void codec_layer(codec_ws *w, const vox_codec_layer_w *l, int T, int64_t 
         const vox_tensor *w13[2] = {l->w1, l->w3};
         float *y13[2] = {w->h1, w->h3};
         vox_matmul_multi(m->pool, 2, w13, nr, n, y13);
-        vox_silu_mul(w->h1, w->h3, n * hidden);
+        vox_silu_mul_pool(m->pool, w->h1, w->h3, n * hidden);
         vox_matmul_pool(m->pool, l->w2, w->h1, n, nr);
         if (l->ffn_scale) {
             for (int t = 0; t < n; t++)

@@ -169,7 +169,7 @@ static void flow_ffn(vox_flow_ws *ws, const vox_block_w *b, float *tok, int n) {
     const vox_tensor *w13[2] = {b->w1, b->w3};
     float *y13[2] = {ws->h1, ws->h3};
     vox_matmul_multi(m->pool, 2, w13, ws->xn, n, y13);
-    vox_silu_mul(ws->h1, ws->h3, n * c->hidden_dim);
+    vox_silu_mul_pool(m->pool, ws->h1, ws->h3, n * c->hidden_dim);
     vox_matmul_pool(m->pool, b->w2, ws->h1, n, ws->o);
     vox_add(tok, ws->o, n * Da);
 }

@@ -339,11 +339,11 @@ static void prep_q8_k(const float *x, int64_t n, void *out) {
 static const vox_kernel_set avx2_set = {
     "avx2",
     {
-        [VOX_F32] = {tile_f32, NULL, NULL},
-        [VOX_BF16] = {tile_bf16, NULL, NULL},
-        [VOX_F16] = {tile_f16, NULL, NULL},
-        [VOX_Q8_0] = {tile_q8_0, prep_q8_0, vox_prep_plain_q8_0_bytes},
-        [VOX_Q4_K] = {tile_q4_k, prep_q8_k, vox_prep_plain_q8_k_bytes},
+        [VOX_F32] = {.tile = tile_f32},
+        [VOX_BF16] = {.tile = tile_bf16},
+        [VOX_F16] = {.tile = tile_f16},
+        [VOX_Q8_0] = {.tile = tile_q8_0, .prep = prep_q8_0, .prep_bytes = vox_prep_plain_q8_0_bytes},
+        [VOX_Q4_K] = {.tile = tile_q4_k, .prep = prep_q8_k, .prep_bytes = vox_prep_plain_q8_k_bytes},
     },
 };
 

@@ -205,9 +205,9 @@ float vox_dot_f32_avx512(const float *a, const float *b, int n) {
 static const vox_kernel_set avx512_set = {
     "avx512",
     {
-        [VOX_F32] = {tile_f32, NULL, NULL},
-        [VOX_BF16] = {tile_bf16, NULL, NULL},
-        [VOX_F16] = {tile_f16, NULL, NULL},
+        [VOX_F32] = {.tile = tile_f32},
+        [VOX_BF16] = {.tile = tile_bf16},
+        [VOX_F16] = {.tile = tile_f16},
     },
 };
 

@@ -333,8 +333,9 @@ static const vox_kernel_set avx512bf16_set = {
     {
         /* packed: only for products of several rows (single rows stream as one
          * run anyway, and measured no faster packed) */
-        [VOX_BF16] = {tile_bf16, prep_bf16, prep_bytes_bf16, PACK, 2, pack_group_bytes_bf16, pack_bf16,
-                      tile_packed_bf16},
+        [VOX_BF16] = {.tile = tile_bf16, .prep = prep_bf16, .prep_bytes = prep_bytes_bf16,
+                      .pack_rows = PACK, .pack_min_rows = 2, .pack_group_bytes = pack_group_bytes_bf16,
+                      .pack = pack_bf16, .tile_packed = tile_packed_bf16},
     },
 };
 

@@ -570,8 +570,12 @@ static const vox_kernel_set avx512vnni_set = {
          * packed: 6 rows Q8_0 1.23 -> 1.19 ms, Q4_K 0.95 -> 0.85 ms; 1 row no
          * difference (memory bound either way), so single-row weights are not
          * copied. */
-        [VOX_Q8_0] = {tile_q8_0, prep_q8_0, prep_q8_0_bytes, 1, 2, pack_bytes_q8_0, pack_q8_0, tile_packed_q8_0},
-        [VOX_Q4_K] = {tile_q4_k, prep_q8_k, prep_q8_k_bytes, 1, 2, pack_bytes_q4_k, pack_q4_k, tile_packed_q4_k},
+        [VOX_Q8_0] = {.tile = tile_q8_0, .prep = prep_q8_0, .prep_bytes = prep_q8_0_bytes,
+                      .pack_rows = 1, .pack_min_rows = 2, .pack_group_bytes = pack_bytes_q8_0,
+                      .pack = pack_q8_0, .tile_packed = tile_packed_q8_0},
+        [VOX_Q4_K] = {.tile = tile_q4_k, .prep = prep_q8_k, .prep_bytes = prep_q8_k_bytes,
+                      .pack_rows = 1, .pack_min_rows = 2, .pack_group_bytes = pack_bytes_q4_k,
+                      .pack = pack_q4_k, .tile_packed = tile_packed_q4_k},
     },
 };
 

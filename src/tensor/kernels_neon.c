@@ -198,11 +198,11 @@ QUANT_TILE(tile_q4_k, q4_k_micro)
 static const vox_kernel_set neon_set = {
     "neon",
     {
-        [VOX_F32] = {tile_f32, NULL, NULL},
-        [VOX_BF16] = {tile_bf16, NULL, NULL},
-        [VOX_F16] = {tile_f16, NULL, NULL},
-        [VOX_Q8_0] = {tile_q8_0, vox_prep_plain_q8_0, vox_prep_plain_q8_0_bytes},
-        [VOX_Q4_K] = {tile_q4_k, vox_prep_plain_q8_k, vox_prep_plain_q8_k_bytes},
+        [VOX_F32] = {.tile = tile_f32},
+        [VOX_BF16] = {.tile = tile_bf16},
+        [VOX_F16] = {.tile = tile_f16},
+        [VOX_Q8_0] = {.tile = tile_q8_0, .prep = vox_prep_plain_q8_0, .prep_bytes = vox_prep_plain_q8_0_bytes},
+        [VOX_Q4_K] = {.tile = tile_q4_k, .prep = vox_prep_plain_q8_k, .prep_bytes = vox_prep_plain_q8_k_bytes},
     },
 };
 
@@ -235,8 +235,8 @@ QUANT_TILE(tile_q4_k_dot, q4_k_micro_dot)
 static const vox_kernel_set neon_dot_set = {
     "neon+dotprod",
     {
-        [VOX_Q8_0] = {tile_q8_0_dot, vox_prep_plain_q8_0, vox_prep_plain_q8_0_bytes},
-        [VOX_Q4_K] = {tile_q4_k_dot, vox_prep_plain_q8_k, vox_prep_plain_q8_k_bytes},
+        [VOX_Q8_0] = {.tile = tile_q8_0_dot, .prep = vox_prep_plain_q8_0, .prep_bytes = vox_prep_plain_q8_0_bytes},
+        [VOX_Q4_K] = {.tile = tile_q4_k_dot, .prep = vox_prep_plain_q8_k, .prep_bytes = vox_prep_plain_q8_k_bytes},
     },
 };
 

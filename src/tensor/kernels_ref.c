@@ -113,11 +113,11 @@ static void ref_tile_q4_k(const void *w, size_t w_stride, int n_out, const void 
 const vox_kernel_set vox_kernels_ref = {
     "ref",
     {
-        [VOX_F32] = {ref_tile_f32, NULL, NULL},
-        [VOX_BF16] = {ref_tile_bf16, NULL, NULL},
-        [VOX_F16] = {ref_tile_f16, NULL, NULL},
-        [VOX_Q8_0] = {ref_tile_q8_0, ref_prep_q8_0, ref_prep_q8_0_bytes},
-        [VOX_Q4_K] = {ref_tile_q4_k, ref_prep_q8_k, ref_prep_q8_k_bytes},
+        [VOX_F32] = {.tile = ref_tile_f32},
+        [VOX_BF16] = {.tile = ref_tile_bf16},
+        [VOX_F16] = {.tile = ref_tile_f16},
+        [VOX_Q8_0] = {.tile = ref_tile_q8_0, .prep = ref_prep_q8_0, .prep_bytes = ref_prep_q8_0_bytes},
+        [VOX_Q4_K] = {.tile = ref_tile_q4_k, .prep = ref_prep_q8_k, .prep_bytes = ref_prep_q8_k_bytes},
     },
 };
 
@@ -250,10 +250,10 @@ static void generic_tile_q4_k(const void *w, size_t w_stride, int n_out, const v
 const vox_kernel_set vox_kernels_generic = {
     "generic",
     {
-        [VOX_F32] = {generic_tile_f32, NULL, NULL},
-        [VOX_BF16] = {generic_tile_bf16, NULL, NULL},
-        [VOX_F16] = {generic_tile_f16, NULL, NULL},
-        [VOX_Q8_0] = {generic_tile_q8_0, vox_prep_plain_q8_0, vox_prep_plain_q8_0_bytes},
-        [VOX_Q4_K] = {generic_tile_q4_k, vox_prep_plain_q8_k, vox_prep_plain_q8_k_bytes},
+        [VOX_F32] = {.tile = generic_tile_f32},
+        [VOX_BF16] = {.tile = generic_tile_bf16},
+        [VOX_F16] = {.tile = generic_tile_f16},
+        [VOX_Q8_0] = {.tile = generic_tile_q8_0, .prep = vox_prep_plain_q8_0, .prep_bytes = vox_prep_plain_q8_0_bytes},
+        [VOX_Q4_K] = {.tile = generic_tile_q4_k, .prep = vox_prep_plain_q8_k, .prep_bytes = vox_prep_plain_q8_k_bytes},
     },
 };

@@ -41,12 +41,14 @@ static void bench_usage(FILE *f) {
         "  --prompt-tokens N     text tokens in the prompt (default 20, ~15 English words)\n"
         "  --voice NAME          preset voice (default casual_male, else the first)\n"
         "  --seed N              noise seed (default 42)\n"
-        "  --bandwidth-mib N     buffer of the bandwidth measurement (default 1024)\n"
+        "  --bandwidth-mib N     bytes each bandwidth pass reads (default 1024): the\n"
+        "                        backbone's weights, or a buffer for a small model\n"
         "  --json                print one JSON object instead of the table\n"
         "  -h, --help            this help\n"
         "RTF = (backbone + acoustic + codec time) / audio time, per frame, prefill excluded\n"
         "(rtf_with_prefill includes it); floor_rtf = bytes_per_frame / bandwidth / 80 ms;\n"
-        "efficiency = floor_rtf / rtf.\n",
+        "efficiency = floor_rtf / rtf; bandwidth = the median of passes just before, after\n"
+        "every 5th frame of, and just after the measured frames (not counted in their time).\n",
         VOX_TYPE_MIX_BEST);
 }
 
@@ -136,8 +138,8 @@ static void print_json(const char *model, const char *type, const char *mix,
            "\"acoustic\":%.0f,\"codec\":%.0f},",
            (long long)r->peak_rss_bytes, (long long)t->weight_bytes, t->per_frame, t->backbone,
            t->embed, t->heads, t->acoustic, t->codec);
-    printf("\"bandwidth_gbs\":%.3f,\"floor_rtf\":%.6g,\"efficiency\":%.6g}\n", r->bandwidth_gbs,
-           r->floor_rtf, r->efficiency);
+    printf("\"bandwidth_gbs\":%.3f,\"bandwidth_samples\":%d,\"floor_rtf\":%.6g,\"efficiency\":%.6g}\n",
+           r->bandwidth_gbs, r->bandwidth_samples, r->floor_rtf, r->efficiency);
 }
 
 static void print_table(const char *model, const char *type, const voxtts_model *m,
@@ -146,8 +148,8 @@ static void print_table(const char *model, const char *type, const voxtts_model 
     const double GB = 1e9, MB = 1e6;
     printf("voxtts bench: %s\n", model);
     printf("  weights          %s, %.2f GB\n", type, (double)t->weight_bytes / GB);
-    printf("  machine          %d threads, kernels %s, read bandwidth %.1f GB/s\n", m->n_threads,
-           vox_kernel_simd_name(), r->bandwidth_gbs);
+    printf("  machine          %d threads, kernels %s, read bandwidth %.1f GB/s (median of %d passes)\n",
+           m->n_threads, vox_kernel_simd_name(), r->bandwidth_gbs, r->bandwidth_samples);
     printf("  load             %.2f s\n", load_s);
     printf("  prompt           %d positions (%d text tokens, voice %s), %d run: prefill %.3f s\n",
            r->run.prompt_tokens, r->text_tokens, voice, r->run.prefill_tokens, r->run.prefill_s);

@@ -87,61 +87,108 @@ static uint64_t sum_slice(const unsigned char *p, size_t n) {
     return s;
 }
 
-typedef struct bw_ctx {
-    const unsigned char *buf;
-    size_t slice, bytes;
+/* The memory a bandwidth pass reads, as slices of at most 2 MiB (many more than
+ * threads, so a slow thread does not hold the pass up). */
+typedef struct bw_probe {
+    const unsigned char **ptr;
+    size_t *len;
+    int64_t n, cap;
+    size_t bytes;
+    unsigned char *owned; /* a buffer of our own, when the probe is not the weights */
     uint64_t *sums;
-} bw_ctx;
+} bw_probe;
+
+#define BW_SLICE ((size_t)2 << 20)
+
+static int probe_add(bw_probe *p, const void *ptr, size_t len) {
+    for (size_t off = 0; off < len; off += BW_SLICE) {
+        if (p->n == p->cap) {
+            const int64_t cap = p->cap ? 2 * p->cap : 256;
+            const unsigned char **np = realloc(p->ptr, sizeof *np * (size_t)cap);
+            if (np) p->ptr = np;
+            size_t *nl = realloc(p->len, sizeof *nl * (size_t)cap);
+            if (nl) p->len = nl;
+            if (!np || !nl) return -1;
+            p->cap = cap;
+        }
+        p->ptr[p->n] = (const unsigned char *)ptr + off;
+        p->len[p->n] = len - off < BW_SLICE ? len - off : BW_SLICE;
+        p->n++;
+    }
+    p->bytes += len;
+    return 0;
+}
+
+static void probe_free(bw_probe *p) {
+    free(p->ptr);
+    free(p->len);
+    free(p->owned);
+    free(p->sums);
+    memset(p, 0, sizeof *p);
+}
+
+/* About `bytes` of memory to read: the backbone's weight matrices when the
+ * model has that much (they are resident, so reading them adds nothing to the
+ * process's memory and the passes can run at any time, between frames too),
+ * otherwise a buffer of our own with every page touched. */
+static int probe_init(const voxtts_model *m, size_t bytes, bw_probe *p, vox_error *err) {
+    memset(p, 0, sizeof *p);
+    if (m) {
+        for (int l = 0; l < m->cfg.llm.n_layers && p->bytes < bytes; l++) {
+            const vox_block_w *b = &m->w.layers[l];
+            const vox_tensor *t[7] = {b->wq, b->wk, b->wv, b->wo, b->w1, b->w2, b->w3};
+            for (int i = 0; i < 7 && p->bytes < bytes; i++)
+                if (!t[i]->packed && t[i]->data && probe_add(p, t[i]->data, t[i]->nbytes) != 0) {
+                    probe_free(p);
+                    return vox_fail(err, VOX_E_NOMEM, "bandwidth: out of memory");
+                }
+        }
+        if (p->bytes < bytes) { /* a small model: the weights would sit in the cache */
+            free(p->ptr);
+            free(p->len);
+            memset(p, 0, sizeof *p);
+        }
+    }
+    if (!p->n) {
+        p->owned = malloc(bytes);
+        if (!p->owned || probe_add(p, p->owned, bytes) != 0) {
+            probe_free(p);
+            return vox_fail(err, VOX_E_NOMEM, "bandwidth: cannot allocate %zu bytes", bytes);
+        }
+        /* touch every page first: the timed passes must read memory, not fault it in */
+        for (size_t i = 0; i < bytes; i++) p->owned[i] = (unsigned char)(i * 131u);
+    }
+    p->sums = calloc((size_t)p->n, sizeof *p->sums);
+    if (!p->sums) {
+        probe_free(p);
+        return vox_fail(err, VOX_E_NOMEM, "bandwidth: out of memory");
+    }
+    return VOX_OK;
+}
 
 static void bw_run(void *ctx, int64_t begin, int64_t end, int tid) {
     (void)tid;
-    const bw_ctx *c = ctx;
-    for (int64_t i = begin; i < end; i++) {
-        size_t off = (size_t)i * c->slice;
-        size_t n = off + c->slice <= c->bytes ? c->slice : c->bytes - off;
-        c->sums[i] = sum_slice(c->buf + off, n);
-    }
+    const bw_probe *p = ctx;
+    for (int64_t i = begin; i < end; i++) p->sums[i] = sum_slice(p->ptr[i], p->len[i]);
 }
 
-#define BW_MAX_REPS 15
+/* One pass over the probe: GB/s. */
+static double probe_pass(vox_pool *pool, const bw_probe *p) {
+    const double t0 = vox_now_s();
+    vox_pool_for(pool, p->n, 1, bw_run, (void *)p);
+    const double dt = vox_now_s() - t0;
+    return dt > 0 ? (double)p->bytes / dt / 1e9 : 0.0;
+}
 
-int vox_bench_bandwidth(vox_pool *pool, size_t bytes, int reps, double *gbs, vox_error *err) {
-    *gbs = 0.0;
-    if (bytes < 4096 || reps < 1) return vox_fail(err, VOX_E_ARG, "bandwidth: bad buffer size");
-    /* slices of 2 MiB: many more than threads, so a slow thread does not hold the pass */
-    const size_t slice = (size_t)2 << 20;
-    const int64_t n_items = (int64_t)((bytes + slice - 1) / slice);
-    unsigned char *buf = malloc(bytes);
-    uint64_t *sums = calloc((size_t)n_items, sizeof *sums);
-    if (!buf || !sums) {
-        free(buf);
-        free(sums);
-        return vox_fail(err, VOX_E_NOMEM, "bandwidth: cannot allocate %zu bytes", bytes);
-    }
-    /* touch every page first: the timed passes must read memory, not fault it in */
-    for (size_t i = 0; i < bytes; i++) buf[i] = (unsigned char)(i * 131u);
-    bw_ctx c = {buf, slice, bytes, sums};
-    /* the median pass: on a shared machine single passes swing both ways (one
-     * in a few dozen read 50 GB/s where the others read 30-35), and the frames
-     * run at the typical speed, not the luckiest */
-    double rate[BW_MAX_REPS];
-    if (reps > BW_MAX_REPS) reps = BW_MAX_REPS;
-    for (int r = 0; r < reps + 1; r++) { /* the first pass only warms the threads */
-        const double t0 = vox_now_s();
-        vox_pool_for(pool, n_items, 1, bw_run, &c);
-        const double dt = vox_now_s() - t0;
-        if (r > 0) rate[r - 1] = dt > 0 ? (double)bytes / dt / 1e9 : 0.0;
-    }
-    for (int i = 1; i < reps; i++) /* insertion sort */
-        for (int j = i; j > 0 && rate[j] < rate[j - 1]; j--) {
-            const double t = rate[j];
-            rate[j] = rate[j - 1];
-            rate[j - 1] = t;
+static double median(double *v, int n) {
+    if (n <= 0) return 0.0;
+    for (int i = 1; i < n; i++) /* insertion sort */
+        for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
+            const double t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
         }
-    free(buf);
-    free(sums);
-    *gbs = reps % 2 ? rate[reps / 2] : 0.5 * (rate[reps / 2 - 1] + rate[reps / 2]);
-    return VOX_OK;
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 int64_t vox_bench_peak_rss(void) {
@@ -218,10 +265,35 @@ static int count_audio(const float *samples, size_t n, void *user) {
     return 0;
 }
 
+/* Bandwidth passes during the measured request: one after every BW_EVERY-th
+ * frame (never before the first audio), their time kept apart. */
+#define BW_EVERY 5
+#define BW_MAX_SAMPLES 64
+
+typedef struct bw_sampler {
+    vox_pool *pool;
+    const bw_probe *probe;
+    double rate[BW_MAX_SAMPLES];
+    int n;
+    double spent_s; /* inside the frame loop */
+} bw_sampler;
+
+static int sample_between_frames(int frames_done, int max_frames, void *user) {
+    bw_sampler *b = user;
+    if (frames_done % BW_EVERY == 0 && frames_done < max_frames && b->n < BW_MAX_SAMPLES) {
+        const double t0 = vox_now_s();
+        b->rate[b->n++] = probe_pass(b->pool, b->probe);
+        b->spent_s += vox_now_s() - t0;
+    }
+    return 0;
+}
+
 int vox_bench_run(voxtts_model *m, const vox_bench_opts *o, vox_bench_result *r, vox_error *err) {
     memset(r, 0, sizeof *r);
     if (o->frames < 1) return vox_fail(err, VOX_E_ARG, "bench: frames must be >= 1 (got %d)", o->frames);
     char *text = NULL;
+    bw_probe probe;
+    memset(&probe, 0, sizeof probe);
     int rc = vox_bench_text(m, o->prompt_tokens, &text, &r->text_tokens, err);
     if (rc) return rc;
     size_t streamed = 0;
@@ -238,13 +310,28 @@ int vox_bench_run(voxtts_model *m, const vox_bench_opts *o, vox_bench_result *r,
     sp.stats = &r->warm;
     if ((rc = voxtts_synthesize(m, text, &sp, &a, err))) goto out;
     voxtts_audio_free(&a);
+    /* The read bandwidth is sampled around and during the measured request, so
+     * that it describes the same minutes as the frames (on a shared machine it
+     * drifts: 29-35 GB/s most of the time, 40-45 for minutes now and then). */
+    const size_t bw_bytes = o->bandwidth_bytes ? o->bandwidth_bytes : (size_t)1 << 30;
+    if ((rc = probe_init(m, bw_bytes, &probe, err))) goto out;
+    bw_sampler bs = {m->pool, &probe, {0}, 0, 0.0};
+    (void)probe_pass(m->pool, &probe); /* warms the threads (and a cold mapping) */
+    for (int i = 0; i < 2; i++) bs.rate[bs.n++] = probe_pass(m->pool, &probe);
     /* the measured request */
     streamed = 0;
     sp.max_frames = o->frames;
     sp.stats = &r->run;
+    sp.progress = sample_between_frames;
+    sp.progress_user = &bs;
     if ((rc = voxtts_synthesize(m, text, &sp, &a, err))) goto out;
     voxtts_audio_free(&a);
     r->peak_rss_bytes = vox_bench_peak_rss();
+    for (int i = 0; i < 2; i++) bs.rate[bs.n++] = probe_pass(m->pool, &probe);
+    r->bandwidth_samples = bs.n;
+    r->bandwidth_gbs = median(bs.rate, bs.n);
+    /* the passes between frames are not part of the request's time */
+    r->run.total_s -= bs.spent_s;
 
     const voxtts_synth_stats *s = &r->run;
     r->frame_s = (double)voxtts_model_samples_per_frame(m) / (double)voxtts_model_sample_rate(m);
@@ -259,12 +346,11 @@ int vox_bench_run(voxtts_model *m, const vox_bench_opts *o, vox_bench_result *r,
     r->rtf_with_prefill = r->audio_s > 0 ? s->total_s / r->audio_s : 0.0;
 
     vox_bench_traffic_of(m, 0, &r->traffic);
-    const size_t bw_bytes = o->bandwidth_bytes ? o->bandwidth_bytes : (size_t)1 << 30;
-    if ((rc = vox_bench_bandwidth(m->pool, bw_bytes, 5, &r->bandwidth_gbs, err))) goto out;
     if (r->bandwidth_gbs > 0)
         r->floor_rtf = r->traffic.per_frame / (r->bandwidth_gbs * 1e9) / r->frame_s;
     if (r->rtf > 0) r->efficiency = r->floor_rtf / r->rtf;
 out:
+    probe_free(&probe);
     free(text);
     return rc;
 }

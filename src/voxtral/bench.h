@@ -16,8 +16,10 @@
  *
  * (flow.c's last-layer shortcut skips rows, not matrices: every acoustic matrix
  * is still read once per Euler step; the time projections are precomputed at
- * load and read nothing), the machine's read bandwidth (all threads summing a
- * 1 GiB buffer, the median of 5 passes), and from them
+ * load and read nothing), the machine's read bandwidth (all threads summing
+ * 1 GiB of the backbone's weights, or of a buffer for a small model: the
+ * median of passes made just before the measured request, after every 5th of
+ * its frames and just after it; their time is not counted), and from them
  *
  *   rtf       = (backbone + acoustic + codec time) / audio time  (per frame,
  *               the prompt's prefill excluded: it is reported as prefill_s,
@@ -41,11 +43,6 @@ typedef struct vox_bench_traffic {
 /* The traffic model above for n_steps Euler steps (0: the model's default). */
 void vox_bench_traffic_of(const voxtts_model *m, int n_steps, vox_bench_traffic *t);
 
-/* Read bandwidth in GB/s (1e9 bytes/s): the pool's threads summing `bytes`
- * bytes (>= 1 GiB for a meaningful figure), the median of `reps` (<= 15)
- * passes after one warm-up pass. */
-int vox_bench_bandwidth(vox_pool *pool, size_t bytes, int reps, double *gbs, vox_error *err);
-
 /* A text of at least n_tokens tokens for this model's tokenizer (English words
  * for a real tokenizer; with the synthetic byte-level one, n bytes).  malloc'd. */
 int vox_bench_text(const voxtts_model *m, int n_tokens, char **text, int *got, vox_error *err);
@@ -68,9 +65,10 @@ typedef struct vox_bench_result {
     double frame_s;            /* one frame's duration (0.08 s) */
     double ms_backbone, ms_acoustic, ms_codec, ms_total; /* per frame */
     double rtf, rtf_with_prefill;
-    int64_t peak_rss_bytes;    /* after the run, before the bandwidth buffer */
+    int64_t peak_rss_bytes;    /* after the run */
     vox_bench_traffic traffic;
     double bandwidth_gbs, floor_rtf, efficiency;
+    int bandwidth_samples;     /* passes the bandwidth is the median of */
 } vox_bench_result;
 
 /* Warm-up, measured request, traffic model and bandwidth (see the top). */

@@ -44,6 +44,8 @@ if (o.type !== type) bad.push("type " + o.type + ", asked " + type);
 if (o.frames !== Number(frames)) bad.push("frames " + o.frames);
 if (!(Number.isInteger(o.threads) && o.threads >= 1)) bad.push("threads " + o.threads);
 if (!(o.efficiency > 0 && o.efficiency < 2)) bad.push("efficiency " + o.efficiency);
+if (!(Number.isInteger(o.bandwidth_samples) && o.bandwidth_samples >= 4))
+    bad.push("bandwidth: median of " + o.bandwidth_samples + " passes (2 before, 2 after)");
 if (!(o.bytes_per_frame < o.weight_bytes * 8)) bad.push("bytes_per_frame " + o.bytes_per_frame);
 if (!(o.peak_rss_bytes > o.weight_bytes)) bad.push("peak RSS below the weights");
 if (!(o.ttfa_s <= o.total_s)) bad.push("ttfa after the end");

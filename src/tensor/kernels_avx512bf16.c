@@ -122,6 +122,20 @@ static void prep_bf16(const float *x, int64_t n, void *out) {
 
 #define DP(acc, a, b) _mm512_dpbf16_ps((acc), (__m512bh)(a), (__m512bh)(b))
 
+/* Block b (32 elements) of OB weight rows, loaded in wv, against R prepared
+ * input rows: per (row, input row) the hi then the lo products, one chain. */
+VOX_INLINE void block_products(__m512 acc[][6], const __m512i *wv, const int OB, const void *x,
+                               size_t xs, const int R, int64_t b) {
+    VOX_UNROLL for (int r = 0; r < R; r++) {
+        const char *xp = (const char *)ROW(x, r, xs) + (size_t)b * BLOCK_BYTES;
+        const __m512i xh = _mm512_load_si512(xp), xl = _mm512_load_si512(xp + 64);
+        VOX_UNROLL for (int o = 0; o < OB; o++) {
+            acc[o][r] = DP(acc[o][r], wv[o], xh);
+            acc[o][r] = DP(acc[o][r], wv[o], xl);
+        }
+    }
+}
+
 /* Blocks [b0, b1) of OB weight rows x R input rows.  `first`: start from zero,
  * else from the accumulators parked at park[o][r][chain]; `last`: b1 is the
  * last block (n_blocks), the weight tail is masked and the reduced sums go to
@@ -142,14 +156,7 @@ VOX_INLINE void micro_part(const void *w, size_t ws, const int OB, const void *x
             _mm_prefetch(wp + pf, _MM_HINT_T1);
             wv[o] = _mm512_loadu_si512(wp);
         }
-        VOX_UNROLL for (int r = 0; r < R; r++) {
-            const char *xp = (const char *)ROW(x, r, xs) + (size_t)b * BLOCK_BYTES;
-            const __m512i xh = _mm512_load_si512(xp), xl = _mm512_load_si512(xp + 64);
-            VOX_UNROLL for (int o = 0; o < OB; o++) {
-                acc[o][r] = DP(acc[o][r], wv[o], xh);
-                acc[o][r] = DP(acc[o][r], wv[o], xl);
-            }
-        }
+        block_products(acc, wv, OB, x, xs, R, b);
     }
     if (!last) {
         VOX_UNROLL for (int o = 0; o < OB; o++) VOX_UNROLL for (int r = 0; r < R; r++)
@@ -162,14 +169,7 @@ VOX_INLINE void micro_part(const void *w, size_t ws, const int OB, const void *x
         __m512i wv[4];
         VOX_UNROLL for (int o = 0; o < OB; o++)
             wv[o] = _mm512_maskz_loadu_epi16(m, (const char *)ROW(w, o, ws) + (size_t)b * 64);
-        VOX_UNROLL for (int r = 0; r < R; r++) {
-            const char *xp = (const char *)ROW(x, r, xs) + (size_t)b * BLOCK_BYTES;
-            const __m512i xh = _mm512_load_si512(xp), xl = _mm512_load_si512(xp + 64);
-            VOX_UNROLL for (int o = 0; o < OB; o++) {
-                acc[o][r] = DP(acc[o][r], wv[o], xh);
-                acc[o][r] = DP(acc[o][r], wv[o], xl);
-            }
-        }
+        block_products(acc, wv, OB, x, xs, R, b);
     }
     VOX_UNROLL for (int o = 0; o < OB; o++) VOX_UNROLL for (int r = 0; r < R; r++)
         y[(int64_t)r * ldy + o] = _mm512_reduce_add_ps(acc[o][r]);
@@ -293,14 +293,7 @@ VOX_INLINE void packed_micro(const unsigned char *g, const void *x, size_t xs, c
         VOX_UNROLL for (int l = 0; l < PACK_BLOCK_BYTES; l += 64) _mm_prefetch((const char *)wp + PACK_PF + l, PACK_HINT);
         __m512i wv[PACK];
         VOX_UNROLL for (int o = 0; o < PACK; o++) wv[o] = _mm512_loadu_si512(wp + 64 * o);
-        VOX_UNROLL for (int r = 0; r < R; r++) {
-            const char *xp = (const char *)ROW(x, r, xs) + (size_t)b * BLOCK_BYTES;
-            const __m512i xh = _mm512_load_si512(xp), xl = _mm512_load_si512(xp + 64);
-            VOX_UNROLL for (int o = 0; o < PACK; o++) {
-                acc[o][r] = DP(acc[o][r], wv[o], xh);
-                acc[o][r] = DP(acc[o][r], wv[o], xl);
-            }
-        }
+        block_products(acc, wv, PACK, x, xs, R, b);
     }
     for (int o = 0; o < nv; o++)
         VOX_UNROLL for (int r = 0; r < R; r++) y[(int64_t)r * ldy + o] = _mm512_reduce_add_ps(acc[o][r]);

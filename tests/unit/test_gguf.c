@@ -16,7 +16,6 @@
  *  - Random byte corruption of a valid file never crashes (run under ASan).
  *  - Writer errors (bad arguments, unwritable path, failing fill callback) leave
  *    no file behind and do not disturb an existing one. */
-#include <dirent.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,45 +25,7 @@
 #include "io/gguf.h"
 #include "tensor/quant.h"
 #include "test.h"
-
-static char g_dir[256]; /* the test's scratch directory (set once in main) */
-
-static void path_in(char *buf, size_t size, const char *name) { snprintf(buf, size, "%s/%s", g_dir, name); }
-
-static int write_file(const char *path, const void *data, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (!f) return -1;
-    size_t k = fwrite(data, 1, n, f);
-    return fclose(f) == 0 && k == n ? 0 : -1;
-}
-
-static unsigned char *read_file(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *p = malloc(sz > 0 ? (size_t)sz : 1);
-    if (p && fread(p, 1, (size_t)sz, f) != (size_t)sz) {
-        free(p);
-        p = NULL;
-    }
-    fclose(f);
-    *n = (size_t)sz;
-    return p;
-}
-
-/* Number of entries in the scratch dir (to detect stray temporary files). */
-static int count_dir_entries(void) {
-    DIR *d = opendir(g_dir);
-    if (!d) return -1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
-    closedir(d);
-    return n;
-}
+#include "test_files.h"
 
 /* ---- a byte-level GGUF builder for hand-made files --------------------------- */
 
@@ -119,8 +80,8 @@ static void b_pad(buf *b, size_t align) {
 /* Open bytes as a file; returns the code and leaves the message in err. */
 static int open_bytes(const void *data, size_t n, vox_error *err) {
     char path[512];
-    path_in(path, sizeof path, "hand.gguf");
-    if (write_file(path, data, n) != 0) return 999;
+    tpath(path, "hand.gguf");
+    write_bytes(path, data, n);
     vox_gguf *g = NULL;
     vox_error_clear(err);
     int rc = vox_gguf_open(path, &g, err);
@@ -171,11 +132,11 @@ static void test_hand_bytes(void) {
     CHECK(vox_gguf_add_u32(w, "k", 7, &err) == VOX_OK, "%s", err.msg);
     CHECK(vox_gguf_add_tensor(w, "t", VOX_F32, 2, shape, v, sizeof v, &err) == VOX_OK, "%s", err.msg);
     char path[512];
-    path_in(path, sizeof path, "tiny.gguf");
+    tpath(path, "tiny.gguf");
     CHECK(vox_gguf_write(w, path, &err) == VOX_OK, "%s", err.msg);
     vox_gguf_writer_free(w);
     size_t n = 0;
-    unsigned char *got = read_file(path, &n);
+    unsigned char *got = read_bytes(path, &n);
     CHECK(got && n == want.n && memcmp(got, want.p, n) == 0, "tiny file bytes differ (size %zu vs %zu)", n, want.n);
     free(got);
     unlink(path);
@@ -325,7 +286,7 @@ static void test_roundtrip(uint32_t alignment) {
     CHECK(vox_gguf_add_tensor_fill(w, "q8_0.big", VOX_Q8_0, 2, bshape, fill_rows, &bctx, &err) == VOX_OK, "%s", err.msg);
 
     char path[512];
-    path_in(path, sizeof path, "all.gguf");
+    tpath(path, "all.gguf");
     CHECK(vox_gguf_write(w, path, &err) == VOX_OK, "write: %s", err.msg);
     CHECK(fctx.calls == 1 && bctx.calls == 3, "fill called %d and %d times", fctx.calls, bctx.calls);
     vox_gguf_writer_free(w);
@@ -556,8 +517,8 @@ static void test_ggml_file(void) {
         bytes[i] = (unsigned char)v;
     }
     char path[512];
-    path_in(path, sizeof path, "ggml.gguf");
-    CHECK(write_file(path, bytes, n) == 0, "write");
+    tpath(path, "ggml.gguf");
+    write_bytes(path, bytes, n);
     free(bytes);
     vox_error err;
     vox_gguf *g = NULL;
@@ -930,8 +891,8 @@ static void test_writer_errors(void) {
           "unwritable: %s", err.msg);
     /* An existing target survives a failed write, and no temporary is left. */
     char path[512];
-    path_in(path, sizeof path, "keep.gguf");
-    CHECK(write_file(path, "precious", 8) == 0, "setup");
+    tpath(path, "keep.gguf");
+    write_bytes(path, "precious", 8);
     float src[4 * 256];
     for (int i = 0; i < 4 * 256; i++) src[i] = (float)i;
     fill_ctx fctx = {src, 256, VOX_F32, 0, 0};
@@ -940,7 +901,7 @@ static void test_writer_errors(void) {
     int rc = vox_gguf_write(w, path, &err);
     CHECK(rc == VOX_E_INTERNAL && strstr(err.msg, "failing") && strstr(err.msg, "deliberate"), "fill failure: %d %s", rc, err.msg);
     size_t n = 0;
-    unsigned char *kept = read_file(path, &n);
+    unsigned char *kept = read_bytes(path, &n);
     CHECK(kept && n == 8 && memcmp(kept, "precious", 8) == 0, "target untouched");
     free(kept);
     CHECK(count_dir_entries() == 1, "temporary file removed");
@@ -967,21 +928,16 @@ static void test_writer_errors(void) {
 }
 
 int main(void) {
-    const char *tmp = getenv("TMPDIR");
-    snprintf(g_dir, sizeof g_dir, "%s/test_gguf.XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-    if (!mkdtemp(g_dir)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    make_dir("gguf");
     test_hand_bytes();
     test_roundtrip(32);
     test_roundtrip(64);
     test_ggml_file();
     test_malformed();
     char hand[512];
-    path_in(hand, sizeof hand, "hand.gguf");
+    tpath(hand, "hand.gguf");
     unlink(hand);
     test_writer_errors();
-    rmdir(g_dir);
+    rm_dir();
     TEST_MAIN_END();
 }

@@ -4,15 +4,17 @@
  * The driver: for quantized weights (and BF16 weights on the avx512 level with
  * AVX512_BF16, whose kernel wants each activation split into two bf16 parts)
  * it first prepares every input row in the chosen kernel set's layout (once
- * per call, into the pool's scratch),
- * then splits the output rows of all matrices into chunks that the pool's
- * threads claim, and each thread walks its chunk in tiles: all input rows at
- * once when there are at most VOX_TILE_ROWS of them (the common case: 1 row in
- * the backbone, 6 in the flow head), otherwise tiles of TILE_OUT weight rows x
- * VOX_TILE_ROWS input rows so a tile of weights is reused from cache for every
- * group of input rows (prefill, codec).  The arithmetic per (output, row) pair
- * is fixed by the kernel set (kernels_impl.h), so neither the tiling nor the
- * thread changes a result.
+ * per call, into the pool's scratch, several rows in parallel), then splits
+ * the output rows of all matrices into chunks that the pool's threads claim,
+ * and each thread walks its chunk in tiles: all input rows at once when there
+ * are at most VOX_TILE_ROWS of them (the common case: 1 row in the backbone, 6
+ * in the flow head), otherwise tiles of TILE_OUT weight rows x VOX_TILE_ROWS
+ * input rows so a tile of weights is reused from cache for every group of
+ * input rows (prefill, codec).  A weight packed for this level
+ * (vox_matmul_pack) is read through the set's packed tile instead, its shares
+ * of each chunk rounded to whole groups of rows.  The arithmetic per (output,
+ * row) pair is fixed by the kernel set (kernels_impl.h), so neither the
+ * tiling, the packing nor the thread changes a result.
  *
  * Level selection is the one piece of process-wide state: the CPU's features
  * and the level (from them and VOXTTS_KERNELS) are decided once, each under

@@ -66,21 +66,22 @@
 enum { GROUP_BYTES = 640, Q8_GROUP = 16 /* blocks */, Q4_GROUP = 2 /* super-blocks */ };
 
 /* ---- Packed rows -----------------------------------------------------------------
- * For the flow head's weights (always several input rows), each row is stored
- * once at load time in the form the inner loop wants, so the per-group weight
- * work above (transposes, nibble shuffles, scale unpacking) is not redone for
- * every product and every Euler step.  One row is one sequential run of groups,
- * each a whole number of cache lines:
- *  - Q8_0, Q8P_GROUP_BYTES = 576: T_0..T_7 exactly as q8_0_group_weights leaves
- *    them (transposed, biased to unsigned; 512 bytes), then the 16 block
- *    scales as f32 (the fp16 values widened, exact).
- *  - Q4_K, Q4P_GROUP_BYTES = 320: P_0..P_3 (256 bytes) with the values of T_2j
- *    in the low and of T_2j+1 in the high nibbles of P_j, then the 16 6-bit
- *    scales (one byte per lane), the 16 mins, and the raw fp16 d, dmin of the
- *    two super-blocks (8 bytes), zero-padded to the cache line.
+ * Each row is stored once at load time in the form the inner loop wants, so
+ * the per-group weight work above (transposes, nibble shuffles, scale
+ * unpacking) is not redone for every product (and, in the flow head, every
+ * Euler step).  A packed row is the groups' quants, 512 (Q8_0) or 256 (Q4_K)
+ * bytes each, so every group starts on a cache line, followed by the groups'
+ * scales, the whole row padded to a multiple of 64 bytes (rows stay aligned):
+ *  - Q8_0: T_0..T_7 exactly as q8_0_group_weights leaves them (transposed,
+ *    biased to unsigned), then per group the 16 raw fp16 block scales (32
+ *    bytes): as many bytes as the raw row, plus the padding.
+ *  - Q4_K: P_0..P_3 with the values of T_2j in the low and of T_2j+1 in the
+ *    high nibbles of P_j, then per group (Q4P_META = 40 bytes) the 16 6-bit
+ *    scales (one byte per lane), the 16 mins and the raw fp16 d, dmin of the
+ *    two super-blocks: 296 bytes per group where the raw row has 288.
  * A packed row gives the same T and the same scale vectors, computed by the
  * same float operations, as the raw row: products are bit-identical. */
-enum { Q8P_GROUP_BYTES = 576, Q4P_GROUP_BYTES = 320 };
+enum { Q8P_QUANTS = 512, Q8P_SCALES = 32, Q4P_QUANTS = 256, Q4P_META = 40 };
 
 /* d and dmin of the group's two super-blocks (raw fp16 words d0|dmin0, d1|dmin1)
  * spread to 8 lanes each, and sc*d, m*dmin per lane. */
@@ -223,17 +224,28 @@ VOX_INLINE const unsigned char *q8_0_group_blocks(const unsigned char *w, int64_
 
 /* Groups [g0, g1) of one weight row against R activation rows: acc[r] +=
  * per-lane block products.  nb: blocks in the row.  packed: w is the row in
- * the packed layout (Q8P_GROUP_BYTES per group, see "Packed rows" below). */
+ * the packed layout ("Packed rows" above).  Prefetch into L2: pf bytes ahead
+ * along the row; for a packed row with pfm != 0 instead the same group pfm
+ * bytes on (rows ahead), its quants and its scales. */
 VOX_INLINE void q8_0_groups(const unsigned char *w, const unsigned char *x, size_t xs, const int R,
-                            int64_t nb, int64_t g0, int64_t g1, size_t pf, const int packed, __m512 *acc) {
+                            int64_t nb, int64_t g0, int64_t g1, size_t pf, size_t pfm, const int packed,
+                            __m512 *acc) {
+    const int64_t ng = (nb + Q8_GROUP - 1) / Q8_GROUP;
     for (int64_t g = g0; g < g1; g++) {
         __m512i T[8];
         __m512 dw;
         if (packed) {
-            const unsigned char *p = w + (size_t)g * Q8P_GROUP_BYTES;
-            for (int l = 0; l < Q8P_GROUP_BYTES; l += 64) _mm_prefetch((const char *)p + pf + l, _MM_HINT_T1);
+            const unsigned char *p = w + (size_t)g * Q8P_QUANTS;
+            const unsigned char *sp = w + (size_t)ng * Q8P_QUANTS + (size_t)g * Q8P_SCALES;
+            if (pfm) { /* rows ahead: this group's quants and scales pfm bytes on */
+                for (int l = 0; l < Q8P_QUANTS; l += 64) _mm_prefetch((const char *)p + pfm + l, _MM_HINT_T1);
+                _mm_prefetch((const char *)sp + pfm, _MM_HINT_T1);
+            } else { /* along the row, which reads as one stream of 544 bytes per group */
+                const char *u = (const char *)w + (size_t)g * (Q8P_QUANTS + Q8P_SCALES) + pf;
+                for (int l = 0; l < Q8P_QUANTS + Q8P_SCALES; l += 64) _mm_prefetch(u + l, _MM_HINT_T1);
+            }
             VOX_UNROLL for (int j = 0; j < 8; j++) T[j] = _mm512_load_si512(p + 64 * j);
-            dw = _mm512_load_ps(p + 512);
+            dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)sp));
         } else {
             unsigned char pad[Q8_GROUP * VOX_Q8_0_BYTES + 4];
             const unsigned char *blk = q8_0_group_blocks(w, nb, g, pad);
@@ -369,49 +381,58 @@ VOX_INLINE void q4_k_group_weights(const unsigned char *b0, const unsigned char 
     q4_k_group_scales(scf, mnf, h0, h1, scd, md);
 }
 
-VOX_INLINE void q4_k_group_weights_packed(const unsigned char *p, __m512i T[8], __m512 *scd, __m512 *md) {
+/* Group g's quants at q, its scales at m (the row's meta part + g * Q4P_META). */
+VOX_INLINE void q4_k_group_weights_packed(const unsigned char *q, const unsigned char *m, __m512i T[8],
+                                          __m512 *scd, __m512 *md) {
     const __m512i low4 = _mm512_set1_epi8(0x0f);
     VOX_UNROLL for (int j = 0; j < 4; j++) {
-        const __m512i v = _mm512_load_si512(p + 64 * j);
+        const __m512i v = _mm512_load_si512(q + 64 * j);
         T[2 * j] = _mm512_and_si512(v, low4);
         T[2 * j + 1] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
     }
-    const __m512 scf = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_load_si128((const __m128i *)(p + 256))));
-    const __m512 mnf = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_load_si128((const __m128i *)(p + 272))));
+    const __m512 scf = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)m)));
+    const __m512 mnf = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(m + 16))));
     uint32_t h0, h1;
-    memcpy(&h0, p + 288, 4);
-    memcpy(&h1, p + 292, 4);
+    memcpy(&h0, m + 32, 4);
+    memcpy(&h1, m + 36, 4);
     q4_k_group_scales(scf, mnf, h0, h1, scd, md);
 }
 
 static size_t pack_bytes_q8_0(int64_t n) {
-    const int64_t nb = n / VOX_QK8_0;
-    return (size_t)((nb + Q8_GROUP - 1) / Q8_GROUP) * Q8P_GROUP_BYTES;
+    const int64_t ng = (n / VOX_QK8_0 + Q8_GROUP - 1) / Q8_GROUP;
+    return vox_round64((size_t)ng * (Q8P_QUANTS + Q8P_SCALES));
 }
 
 static void pack_q8_0(const void *w, size_t ws, int n_out, int64_t n, void *out) {
     const int64_t nb = n / VOX_QK8_0, ng = (nb + Q8_GROUP - 1) / Q8_GROUP;
-    for (int o = 0; o < n_out; o++)
+    const size_t rb = pack_bytes_q8_0(n);
+    for (int o = 0; o < n_out; o++) {
+        unsigned char *row = (unsigned char *)out + (size_t)o * rb;
+        memset(row, 0, rb);
         for (int64_t g = 0; g < ng; g++) {
             unsigned char pad[Q8_GROUP * VOX_Q8_0_BYTES + 4];
             const unsigned char *blk = q8_0_group_blocks((const unsigned char *)w + (size_t)o * ws, nb, g, pad);
-            unsigned char *dst = (unsigned char *)out + ((size_t)o * (size_t)ng + (size_t)g) * Q8P_GROUP_BYTES;
             __m512i T[8];
             __m512 dw;
             q8_0_group_weights(blk, T, &dw);
-            VOX_UNROLL for (int j = 0; j < 8; j++) _mm512_store_si512(dst + 64 * j, T[j]);
-            _mm512_store_ps(dst + 512, dw);
+            VOX_UNROLL for (int j = 0; j < 8; j++) _mm512_store_si512(row + (size_t)g * Q8P_QUANTS + 64 * j, T[j]);
+            unsigned char *sp = row + (size_t)ng * Q8P_QUANTS + (size_t)g * Q8P_SCALES;
+            for (int L = 0; L < Q8_GROUP; L++) memcpy(sp + 2 * L, blk + VOX_Q8_0_BYTES * L, 2);
         }
+    }
 }
 
 static size_t pack_bytes_q4_k(int64_t n) {
-    const int64_t nsb = n / VOX_QK_K;
-    return (size_t)((nsb + Q4_GROUP - 1) / Q4_GROUP) * Q4P_GROUP_BYTES;
+    const int64_t ng = (n / VOX_QK_K + Q4_GROUP - 1) / Q4_GROUP;
+    return vox_round64((size_t)ng * (Q4P_QUANTS + Q4P_META));
 }
 
 static void pack_q4_k(const void *w, size_t ws, int n_out, int64_t n, void *out) {
     const int64_t nsb = n / VOX_QK_K, ng = (nsb + Q4_GROUP - 1) / Q4_GROUP;
-    for (int o = 0; o < n_out; o++)
+    const size_t rb = pack_bytes_q4_k(n);
+    for (int o = 0; o < n_out; o++) {
+        unsigned char *row = (unsigned char *)out + (size_t)o * rb;
+        memset(row, 0, rb);
         for (int64_t g = 0; g < ng; g++) {
             const unsigned char *b0 = (const unsigned char *)w + (size_t)o * ws + (size_t)g * Q4_GROUP * VOX_Q4_K_BYTES;
             unsigned char zero[VOX_Q4_K_BYTES];
@@ -420,7 +441,8 @@ static void pack_q4_k(const void *w, size_t ws, int n_out, int64_t n, void *out)
                 memset(zero, 0, sizeof zero);
                 b1 = zero;
             }
-            unsigned char *dst = (unsigned char *)out + ((size_t)o * (size_t)ng + (size_t)g) * Q4P_GROUP_BYTES;
+            unsigned char *dst = row + (size_t)g * Q4P_QUANTS;
+            unsigned char *meta = row + (size_t)ng * Q4P_QUANTS + (size_t)g * Q4P_META;
             __m512i T[8];
             __m512 scd, md;
             q4_k_group_weights(b0, b1, T, &scd, &md);
@@ -431,31 +453,44 @@ static void pack_q4_k(const void *w, size_t ws, int n_out, int64_t n, void *out)
             uint64_t sc0, mn0, sc1, mn1;
             vox_q4_k_scales(b0 + 4, &sc0, &mn0);
             vox_q4_k_scales(b1 + 4, &sc1, &mn1);
-            memset(dst + 256, 0, 64);
-            memcpy(dst + 256, &sc0, 8);
-            memcpy(dst + 264, &sc1, 8);
-            memcpy(dst + 272, &mn0, 8);
-            memcpy(dst + 280, &mn1, 8);
-            memcpy(dst + 288, b0, 4);
-            memcpy(dst + 292, b1, 4);
+            memcpy(meta, &sc0, 8);
+            memcpy(meta + 8, &sc1, 8);
+            memcpy(meta + 16, &mn0, 8);
+            memcpy(meta + 24, &mn1, 8);
+            memcpy(meta + 32, b0, 4);
+            memcpy(meta + 36, b1, 4);
         }
+    }
 }
 
 /* Groups [g0, g1) of one weight row against R activation rows (nsb: super-blocks in the row).
- * Prefetch: into L2 pf bytes ahead and, when pf0 is not 0, into L1 pf0 bytes ahead. */
+ * Prefetch: into L2 pf bytes ahead and, when pf0 is not 0, into L1 pf0 bytes ahead, the
+ * group's bytes (rows ahead: a packed row's quants and scales), except for a packed row
+ * with pfm 0: pf bytes ahead along the row, read as one stream. */
 VOX_INLINE void q4_k_groups(const unsigned char *w, const unsigned char *x, size_t xs, const int R,
-                            int64_t nsb, int64_t g0, int64_t g1, size_t pf, size_t pf0, const int packed,
-                            __m512 *acc) {
-    const size_t gbytes = packed ? Q4P_GROUP_BYTES : Q4_GROUP * VOX_Q4_K_BYTES;
+                            int64_t nsb, int64_t g0, int64_t g1, size_t pf, size_t pf0, size_t pfm,
+                            const int packed, __m512 *acc) {
+    const size_t gbytes = packed ? Q4P_QUANTS : Q4_GROUP * VOX_Q4_K_BYTES;
+    const unsigned char *meta = w + (size_t)((nsb + Q4_GROUP - 1) / Q4_GROUP) * Q4P_QUANTS; /* packed */
     for (int64_t g = g0; g < g1; g++) {
         const unsigned char *gp = w + (size_t)g * gbytes;
-        for (size_t l = 0; l < gbytes; l += 64) _mm_prefetch((const char *)gp + pf + l, _MM_HINT_T1);
-        if (pf0)
-            for (size_t l = 0; l < gbytes; l += 64) _mm_prefetch((const char *)gp + pf0 + l, _MM_HINT_T0);
+        const unsigned char *mg = meta + (size_t)g * Q4P_META;
+        if (packed && !pfm) { /* along the row, which reads as one stream of 296 bytes per group */
+            const char *u = (const char *)w + (size_t)g * (Q4P_QUANTS + Q4P_META) + pf;
+            for (int l = 0; l < Q4P_QUANTS + Q4P_META; l += 64) _mm_prefetch(u + l, _MM_HINT_T1);
+        } else { /* the group's bytes (a packed row's quants and scales) pf, pf0 bytes on */
+            for (size_t l = 0; l < gbytes; l += 64) _mm_prefetch((const char *)gp + pf + l, _MM_HINT_T1);
+            if (pf0)
+                for (size_t l = 0; l < gbytes; l += 64) _mm_prefetch((const char *)gp + pf0 + l, _MM_HINT_T0);
+            if (packed) {
+                _mm_prefetch((const char *)mg + pf, _MM_HINT_T1);
+                if (pf0) _mm_prefetch((const char *)mg + pf0, _MM_HINT_T0);
+            }
+        }
         __m512i T[8];
         __m512 scd, md;
         if (packed) {
-            q4_k_group_weights_packed(gp, T, &scd, &md);
+            q4_k_group_weights_packed(gp, mg, T, &scd, &md);
         } else {
             unsigned char zero[VOX_Q4_K_BYTES];
             const unsigned char *b1 = gp + VOX_Q4_K_BYTES;
@@ -514,9 +549,9 @@ VOX_INLINE void quant_tile(const int q4k, const int packed, const unsigned char 
             __m512 acc[VOX_TILE_ROWS];
             VOX_UNROLL for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_ps();
             if (q4k)
-                q4_k_groups(w + (size_t)o * ws, x, xs, R, nblk, 0, ng, PF_BYTES, 0, packed, acc);
+                q4_k_groups(w + (size_t)o * ws, x, xs, R, nblk, 0, ng, PF_BYTES, 0, 0, packed, acc);
             else
-                q8_0_groups(w + (size_t)o * ws, x, xs, R, nblk, 0, ng, PF_BYTES, packed, acc);
+                q8_0_groups(w + (size_t)o * ws, x, xs, R, nblk, 0, ng, PF_BYTES, 0, packed, acc);
             VOX_UNROLL for (int r = 0; r < R; r++) y[(int64_t)r * ldy + o] = _mm512_reduce_add_ps(acc[r]);
         }
         return;
@@ -531,9 +566,11 @@ VOX_INLINE void quant_tile(const int q4k, const int packed, const unsigned char 
                 VOX_UNROLL for (int r = 0; r < R; r++)
                     acc[r] = g0 == 0 ? _mm512_setzero_ps() : _mm512_load_ps(park[o][r]);
                 if (q4k)
-                    q4_k_groups(w + (size_t)(ob + o) * ws, x, xs, R, nblk, g0, g1, 4 * ws, ws, packed, acc);
+                    q4_k_groups(w + (size_t)(ob + o) * ws, x, xs, R, nblk, g0, g1, 4 * ws, ws, 4 * ws,
+                                packed, acc);
                 else
-                    q8_0_groups(w + (size_t)(ob + o) * ws, x, xs, R, nblk, g0, g1, 2 * ws, packed, acc);
+                    q8_0_groups(w + (size_t)(ob + o) * ws, x, xs, R, nblk, g0, g1, 2 * ws, 2 * ws, packed,
+                                acc);
                 VOX_UNROLL for (int r = 0; r < R; r++) _mm512_store_ps(park[o][r], acc[r]);
             }
         }

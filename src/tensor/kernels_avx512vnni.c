@@ -334,6 +334,15 @@ static void prep_q8_k(const float *x, int64_t n, void *out) {
     }
 }
 
+/* The second super-block of group g (its first at b0) of a row of nsb: the
+ * next one, or with an odd count for the last group a zeroed copy in zero. */
+VOX_INLINE const unsigned char *q4_k_group_second(const unsigned char *b0, int64_t nsb, int64_t g,
+                                                  unsigned char zero[VOX_Q4_K_BYTES]) {
+    if (g * Q4_GROUP + 1 < nsb) return b0 + VOX_Q4_K_BYTES;
+    memset(zero, 0, VOX_Q4_K_BYTES);
+    return zero;
+}
+
 /* Two super-blocks: the 8 transposed nibble registers, sc*d and m*dmin per lane.
  *
  * The register layout is the one described at the top (T_m lane L = values
@@ -436,11 +445,7 @@ static void pack_q4_k(const void *w, size_t ws, int n_out, int64_t n, void *out)
         for (int64_t g = 0; g < ng; g++) {
             const unsigned char *b0 = (const unsigned char *)w + (size_t)o * ws + (size_t)g * Q4_GROUP * VOX_Q4_K_BYTES;
             unsigned char zero[VOX_Q4_K_BYTES];
-            const unsigned char *b1 = b0 + VOX_Q4_K_BYTES;
-            if (g * Q4_GROUP + 1 >= nsb) {
-                memset(zero, 0, sizeof zero);
-                b1 = zero;
-            }
+            const unsigned char *b1 = q4_k_group_second(b0, nsb, g, zero);
             unsigned char *dst = row + (size_t)g * Q4P_QUANTS;
             unsigned char *meta = row + (size_t)ng * Q4P_QUANTS + (size_t)g * Q4P_META;
             __m512i T[8];
@@ -493,12 +498,7 @@ VOX_INLINE void q4_k_groups(const unsigned char *w, const unsigned char *x, size
             q4_k_group_weights_packed(gp, mg, T, &scd, &md);
         } else {
             unsigned char zero[VOX_Q4_K_BYTES];
-            const unsigned char *b1 = gp + VOX_Q4_K_BYTES;
-            if (g * Q4_GROUP + 1 >= nsb) { /* odd count: the last group's second super-block is zero */
-                memset(zero, 0, sizeof zero);
-                b1 = zero;
-            }
-            q4_k_group_weights(gp, b1, T, &scd, &md);
+            q4_k_group_weights(gp, q4_k_group_second(gp, nsb, g, zero), T, &scd, &md);
         }
         VOX_UNROLL for (int r = 0; r < R; r++) {
             const unsigned char *xg = x + (size_t)r * xs + (size_t)g * GROUP_BYTES;

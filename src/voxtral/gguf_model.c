@@ -152,13 +152,8 @@ static int gg_expect(void *impl, const char *name, int ndim, const int64_t *shap
 }
 static const vox_tensor *gg_find(void *impl, const char *name) { return vox_gguf_find(impl, name); }
 static void gg_close(void *impl) { vox_gguf_close(impl); }
-/* The tensors are views into a read-only private mapping of the file. */
-static void gg_release(void *impl, const vox_tensor *t) {
-    (void)impl;
-    vox_source_drop_pages(t->data, t->nbytes);
-}
 
-static const vox_source_ops gguf_ops = {gg_expect, gg_find, gg_close, gg_release};
+static const vox_source_ops gguf_ops = {gg_expect, gg_find, gg_close, vox_source_release_mapped};
 
 int vox_source_open_gguf(const char *path, vox_source **out, vox_error *err) {
     *out = NULL;

@@ -65,13 +65,12 @@ static const vox_tensor *st_find(void *impl, const char *name) {
     return vox_safetensors_find(impl, name);
 }
 static void st_close(void *impl) { vox_safetensors_close(impl); }
-/* The tensors are views into a read-only private mapping of the file. */
-static void st_release(void *impl, const vox_tensor *t) {
+void vox_source_release_mapped(void *impl, const vox_tensor *t) {
     (void)impl;
     vox_source_drop_pages(t->data, t->nbytes);
 }
 
-static const vox_source_ops safetensors_ops = {st_expect, st_find, st_close, st_release};
+static const vox_source_ops safetensors_ops = {st_expect, st_find, st_close, vox_source_release_mapped};
 
 int vox_source_open_safetensors(const char *path, vox_source **out, vox_error *err) {
     vox_safetensors *st = NULL;

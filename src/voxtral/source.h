@@ -42,6 +42,9 @@ void vox_source_release(const vox_source *s, const vox_tensor *t);
 /* For implementations of release: drop the whole pages inside [p, p + n)
  * (madvise MADV_DONTNEED; partial pages at either end are kept). */
 void vox_source_drop_pages(const void *p, size_t n);
+/* The release op of a source whose tensors are views into a read-only private
+ * mapping of its file (safetensors, GGUF): drops the tensor's pages. */
+void vox_source_release_mapped(void *impl, const vox_tensor *t);
 /* Wrap an implementation (takes ownership of impl; close is called on free). */
 int vox_source_new(const vox_source_ops *ops, void *impl, const char *label, vox_source **out,
                    vox_error *err);

@@ -143,11 +143,7 @@ static int probe_init(const voxtts_model *m, size_t bytes, bw_probe *p, vox_erro
                     return vox_fail(err, VOX_E_NOMEM, "bandwidth: out of memory");
                 }
         }
-        if (p->bytes < bytes) { /* a small model: the weights would sit in the cache */
-            free(p->ptr);
-            free(p->len);
-            memset(p, 0, sizeof *p);
-        }
+        if (p->bytes < bytes) probe_free(p); /* a small model: the weights would sit in the cache */
     }
     if (!p->n) {
         p->owned = malloc(bytes);

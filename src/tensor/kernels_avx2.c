@@ -240,14 +240,14 @@ static void tile_q4_k(const void *w, size_t ws, int n_out, const void *x, size_t
  * The quantizers of kernels_impl.h with 8-lane vectors, bit for bit the same
  * integers and scales (test_kernels.c probes them through the product). */
 
-/* |x| bits with NaN as 0; NaN -> 0 and clamp to [-128, 127]. */
+/* |x| bits with NaN as 0; NaN -> 0 and clamp to [-127, 127]. */
 static inline __m256i abs_bits8(__m256 v) {
     const __m256i a = _mm256_and_si256(_mm256_castps_si256(v), _mm256_set1_epi32(0x7fffffff));
     return _mm256_andnot_si256(_mm256_cmpgt_epi32(a, _mm256_set1_epi32(0x7f800000)), a);
 }
 static inline __m256 clamp_q8(__m256 v) {
     v = _mm256_and_ps(v, _mm256_cmp_ps(v, v, _CMP_ORD_Q));
-    return _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(-128.0f)), _mm256_set1_ps(127.0f));
+    return _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(-127.0f)), _mm256_set1_ps(127.0f));
 }
 static inline uint32_t hmax_epu32(__m256i v) {
     __m128i m = _mm_max_epu32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
@@ -273,22 +273,15 @@ static void prep_q8_0(const float *x, int64_t n, void *out) {
             xv[k] = _mm256_loadu_ps(xb + 8 * k);
             mb = _mm256_max_epu32(mb, abs_bits8(xv[k]));
         }
-        uint32_t m = hmax_epu32(mb);
-        float amax;
-        memcpy(&amax, &m, 4);
-        const float d = amax / 127.0f;
-        const __m256 id = _mm256_set1_ps(d != 0.0f ? 1.0f / d : 0.0f);
+        const float d = vox_q8_0_step(hmax_epu32(mb));
+        const __m256 id = _mm256_set1_ps(vox_inverse_step(d));
         __m256i qi[4];
         for (int k = 0; k < 4; k++) {
             const __m256 v = clamp_q8(_mm256_mul_ps(xv[k], id));
-            __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-            const __m256 f = _mm256_sub_ps(v, t);
-            t = _mm256_add_ps(t, _mm256_and_ps(_mm256_cmp_ps(f, _mm256_set1_ps(0.5f), _CMP_GE_OQ), _mm256_set1_ps(1.0f)));
-            t = _mm256_sub_ps(t, _mm256_and_ps(_mm256_cmp_ps(f, _mm256_set1_ps(-0.5f), _CMP_LE_OQ), _mm256_set1_ps(1.0f)));
-            qi[k] = _mm256_cvttps_epi32(t);
+            qi[k] = _mm256_cvtps_epi32(_mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
         }
         store_q32(q + b * VOX_QK8_0, qi);
-        dq[b] = vox_fp16_to_fp32(vox_fp32_to_fp16(d));
+        dq[b] = d;
     }
 }
 
@@ -308,16 +301,8 @@ static void prep_q8_k(const float *x, int64_t n, void *out) {
             dq[b] = 0.0f;
             continue;
         }
-        int first = 0; /* the first value of largest magnitude */
-        for (int k = 0; k < 32; k++) {
-            const int m = _mm256_movemask_ps(_mm256_castsi256_ps(
-                _mm256_cmpeq_epi32(abs_bits8(_mm256_loadu_ps(xb + 8 * k)), _mm256_set1_epi32((int)mb))));
-            if (m) {
-                first = 8 * k + __builtin_ctz((unsigned)m);
-                break;
-            }
-        }
-        const float iscale = -127.0f / xb[first];
+        const float amax = vox_bits_f32(mb);
+        const float iscale = amax <= 3.40282347e38f ? 127.0f / amax : 0.0f;
         const __m256 is = _mm256_set1_ps(iscale);
         for (int s = 0; s < 8; s++) {
             __m256i qi[4], acc = _mm256_setzero_si256();
@@ -332,7 +317,7 @@ static void prep_q8_k(const float *x, int64_t n, void *out) {
             t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1));
             bs[b * 8 + s] = (int16_t)_mm_cvtsi128_si32(t);
         }
-        dq[b] = 1.0f / iscale;
+        dq[b] = amax / 127.0f;
     }
 }
 

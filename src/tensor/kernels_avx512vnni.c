@@ -138,28 +138,24 @@ VOX_INLINE __m512i abs_bits16(__m512 v) {
     return _mm512_maskz_mov_epi32(_mm512_cmple_epu32_mask(a, _mm512_set1_epi32(0x7f800000)), a);
 }
 
-/* NaN -> 0, then clamp to [-128, 127] (vox_clamp_q). */
+/* NaN -> 0, then clamp to [-127, 127] (vox_clamp_q). */
 VOX_INLINE __m512 clamp_q16(__m512 v) {
     v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, v, _CMP_ORD_Q), v);
-    return _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-128.0f)), _mm512_set1_ps(127.0f));
+    return _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-127.0f)), _mm512_set1_ps(127.0f));
 }
 
 /* vox_quant_q8_0_block_inline, 16 lanes at a time: q as int32 lanes. */
 VOX_INLINE void quant_q8_0_block(const float *x, __m512i q[2], float *d_out) {
     const __m512 x0 = _mm512_loadu_ps(x), x1 = _mm512_loadu_ps(x + 16);
     const uint32_t mb = _mm512_reduce_max_epu32(_mm512_max_epu32(abs_bits16(x0), abs_bits16(x1)));
-    const float d = vox_bits_f32(mb) / 127.0f;
-    const __m512 id = _mm512_set1_ps(d != 0.0f ? 1.0f / d : 0.0f);
+    const float d = vox_q8_0_step(mb);
+    const __m512 id = _mm512_set1_ps(vox_inverse_step(d));
     const __m512 xs[2] = {x0, x1};
     VOX_UNROLL for (int h = 0; h < 2; h++) {
         const __m512 v = clamp_q16(_mm512_mul_ps(xs[h], id));
-        __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-        const __m512 f = _mm512_sub_ps(v, t);
-        t = _mm512_mask_add_ps(t, _mm512_cmp_ps_mask(f, _mm512_set1_ps(0.5f), _CMP_GE_OQ), t, _mm512_set1_ps(1.0f));
-        t = _mm512_mask_sub_ps(t, _mm512_cmp_ps_mask(f, _mm512_set1_ps(-0.5f), _CMP_LE_OQ), t, _mm512_set1_ps(1.0f));
-        q[h] = _mm512_cvttps_epi32(t);
+        q[h] = _mm512_cvtps_epi32(_mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
     }
-    *d_out = vox_fp16_to_fp32(vox_fp32_to_fp16(d));
+    *d_out = d;
 }
 
 /* 16 blocks of 32 int8 (block-major, 512 bytes) into the transposed layout. */
@@ -287,15 +283,8 @@ VOX_INLINE void quant_q8_k_block(const float *x, int8_t *q, float *d_out, int32_
         *d_out = 0.0f;
         return;
     }
-    int first = 0; /* the first value of largest magnitude */
-    for (int k = 0; k < 16; k++) {
-        const __mmask16 m = _mm512_cmpeq_epi32_mask(abs_bits16(_mm512_loadu_ps(x + 16 * k)), _mm512_set1_epi32((int)mb));
-        if (m) {
-            first = 16 * k + __builtin_ctz((unsigned)m);
-            break;
-        }
-    }
-    const float iscale = -127.0f / x[first];
+    const float amax = vox_bits_f32(mb);
+    const float iscale = amax <= 3.40282347e38f ? 127.0f / amax : 0.0f;
     const __m512 is = _mm512_set1_ps(iscale);
     for (int s = 0; s < 8; s++) {
         __m512i acc = _mm512_setzero_si512();
@@ -307,7 +296,7 @@ VOX_INLINE void quant_q8_k_block(const float *x, int8_t *q, float *d_out, int32_
         }
         bsum[s] = _mm512_reduce_add_epi32(acc);
     }
-    *d_out = 1.0f / iscale;
+    *d_out = amax / 127.0f;
 }
 
 static void prep_q8_k(const float *x, int64_t n, void *out) {

@@ -152,23 +152,28 @@ void vox_prep_q8_k_block(const float *x, int8_t q[256], float *d, int16_t bsum[8
  * them for its own instruction set (the loops are written to vectorise).  They
  * give the reference quantizers' bytes bit for bit (test_kernels.c checks ties,
  * NaN, infinities and huge values):
- *  - Q8_0: d = amax/127, id = 1/d (0 if d is 0), q = round-half-away(x*id)
- *    clamped to [-128, 127], NaN -> 0; the stored scale is fp16(d).
- *  - Q8_K: max = the first value of largest magnitude, iscale = -127/max,
- *    q = round-half-even(iscale*x) clamped to [-128, 127], NaN -> 0, d = 1/iscale.
- * Rounding: clamping first keeps |v| <= 128, where (float)(int32_t)v truncates
- * exactly and v + 1.5*2^23 - 1.5*2^23 rounds half to even (default rounding
- * mode), so no libm call is needed.  Every float operation is a separate
- * statement so no compiler contracts two of them into one FMA. */
+ *  - Q8_0: d = fp16(amax/127) as decoded, inv = 1/d (0 if d is 0 or infinite),
+ *    q = round-half-even(x*inv) clamped to [-127, 127], NaN -> 0.
+ *  - Q8_K: inv = 127/amax (0 if amax is infinite), q = round-half-even(x*inv)
+ *    clamped to [-127, 127], NaN -> 0, d = amax/127.
+ * Rounding: clamping first keeps |v| <= 127, where v + 1.5*2^23 - 1.5*2^23
+ * rounds half to even (default rounding mode), so no libm call is needed.
+ * Every float operation is a separate statement so no compiler contracts two
+ * of them into one FMA. */
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
 #endif
 
 static inline float vox_clamp_q(float v) {
     v = v == v ? v : 0.0f; /* NaN */
-    v = v < -128.0f ? -128.0f : v;
+    v = v < -127.0f ? -127.0f : v;
     v = v > 127.0f ? 127.0f : v;
     return v;
+}
+
+static inline float vox_round_even_small(float v) { /* |v| <= 2^22 */
+    float r = v + 12582912.0f; /* 1.5 * 2^23 */
+    return r - 12582912.0f;
 }
 
 /* |x| as the bits of a non-negative float (their integer order is the float
@@ -186,25 +191,24 @@ static inline float vox_bits_f32(uint32_t u) {
     return f;
 }
 
+/* The Q8_0 step for a block whose largest magnitude has bits mb: fp16-rounded. */
+static inline float vox_q8_0_step(uint32_t mb) { return vox_fp16_to_fp32(vox_fp32_to_fp16(vox_bits_f32(mb) / 127.0f)); }
+static inline float vox_inverse_step(float d) { return d > 0.0f && d <= 3.40282347e38f ? 1.0f / d : 0.0f; }
+
 static inline void vox_quant_q8_0_block_inline(const float *x, int8_t q[32], float *d_out) {
     uint32_t mb = 0;
     for (int j = 0; j < 32; j++) {
         uint32_t a = vox_abs_bits(x[j]);
         mb = a > mb ? a : mb;
     }
-    const float d = vox_bits_f32(mb) / 127.0f;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    const float d = vox_q8_0_step(mb);
+    const float inv = vox_inverse_step(d);
     for (int j = 0; j < 32; j++) {
-        float v = x[j] * id;
+        float v = x[j] * inv;
         v = vox_clamp_q(v);
-        float t = (float)(int32_t)v; /* toward zero */
-        float f = v - t;             /* exact */
-        float up = t + 1.0f, down = t - 1.0f;
-        t = f >= 0.5f ? up : t;
-        t = f <= -0.5f ? down : t;
-        q[j] = (int8_t)(int32_t)t;
+        q[j] = (int8_t)(int32_t)vox_round_even_small(v);
     }
-    *d_out = vox_fp16_to_fp32(vox_fp32_to_fp16(d));
+    *d_out = d;
 }
 
 static inline void vox_quant_q8_k_block_inline(const float *x, int8_t q[256], float *d_out,
@@ -220,22 +224,19 @@ static inline void vox_quant_q8_k_block_inline(const float *x, int8_t q[256], fl
         *d_out = 0.0f;
         return;
     }
-    int first = 255; /* the first value of largest magnitude */
-    for (int j = 255; j >= 0; j--) first = vox_abs_bits(x[j]) == mb ? j : first;
-    const float iscale = -127.0f / x[first];
+    const float amax = vox_bits_f32(mb);
+    const float inv = amax <= 3.40282347e38f ? 127.0f / amax : 0.0f;
     for (int j = 0; j < 256; j++) {
-        float v = iscale * x[j];
+        float v = x[j] * inv;
         v = vox_clamp_q(v);
-        float r = v + 12582912.0f; /* 1.5 * 2^23 */
-        r = r - 12582912.0f;
-        q[j] = (int8_t)(int32_t)r;
+        q[j] = (int8_t)(int32_t)vox_round_even_small(v);
     }
     for (int s = 0; s < 8; s++) {
         int32_t sum = 0;
         for (int l = 0; l < 32; l++) sum += q[32 * s + l];
         bsum[s] = (int16_t)sum;
     }
-    *d_out = 1.0f / iscale;
+    *d_out = amax / 127.0f;
 }
 
 /* The plain prepared layouts used by the generic, AVX2 and NEON sets:

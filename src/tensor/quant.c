@@ -1,14 +1,14 @@
 /* quant.c — the scalar reference implementation of the ggml-compatible formats
- * declared in quant.h: half-precision conversion, Q8_0 / Q4_K / Q8_K quantizers
- * and dequantizers, and the reference dot products.
+ * declared in quant.h: half-precision conversion, our Q8_0 / Q4_K / Q8_K
+ * quantizers, the dequantizers, and the reference dot products.
  *
- * The quantizers reproduce the arithmetic of ggml's reference quantizers (same
- * formulas, same order of float operations, same round-to-nearest-even helper)
- * so a tensor quantized here has the bytes llama.cpp's reference path would give.
- * Blocks are assembled in a local struct and copied out with memcpy, so the
- * caller's buffers may have any alignment. */
+ * The block formats are facts shared with the ggml ecosystem (a GGUF written here
+ * is readable there); the quantizers that choose the bytes are our own design,
+ * described above each one.  Blocks are assembled in a local struct and copied
+ * out with memcpy, so the caller's buffers may have any alignment. */
 #include "tensor/quant.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -90,23 +90,13 @@ static float load_f32(const unsigned char *p) {
     return v;
 }
 
-/* Round to nearest, ties to even (what ggml's nearest_int computes with its
- * 1.5*2^23 trick for |v| < 2^22).  Non-finite or huge inputs, which only garbage
- * data produce, saturate instead of invoking undefined conversions. */
+/* Round to nearest, ties to even.  Non-finite or huge inputs, which only
+ * garbage data produce, saturate instead of invoking undefined conversions. */
 static int nearest_int(float v) {
     if (!(v == v)) return 0;
     if (v > 4194303.0f) return 4194303;
     if (v < -4194303.0f) return -4194303;
     return (int)rintf(v);
-}
-
-/* Round half away from zero (C's roundf, which ggml's Q8_0 quantizer uses), with
- * the same saturation. */
-static int round_away(float v) {
-    if (!(v == v)) return 0;
-    if (v > 4194303.0f) return 4194303;
-    if (v < -4194303.0f) return -4194303;
-    return (int)roundf(v);
 }
 
 static int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
@@ -151,7 +141,12 @@ static int valid_len(vox_dtype t, int64_t n) {
     return bs > 0 && n >= 0 && n % bs == 0;
 }
 
-/* ---- Q8_0 ----------------------------------------------------------------- */
+/* ---- Q8_0 -----------------------------------------------------------------
+ * The scale is the block's largest magnitude over 127, rounded to fp16 first;
+ * the values are then quantized against that stored scale (not the unrounded
+ * one), ties to even, so every quant is the nearest level of the grid a reader
+ * decodes.  The largest value may land a hair past 127 when fp16 rounded the
+ * scale down: the clamp keeps the quants symmetric in -127..127. */
 
 static void quantize_q8_0(const float *x, unsigned char *out, int64_t n) {
     for (int64_t i = 0; i < n / VOX_QK8_0; i++, x += VOX_QK8_0) {
@@ -160,12 +155,11 @@ static void quantize_q8_0(const float *x, unsigned char *out, int64_t n) {
             float a = fabsf(x[j]);
             if (a > amax) amax = a;
         }
-        float d = amax / 127.0f;
-        float id = d != 0.0f ? 1.0f / d : 0.0f;
         vox_block_q8_0 b;
-        b.d = vox_fp32_to_fp16(d);
-        /* |x*id| <= 127 up to one rounding, so the clamp only guards garbage. */
-        for (int j = 0; j < VOX_QK8_0; j++) b.qs[j] = (int8_t)clampi(round_away(x[j] * id), -128, 127);
+        b.d = vox_fp32_to_fp16(amax / 127.0f);
+        const float d = vox_fp16_to_fp32(b.d);
+        const float inv = d > 0.0f && d <= FLT_MAX ? 1.0f / d : 0.0f;
+        for (int j = 0; j < VOX_QK8_0; j++) b.qs[j] = (int8_t)clampi(nearest_int(x[j] * inv), -127, 127);
         memcpy(out + (size_t)i * VOX_Q8_0_BYTES, &b, sizeof b);
     }
 }
@@ -181,119 +175,168 @@ static void dequantize_q8_0(const unsigned char *in, float *y, int64_t n) {
 
 /* ---- Q4_K ----------------------------------------------------------------- */
 
-/* Fit x[i] ~ scale * L[i] - mn with L[i] in 0..nmax, minimising the weighted
- * squared error (ggml's make_qkx2_quants with use_mad = false).  Starts from the
- * plain min/max grid, then tries nstep+1 slightly different grid densities and, for
- * each, solves the 2x2 weighted least-squares problem for (scale, min) in closed
- * form; keeps the best.  The minimum is clamped to <= 0 (the stored "min" m is
- * its negation, so m >= 0).  Returns the scale; *the_min receives m. */
-static float fit_scale_min(int n, int nmax, const float *x, const float *w, uint8_t *L,
-                           float *the_min, uint8_t *Laux, float rmin, float rdelta, int nstep) {
-    float mn = x[0], mx = x[0];
-    float sum_w = w[0];
-    float sum_x = sum_w * x[0];
-    for (int i = 1; i < n; i++) {
-        if (x[i] < mn) mn = x[i];
-        if (x[i] > mx) mx = x[i];
-        sum_w += w[i];
-        sum_x += w[i] * x[i];
+/* Our Q4_K quantizer.  A sub-block of 32 values is stored on an affine grid
+ * x ~ s*L - m with levels L = 0..15, step s >= 0 and offset m >= 0; the eight
+ * (s, m) pairs of a super-block are themselves stored as 6-bit multiples of
+ * two fp16 units d and dmin.  We minimise the plain squared error (the
+ * quantity a matrix product's error grows with) in three steps:
+ *
+ *  1. Per sub-block, the continuous fit: alternate between the two halves of
+ *     the problem that are easy on their own.  For a fixed grid the best level
+ *     of each value is its rounded grid position; for fixed levels the best
+ *     (s, m) is a least-squares line through the points (L_i, x_i), with m
+ *     held at 0 when the line would want a positive offset.  Each round can only
+ *     lower the error, so a few rounds reach a fixed point.  Rounding makes the
+ *     fixed point depend on the start, so we start from the full range
+ *     [min(x, 0), max(x)] and from the ranges that give up the single most
+ *     extreme value at one or both ends (an outlier otherwise stretches all 16
+ *     levels), and keep the best.
+ *  2. The units d = max s / 63 and dmin = max m / 63 (as stored, fp16).
+ *  3. Per sub-block, the 6-bit pair: the integers around s/d and m/dmin are
+ *     each tried with the levels re-rounded on the grid they decode to, and the
+ *     pair with the smallest actual error wins.  This corrects what the coarse
+ *     6-bit rounding of step 2 would otherwise cost.
+ *
+ * All arithmetic on sums is in double; inputs with NaN or infinities (garbage)
+ * produce some block without undefined behaviour. */
+
+enum { Q4K_SUB = 32, Q4K_LEVELS = 15, Q4K_FIT_ROUNDS = 6 };
+
+/* Levels of x on the grid (s, m) and the squared error they leave. */
+static double grid_levels(const float *x, float s, float m, uint8_t *L) {
+    const float inv = s > 0.0f && s <= FLT_MAX ? 1.0f / s : 0.0f;
+    double err = 0.0;
+    for (int i = 0; i < Q4K_SUB; i++) {
+        /* Clamp to the level range first (NaN to 0), then round to nearest
+         * even by adding and removing 1.5*2^23: exact for |v| <= 2^22. */
+        float v = (x[i] + m) * inv;
+        v = v > 0.0f ? v : 0.0f;
+        v = v < (float)Q4K_LEVELS ? v : (float)Q4K_LEVELS;
+        v = (v + 12582912.0f) - 12582912.0f;
+        L[i] = (uint8_t)v;
+        float e = s * v - m - x[i];
+        err += (double)(e * e);
     }
-    if (mn > 0) mn = 0;
-    if (mx == mn) {
-        memset(L, 0, (size_t)n);
-        *the_min = -mn;
-        return 0.0f;
+    return err;
+}
+
+/* Least-squares (s, m) for fixed levels: minimise sum (s*L_i - m - x_i)^2 with
+ * s >= 0 and m >= 0.  Unconstrained, the normal equations give the line; if
+ * its offset is positive (m < 0) the best feasible line passes through the
+ * origin, and if its slope is negative the best is flat at the (clamped) mean. */
+static void line_fit(const float *x, const uint8_t *L, float *s_out, float *m_out) {
+    double sl = 0, sll = 0, sx = 0, slx = 0;
+    for (int i = 0; i < Q4K_SUB; i++) {
+        sl += L[i];
+        sll += (double)L[i] * L[i];
+        sx += x[i];
+        slx += (double)L[i] * x[i];
     }
-    float iscale = (float)nmax / (mx - mn);
-    float scale = 1.0f / iscale;
-    float best = 0.0f;
-    for (int i = 0; i < n; i++) {
-        int l = clampi(nearest_int(iscale * (x[i] - mn)), 0, nmax);
-        L[i] = (uint8_t)l;
-        float diff = scale * (float)l + mn - x[i];
-        best += w[i] * (diff * diff);
+    const double n = Q4K_SUB, det = n * sll - sl * sl;
+    double s = 0, b = sx / n; /* x ~ s*L + b, m = -b */
+    if (det > 0) {
+        s = (n * slx - sl * sx) / det;
+        b = (sx - s * sl) / n;
     }
-    for (int is = 0; is <= nstep; is++) {
-        iscale = (rmin + rdelta * (float)is + (float)nmax) / (mx - mn);
-        float sum_l = 0, sum_l2 = 0, sum_xl = 0;
-        for (int i = 0; i < n; i++) {
-            int l = clampi(nearest_int(iscale * (x[i] - mn)), 0, nmax);
-            Laux[i] = (uint8_t)l;
-            float wl = w[i] * (float)l;
-            sum_l += wl;
-            sum_l2 += wl * (float)l;
-            sum_xl += wl * x[i];
+    if (b > 0) { /* the offset must not be positive: fit through the origin */
+        b = 0;
+        s = sll > 0 ? slx / sll : 0;
+    }
+    if (!(s > 0)) { /* no usable slope: a flat line at the mean, clamped */
+        s = 0;
+        b = fmin(sx / n, 0.0);
+    }
+    *s_out = (float)s;
+    *m_out = (float)-b;
+}
+
+/* Step 1 for one sub-block: the best (s, m) over the starting ranges. */
+static void fit_sub_block(const float *x, float *s_best, float *m_best) {
+    int i_lo = 0, i_hi = 0; /* the extremes, then the runners-up without them */
+    for (int i = 1; i < Q4K_SUB; i++) {
+        if (x[i] < x[i_lo]) i_lo = i;
+        if (x[i] > x[i_hi]) i_hi = i;
+    }
+    float lo = x[i_lo], hi = x[i_hi], lo2 = hi, hi2 = lo;
+    for (int i = 0; i < Q4K_SUB; i++) {
+        if (i != i_lo && x[i] < lo2) lo2 = x[i];
+        if (i != i_hi && x[i] > hi2) hi2 = x[i];
+    }
+    lo = fminf(lo, 0.0f);
+    lo2 = fminf(lo2, 0.0f);
+    *s_best = 0.0f;
+    *m_best = -lo;
+    uint8_t L[Q4K_SUB];
+    double best = grid_levels(x, 0.0f, -lo, L);
+    const float starts[4][2] = {{lo, hi}, {lo, hi2}, {lo2, hi}, {lo2, hi2}};
+    for (int k = 0; k < 4; k++) {
+        float a = starts[k][0], z = starts[k][1];
+        if (!(z > a)) continue;
+        float s = (z - a) / (float)Q4K_LEVELS, m = -a;
+        double err = grid_levels(x, s, m, L);
+        for (int round = 0; round < Q4K_FIT_ROUNDS; round++) {
+            float s2, m2;
+            line_fit(x, L, &s2, &m2);
+            uint8_t L2[Q4K_SUB];
+            double e2 = grid_levels(x, s2, m2, L2);
+            if (!(e2 < err)) break;
+            err = e2, s = s2, m = m2;
+            memcpy(L, L2, sizeof L);
         }
-        float D = sum_w * sum_l2 - sum_l * sum_l;
-        if (D > 0) {
-            float this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
-            float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
-            if (this_min > 0) {
-                this_min = 0;
-                this_scale = sum_xl / sum_l2;
-            }
-            float err = 0.0f;
-            for (int i = 0; i < n; i++) {
-                float diff = this_scale * (float)Laux[i] + this_min - x[i];
-                err += w[i] * (diff * diff);
-            }
-            if (err < best) {
-                memcpy(L, Laux, (size_t)n);
-                best = err;
-                scale = this_scale;
-                mn = this_min;
-            }
-        }
+        if (err < best) best = err, *s_best = s, *m_best = m;
     }
-    *the_min = -mn;
-    return scale;
+}
+
+/* Pack sub-block j's 6-bit scale and min into the 12 scale bytes (layout in quant.h). */
+static void q4k_put_scale_min(uint8_t *p, int j, int sc, int m) {
+    if (j < 4) {
+        p[j] = (uint8_t)((p[j] & 0xC0) | sc);
+        p[j + 4] = (uint8_t)((p[j + 4] & 0xC0) | m);
+    } else {
+        p[j + 4] = (uint8_t)((sc & 15) | ((m & 15) << 4));
+        p[j - 4] = (uint8_t)((p[j - 4] & 63) | ((sc >> 4) << 6));
+        p[j] = (uint8_t)((p[j] & 63) | ((m >> 4) << 6));
+    }
+}
+
+/* The integer nearest v (>= 0), clamped to 0..63; 0 for a unit of 0. */
+static int six_bit(float v, float unit) {
+    return unit > 0.0f && unit <= FLT_MAX ? clampi(nearest_int(v / unit), 0, 63) : 0;
 }
 
 static void quantize_q4_k_block(const float *x, vox_block_q4_k *b) {
-    uint8_t L[VOX_QK_K], Laux[32];
-    float w[32], scales[8], mins[8];
-    float max_scale = 0.0f, max_min = 0.0f;
+    float s[8], m[8], s_max = 0.0f, m_max = 0.0f;
     for (int j = 0; j < 8; j++) {
-        const float *xs = x + 32 * j;
-        /* Weights favour large-magnitude values: rms of the sub-block + |x|. */
-        float sum_x2 = 0.0f;
-        for (int l = 0; l < 32; l++) sum_x2 += xs[l] * xs[l];
-        float av_x = sqrtf(sum_x2 / 32.0f);
-        for (int l = 0; l < 32; l++) w[l] = av_x + fabsf(xs[l]);
-        scales[j] = fit_scale_min(32, 15, xs, w, L + 32 * j, &mins[j], Laux, -1.0f, 0.1f, 20);
-        if (scales[j] > max_scale) max_scale = scales[j];
-        if (mins[j] > max_min) max_min = mins[j];
+        fit_sub_block(x + Q4K_SUB * j, &s[j], &m[j]);
+        if (s[j] > s_max) s_max = s[j];
+        if (m[j] > m_max) m_max = m[j];
     }
-    /* 6-bit sub-block scales and mins relative to the super-block maxima. */
-    float inv_scale = max_scale > 0 ? 63.0f / max_scale : 0.0f;
-    float inv_min = max_min > 0 ? 63.0f / max_min : 0.0f;
+    b->d = vox_fp32_to_fp16(s_max / 63.0f);
+    b->dmin = vox_fp32_to_fp16(m_max / 63.0f);
+    const float d = vox_fp16_to_fp32(b->d), dmin = vox_fp16_to_fp32(b->dmin);
     memset(b->scales, 0, sizeof b->scales);
+    uint8_t L[VOX_QK_K], cand[Q4K_SUB];
     for (int j = 0; j < 8; j++) {
-        int ls = clampi(nearest_int(inv_scale * scales[j]), 0, 63);
-        int lm = clampi(nearest_int(inv_min * mins[j]), 0, 63);
-        if (j < 4) {
-            b->scales[j] = (uint8_t)ls;
-            b->scales[j + 4] = (uint8_t)lm;
-        } else {
-            b->scales[j + 4] = (uint8_t)((ls & 15) | ((lm & 15) << 4));
-            b->scales[j - 4] |= (uint8_t)((ls >> 4) << 6);
-            b->scales[j] |= (uint8_t)((lm >> 4) << 6);
-        }
+        const float *xs = x + Q4K_SUB * j;
+        const int sc0 = six_bit(s[j], d), m0 = six_bit(m[j], dmin);
+        int best_sc = sc0, best_m = m0;
+        double best = INFINITY;
+        for (int dsc = -1; dsc <= 1; dsc++)
+            for (int dm = -1; dm <= 1; dm++) {
+                const int sc = sc0 + dsc, mi = m0 + dm;
+                if (sc < 0 || sc > 63 || mi < 0 || mi > 63) continue;
+                const double err = grid_levels(xs, d * (float)sc, dmin * (float)mi, cand);
+                if (err < best) {
+                    best = err, best_sc = sc, best_m = mi;
+                    memcpy(L + Q4K_SUB * j, cand, sizeof cand);
+                }
+            }
+        if (best == INFINITY) grid_levels(xs, d * (float)best_sc, dmin * (float)best_m, L + Q4K_SUB * j);
+        q4k_put_scale_min(b->scales, j, best_sc, best_m);
     }
-    b->d = vox_fp32_to_fp16(max_scale / 63.0f);
-    b->dmin = vox_fp32_to_fp16(max_min / 63.0f);
-    /* Requantize against the scales as they will be decoded (fp16 d, 6-bit sc). */
-    float d_all = vox_fp16_to_fp32(b->d), dmin_all = vox_fp16_to_fp32(b->dmin);
-    for (int j = 0; j < 8; j++) {
-        int sc, m;
-        q4k_scale_min(j, b->scales, &sc, &m);
-        float d = d_all * (float)sc;
-        if (d == 0.0f) continue; /* every value decodes to -dm: keep the fit's L */
-        float dm = dmin_all * (float)m;
-        for (int l = 0; l < 32; l++) L[32 * j + l] = (uint8_t)clampi(nearest_int((x[32 * j + l] + dm) / d), 0, 15);
-    }
+    /* Sub-blocks 2k and 2k+1 share bytes qs[32k..32k+31]: low and high nibbles. */
     for (int k = 0; k < 4; k++)
-        for (int l = 0; l < 32; l++)
+        for (int l = 0; l < Q4K_SUB; l++)
             b->qs[32 * k + l] = (uint8_t)(L[64 * k + l] | (L[64 * k + 32 + l] << 4));
 }
 
@@ -439,31 +482,25 @@ float vox_vec_dot_f32(vox_dtype t, int64_t n, const void *w, const float *x) {
 
 /* ---- Q8_K activations and integer dot products ---------------------------- */
 
+/* Q8_K (activations): a symmetric grid over the super-block, step d = amax/127,
+ * values rounded to the nearest step (ties to even) and kept in -127..127;
+ * bsums[g] is the sum of quants 16g .. 16g+15. */
 int vox_quantize_row_q8_k(const float *x, void *out, int64_t n) {
     if (n < 0 || n % VOX_QK_K != 0 || (n > 0 && (!x || !out))) return VOX_E_ARG;
     unsigned char *o = out;
     for (int64_t i = 0; i < n / VOX_QK_K; i++, x += VOX_QK_K) {
         vox_block_q8_k b;
         memset(&b, 0, sizeof b);
-        float amax = 0.0f, max = 0.0f;
+        float amax = 0.0f;
         for (int j = 0; j < VOX_QK_K; j++) {
             float a = fabsf(x[j]);
-            if (a > amax) {
-                amax = a;
-                max = x[j];
-            }
+            if (a > amax) amax = a;
         }
-        if (amax != 0.0f) {
-            /* The signed extreme maps to exactly -127, so every quant fits in
-             * -127..127 (the upper clamp catches a rounding to 128). */
-            float iscale = -127.0f / max;
-            for (int j = 0; j < VOX_QK_K; j++) b.qs[j] = (int8_t)clampi(nearest_int(iscale * x[j]), -128, 127);
-            for (int g = 0; g < VOX_QK_K / 16; g++) {
-                int sum = 0;
-                for (int l = 0; l < 16; l++) sum += b.qs[16 * g + l];
-                b.bsums[g] = (int16_t)sum;
-            }
-            b.d = 1.0f / iscale;
+        if (amax > 0.0f) {
+            const float inv = amax <= FLT_MAX ? 127.0f / amax : 0.0f;
+            for (int j = 0; j < VOX_QK_K; j++) b.qs[j] = (int8_t)clampi(nearest_int(x[j] * inv), -127, 127);
+            for (int j = 0; j < VOX_QK_K; j++) b.bsums[j / 16] = (int16_t)(b.bsums[j / 16] + b.qs[j]);
+            b.d = amax / 127.0f;
         }
         memcpy(o + (size_t)i * VOX_Q8_K_BYTES, &b, sizeof b);
     }

@@ -21,11 +21,10 @@
  *   s >= 4: sc = (scales[s+4] & 15) | (scales[s-4] >> 6) << 4
  *           m  = (scales[s+4] >> 4) | (scales[s]   >> 6) << 4
  *
- * The quantizers follow ggml's reference ("_ref") quantizers step for step, so the
- * files they produce are what llama.cpp's reference path would produce for the
- * same input (Q4_K: per-sub-block weighted least-squares fit of scale and min,
- * then 6-bit quantization of the scales and mins against the super-block maxima,
- * then requantization of the values against the rounded scales).
+ * The quantizers are ours (quant.c): Q8_0 rounds against the scale as stored in
+ * fp16; Q4_K fits each sub-block's grid by alternating least squares and then
+ * picks each 6-bit scale/min pair by the error it actually decodes to.  Their
+ * error is tested against fixed figures (tests/unit/test_quant.c).
  *
  * Every function here is a plain scalar reference: SIMD variants live with the
  * kernels and are tested against these.  Buffers may have any alignment (all
@@ -103,15 +102,15 @@ float vox_vec_dot_q4_k_f32(int64_t n, const void *w, const float *x);
 float vox_vec_dot_f32(vox_dtype t, int64_t n, const void *w, const float *x);
 
 /* ---- quantized activations ---------------------------------------------------
- * As in ggml, a matrix-vector product over quantized weights can first quantize
- * the activation vector (once per row of x) and then run an all-integer inner
- * loop: Q8_0 weights pair with a Q8_0 activation (vox_quantize_row(VOX_Q8_0, ...)),
+ * A matrix-vector product over quantized weights can first quantize the
+ * activation vector (once per row of x) and then run an all-integer inner loop:
+ * Q8_0 weights pair with a Q8_0 activation (vox_quantize_row(VOX_Q8_0, ...)),
  * Q4_K weights with a Q8_K activation.
  *
- * Q8_K quantization (ggml's quantize_row_q8_K_ref): per 256 values, the value of
- * largest magnitude maps to -127 (scale d = -max/127, stored as f32), every value
- * rounds to nearest (ties to even) and bsums[g] holds the sum of quants g*16 ..
- * g*16+15.  n must be a multiple of 256 (VOX_E_ARG otherwise). */
+ * Q8_K quantization: per 256 values a symmetric grid of step d = amax/127 (f32),
+ * every value rounded to the nearest step (ties to even) within -127..127, and
+ * bsums[g] the sum of quants g*16 .. g*16+15.  n must be a multiple of 256
+ * (VOX_E_ARG otherwise). */
 int vox_quantize_row_q8_k(const float *x, void *out, int64_t n);
 int vox_dequantize_row_q8_k(const void *in, float *y, int64_t n);
 

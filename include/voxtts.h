@@ -99,7 +99,7 @@ typedef int (*voxtts_audio_fn)(const float *samples, size_t n, void *user);
 /* Where the time of one voxtts_synthesize call went (seconds, wall clock). */
 typedef struct voxtts_synth_stats {
     int frames;            /* frames generated (80 ms each for the real model) */
-    int prompt_tokens;     /* prompt length, voice rows included (VOXTRAL.md §2.1) */
+    int prompt_tokens;     /* prompt length, voice rows included (docs/MODEL.md §2.1) */
     int prefill_tokens;    /* prompt positions run through the backbone in this call
                             * (the rest came from the voice's cached prefix) */
     int codec_calls;       /* codec decoder runs (streaming emissions) */
@@ -120,13 +120,13 @@ typedef struct voxtts_synth_params {
     float cfg_alpha;      /* classifier-free guidance, default 1.2 */
     int n_steps;          /* Euler steps; 0 = params.json / default 7 */
     int ignore_end;       /* keep generating past END_AUDIO (benchmarks) */
-    /* Points VOXTRAL.md flags as disputed; defaults follow the official code. */
+    /* Points docs/MODEL.md flags as disputed; defaults follow the official code. */
     int seed_step;        /* 1: extra [AUDIO] decode step before frame 0 (MU lineage) */
     int alibi_press;      /* 1: codec ALiBi slopes 2^(-8(h+1)/H) instead of 2^(-8h/H) */
     int window_w_keys;    /* 1: codec window of W keys instead of W+1 */
     voxtts_progress_fn progress;
     void *progress_user;
-    /* Streaming (VOXTRAL.md §8.4): when set, audio is decoded while frames are
+    /* Streaming (docs/MODEL.md §8.4): when set, audio is decoded while frames are
      * generated and handed to on_audio: after the first frame, every 5 frames up to
      * 25, then every 25 frames, and at the end.  The concatenated pieces are
      * bit-identical to decoding all frames at once.  voxtts_audio.samples is then
@@ -143,7 +143,7 @@ typedef struct voxtts_audio {
     size_t n_samples; /* n_frames * samples_per_frame */
     int sample_rate;
     int n_frames;
-    int32_t *codes;   /* n_frames * n_codebooks offset codes (VOXTRAL.md §4) */
+    int32_t *codes;   /* n_frames * n_codebooks offset codes (docs/MODEL.md §4) */
     int n_codebooks;
 } voxtts_audio;
 
@@ -156,7 +156,7 @@ void voxtts_audio_free(voxtts_audio *a);
 
 /* ---- stages (debugging, golden tests) ------------------------------------ */
 
-/* Prompt ids for text + preset voice (VOXTRAL.md §2.1). *ids malloc'd. */
+/* Prompt ids for text + preset voice (docs/MODEL.md §2.1). *ids malloc'd. */
 int voxtts_stage_prompt(voxtts_model *m, const char *text, const char *voice, int32_t **ids,
                         size_t *n_ids, voxtts_error *err);
 /* Backbone hidden after the final norm at the last prompt position: h_out[dim]. */

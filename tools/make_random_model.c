@@ -4,7 +4,7 @@
  *
  * Produces OUT_DIR/{params.json, tekken.json, consolidated.safetensors,
  * voice_embedding/VOICE.pt} in the official layout: every tensor named and shaped
- * from params.json (VOXTRAL.md §1.2), all BF16.  With the official params.json this
+ * from params.json (docs/MODEL.md §1.2), all BF16.  With the official params.json this
  * is a full-size (8 GB) checkpoint, streamed to disk in chunks, so tests can prove
  * that nothing in the engine assumes small shapes.  The tensor list comes from
  * vox_checkpoint_tensors (shared with the synthetic benchmark model).  Values: uniform with variance

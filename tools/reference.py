@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """reference.py — a small, readable NumPy reference of Voxtral-4B-TTS inference.
 
-Written from /work/shared/VOXTRAL.md (section numbers cited as §n) and the
+Written from docs/MODEL.md (section numbers cited as §n) and the
 project's stage contract.  It is the source of the golden files the C engine is
 tested against (tools/make_goldens.py), so it favours clarity over speed: all
 math is float64 on the BF16 weights converted exactly, one short function per

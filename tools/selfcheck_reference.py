@@ -2,7 +2,7 @@
 """selfcheck_reference.py — structural checks of tools/reference.py and the tiny checkpoints.
 
 The goldens are only as good as the reference, and the C engine cannot check it
-yet, so this script asserts the properties VOXTRAL.md §11 lists (and a few more)
+yet, so this script asserts the properties docs/MODEL.md §11 lists (and a few more)
 directly on the reference functions and on tests/models/tiny-{a,b}:
 RoPE pairing, FSQ round trip over all levels, codebook offsets, transposed-conv
 length and causality, codec output length and causality, window masks with W+1

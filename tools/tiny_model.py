@@ -3,7 +3,7 @@
 
 The real 8 GB checkpoint cannot be downloaded here, so the engine's loaders and
 numerics are tested on small checkpoints that look exactly like the official
-files (VOXTRAL.md §1) but have small dimensions and seeded random weights:
+files (docs/MODEL.md §1) but have small dimensions and seeded random weights:
 
   params.json               every key of the official file (§1.1), same nesting,
                             comma-separated *_str fields, voice as name -> index,
@@ -39,7 +39,7 @@ try:
 except ImportError:  # pragma: no cover
     sys.exit("tiny_model.py needs the 'regex' module: apt-get install -y python3-regex")
 
-# The pre-tokenizer pattern of the Voxtral tekken.json (VOXTRAL.md §2.4), verbatim.
+# The pre-tokenizer pattern of the Voxtral tekken.json (docs/MODEL.md §2.4), verbatim.
 TEKKEN_PATTERN = (
     r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+"
     r"|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*"
@@ -47,7 +47,7 @@ TEKKEN_PATTERN = (
 )
 
 NUM_SPECIAL = 1000
-# Official special-token names at their official ranks (VOXTRAL.md §1.3); the rest
+# Official special-token names at their official ranks (docs/MODEL.md §1.3); the rest
 # are <SPECIAL_i>, as mistral-common pads them.
 SPECIAL_NAMES = {0: "<unk>", 1: "<s>", 2: "</s>", 3: "[INST]", 4: "[/INST]",
                  24: "[AUDIO]", 25: "[BEGIN_AUDIO]", 26: "[OUTPUT_AUDIO]",

@@ -13,7 +13,7 @@
  *      numel);
  *   3. the storage member, converted to f32.
  * The writer produces the layout of the official voice files byte for byte
- * (VOXTRAL.md §1.4): local headers with a 'FB' padding field that puts each
+ * (docs/MODEL.md §1.4): local headers with a 'FB' padding field that puts each
  * member's data on a 64-byte boundary, data descriptors, a central directory and
  * the ZIP64 end records torch's writer always emits. */
 #include "io/torch_pt.h"

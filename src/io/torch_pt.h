@@ -23,7 +23,7 @@ int vox_pt_load_tensor(const char *path, vox_pt_tensor *out, vox_error *err);
 void vox_pt_tensor_free(vox_pt_tensor *t);
 
 /* Write a rows x cols BF16 tensor (row-major) as a torch.save archive laid out
- * like the official voice files (VOXTRAL.md §1.4): folder `root` (the official
+ * like the official voice files (docs/MODEL.md §1.4): folder `root` (the official
  * files use "voice_embed"), a protocol-2 data.pkl rebuilding the tensor with
  * torch._utils._rebuild_tensor_v2 from a BFloat16Storage tagged 'cuda:0',
  * .format_version "1", .storage_alignment "64", byteorder "little", data/0

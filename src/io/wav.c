@@ -3,7 +3,7 @@
  * The canonical 44-byte header: "RIFF" <size-8> "WAVE", a 16-byte "fmt " chunk
  * (PCM = 1, 1 channel, rate, byte rate = 2*rate, block align 2, 16 bits), then
  * "data" <2n> and the samples, all little endian.  The model's output is not
- * clamped (VOXTRAL.md §6.2), so clamping to [-1, 1] happens here, at the int16
+ * clamped (docs/MODEL.md §6.2), so clamping to [-1, 1] happens here, at the int16
  * conversion. */
 #include "io/wav.h"
 

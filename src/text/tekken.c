@@ -1,4 +1,4 @@
-/* tekken.c — Mistral's Tekken tokenizer (VOXTRAL.md §1.3, §2.4): loads tekken.json and turns
+/* tekken.c — Mistral's Tekken tokenizer (docs/MODEL.md §1.3, §2.4): loads tekken.json and turns
  * UTF-8 text into token ids with tiktoken's semantics, which is what mistral-common uses.
  *
  * Loading: the file (or the same text from memory: vox_tekken_load_buffer, used for the copy
@@ -653,7 +653,7 @@ static bpe_cand heap_pop(bpe_cand *h, size_t *n) {
     return top;
 }
 
-/* Byte-pair-encode one regex piece (VOXTRAL.md §2.4 step 2), appending ids to w->ids. */
+/* Byte-pair-encode one regex piece (docs/MODEL.md §2.4 step 2), appending ids to w->ids. */
 static int encode_piece(const vox_tekken *tk, const uint8_t *p, size_t n, bpe_work *w) {
     int32_t whole = rank_of(tk, p, n);
     if (whole >= 0) return push_id(w, whole + tk->num_special);

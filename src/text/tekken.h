@@ -3,7 +3,7 @@
  * Pre-tokenization uses the file's own split regex compiled with PCRE2 (UTF, UCP),
  * merges follow tiktoken semantics (lowest-rank adjacent pair first), and only the
  * first default_vocab_size - default_num_special_tokens ranks are used
- * (VOXTRAL.md §1.3, §2.4).  A BPE token of rank r has id r + num_special_tokens. */
+ * (docs/MODEL.md §1.3, §2.4).  A BPE token of rank r has id r + num_special_tokens. */
 #ifndef VOX_TEXT_TEKKEN_H
 #define VOX_TEXT_TEKKEN_H
 

@@ -1,4 +1,4 @@
-/* backbone.c — the Mistral-style LLM decoder with its KV cache (VOXTRAL.md §3).
+/* backbone.c — the Mistral-style LLM decoder with its KV cache (docs/MODEL.md §3).
  *
  * Pre-norm layers: a = RMSNorm(x)·attention_norm; x += wo·Attn(RoPE(wq·a),
  * RoPE(wk·a), wv·a); b = RMSNorm(x)·ffn_norm; x += w2·(silu(w1·b) ⊙ w3·b).

@@ -1,5 +1,5 @@
 /* checkpoint.c — enumerate the official checkpoint's tensors from params.json
- * (see checkpoint.h; names and shapes as VOXTRAL.md §1.2 and weights.c). */
+ * (see checkpoint.h; names and shapes as docs/MODEL.md §1.2 and weights.c). */
 #include "voxtral/checkpoint.h"
 
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* checkpoint.h — the list of tensors an official checkpoint holds, derived
- * from params.json alone (VOXTRAL.md §1.2).
+ * from params.json alone (docs/MODEL.md §1.2).
  *
  * One enumeration serves everything that has to produce a checkpoint without
  * reading one: the random-weight checkpoint writer (tools/make_random_model)

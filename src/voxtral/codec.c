@@ -1,4 +1,4 @@
-/* codec.c — the codec decoder: offset codes -> waveform (VOXTRAL.md §6).
+/* codec.c — the codec decoder: offset codes -> waveform (docs/MODEL.md §6).
  *
  * Whole-sequence decoding, activations time-major ([T][channels], one row per
  * time step) so that every convolution tap and every linear layer is a matrix

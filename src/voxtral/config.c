@@ -1,4 +1,4 @@
-/* config.c — reading the model's hyper-parameters from params.json (VOXTRAL.md §1.1).
+/* config.c — reading the model's hyper-parameters from params.json (docs/MODEL.md §1.1).
  *
  * Every field the engine uses is read here and nowhere else, with its full key
  * path in error messages ("params.json: missing multimodal.audio_model_args.
@@ -245,7 +245,7 @@ static int get_voices(cctx *c, const cJSON *o, const char *parent, vox_config *c
     return VOX_OK;
 }
 
-/* Attention window of each decoder transformer stage (VOXTRAL.md §6.2): the
+/* Attention window of each decoder transformer stage (docs/MODEL.md §6.2): the
  * encoder starts at attn_sliding_window_size and halves at every downsampling
  * conv (stride > 1); the decoder mirrors it, so its first stage gets the
  * encoder's last window and each upsampling conv (stride > 1) before a stage

@@ -1,7 +1,7 @@
 /* config.h — the model's hyper-parameters, read from the official params.json.
  *
  * Nothing about the model's size is hard-coded anywhere else: every dimension
- * used by the loaders and the model comes from this struct (VOXTRAL.md §1.1).
+ * used by the loaders and the model comes from this struct (docs/MODEL.md §1.1).
  * Keys absent from the file take the reference code's defaults (n_decoding_steps 7,
  * acoustic norm_eps 1e-5).  Comma-separated "*_str" fields are parsed here. */
 #ifndef VOX_VOXTRAL_CONFIG_H

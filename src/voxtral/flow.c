@@ -1,5 +1,5 @@
 /* flow.c — the acoustic head: semantic code and flow-matching acoustic codes
- * (VOXTRAL.md §5).
+ * (docs/MODEL.md §5).
  *
  * Semantic code (§5.1): logits = W_sem·h in f32 on the raw LLM hidden, index 0
  * (EMPTY) and the padding rows >= S+2 masked, argmax with ties to the first.

@@ -1,4 +1,4 @@
-/* generate.c — the generation loop (VOXTRAL.md §8.1) and its noise source.
+/* generate.c — the generation loop (docs/MODEL.md §8.1) and its noise source.
  *
  * Loop: prompt -> prefill (voice prefix from the model's cache) -> h; per frame: semantic argmax (END stops unless
  * ignore_end), flow matching from fresh N(0,1) noise -> acoustic codes, feed the

@@ -15,7 +15,7 @@
  *                                    ("backbone=q8_0,acoustic=q8_0,...,embeddings=stored")
  *     voxtts.source          string  what the file was made from (informative)
  *   Tensors (shape outermost first as everywhere in voxtts; in the file, ggml's ne order):
- *     every tensor of the official checkpoint under its official name (VOXTRAL.md §1.2),
+ *     every tensor of the official checkpoint under its official name (docs/MODEL.md §1.2),
  *     each in F32, F16, BF16, Q8_0 or Q4_K (which one is the type mix's choice; tensors
  *     outside the mix keep the checkpoint's dtype);
  *     voice_embedding.<name>  [N, dim]  a preset voice (§1.4), BF16 as written by quantize,

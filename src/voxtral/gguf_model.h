@@ -8,7 +8,7 @@
  *             voxtts.tekken_json     string: the original tekken.json   (optional)
  *             voxtts.type_mix        string: vox_type_mix_format text   (informative)
  *             voxtts.source          string: what it was made from      (informative)
- *   tensors   every official tensor name (VOXTRAL.md §1.2) in any dtype voxtts
+ *   tensors   every official tensor name (docs/MODEL.md §1.2) in any dtype voxtts
  *             reads (F32, F16, BF16, Q8_0, Q4_K), plus optionally each preset
  *             voice as "voice_embedding.<name>" [N, dim] (BF16 as written).
  * What the file lacks (tokenizer, voices) is looked for beside it: tekken.json

@@ -1,5 +1,5 @@
 /* prompt.c — prompt ids, prompt embeddings and audio-code embeddings
- * (VOXTRAL.md §2.1, §2.3, §4).
+ * (docs/MODEL.md §2.1, §2.3, §4).
  *
  * Prompt (§2.1): [<s>] [BEGIN_AUDIO] [AUDIO]*N [NEXT_AUDIO_TEXT] text
  * [REPEAT_AUDIO_TEXT] [BEGIN_AUDIO].  Every special id is looked up by name in

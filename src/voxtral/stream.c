@@ -1,5 +1,5 @@
 /* stream.c — the codec emission schedule for streaming synthesis (see stream.h,
- * VOXTRAL.md §6.5, §8.4). */
+ * docs/MODEL.md §6.5, §8.4). */
 #include "voxtral/stream.h"
 
 #include <stdlib.h>

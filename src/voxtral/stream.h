@@ -1,5 +1,5 @@
 /* stream.h — decoding audio while frames are still being generated
- * (VOXTRAL.md §6.5, §8.4).
+ * (docs/MODEL.md §6.5, §8.4).
  *
  * The codec decoder is causal, so it runs incrementally (§6.5, last paragraph):
  * a codec workspace is started once per request and then decodes each new run

@@ -24,7 +24,7 @@
  * [REPEAT_AUDIO_TEXT] 35, [NEXT_AUDIO_TEXT] 36, the rest padded as
  * mistral-common does) and the 256 single bytes as the only BPE ranks, so a
  * text of n bytes is n tokens.  Each params.json voice gets the official number
- * of rows (VOXTRAL.md §1.3; 147 for names not in that table), created as the
+ * of rows (docs/MODEL.md §1.3; 147 for names not in that table), created as the
  * tensor "voice_embedding.<name>" the first time voice.c asks the source for it.
  * The default params.json is the official one, compiled in below. */
 #include <cjson/cJSON.h>
@@ -41,7 +41,7 @@
 #include "voxtral/model.h"
 #include "voxtral/type_mix.h"
 
-/* tests/data/params_official.json (Voxtral-4B-TTS-2603's params.json, VOXTRAL.md §1.1) */
+/* tests/data/params_official.json (Voxtral-4B-TTS-2603's params.json, docs/MODEL.md §1.1) */
 static const char official_params[] =
     "{\"dim\":3072,\"n_layers\":26,\"head_dim\":128,\"hidden_dim\":9216,\"n_heads\":32,\"n_kv_heads\":8,\""
     "use_biases\":false,\"causal\":true,\"rope_theta\":1000000.0,\"norm_eps\":1e-05,\"vocab_size\":131"

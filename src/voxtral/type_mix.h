@@ -38,7 +38,7 @@ typedef struct vox_type_mix {
 } vox_type_mix;
 
 const char *vox_component_name(vox_component c);
-/* Component of an official tensor name (VOXTRAL.md §1.2). */
+/* Component of an official tensor name (docs/MODEL.md §1.2). */
 vox_component vox_tensor_component(const char *name);
 /* Parse "f32|f16|bf16|q8_0|q4_k", "best", or "comp=type,comp=type". */
 int vox_type_mix_parse(const char *spec, vox_type_mix *mix, vox_error *err);

@@ -1,4 +1,4 @@
-/* voice.c — preset voices: voice_embedding/<name>.pt (VOXTRAL.md §1.4), or the
+/* voice.c — preset voices: voice_embedding/<name>.pt (docs/MODEL.md §1.4), or the
  * same rows stored in the model file itself.
  *
  * A voice is looked for first in the model's tensor source as the tensor

@@ -1,4 +1,4 @@
-/* weights.c — binding every checkpoint tensor, by its official name (VOXTRAL.md
+/* weights.c — binding every checkpoint tensor, by its official name (docs/MODEL.md
  * §1.2), with the exact shape implied by params.json.
  *
  * The large matrices (embedding tables, attention and FFN weights, heads) stay

@@ -1,4 +1,4 @@
-/* test_config.c — params.json parsing against the official file (VOXTRAL.md §1.1)
+/* test_config.c — params.json parsing against the official file (docs/MODEL.md §1.1)
  * and against edited copies of it: absent defaults, the codec window derivation
  * (§6.2), code offsets and padded table sizes (§4, §13), voice ordering, and
  * every malformed variant (missing keys with their full path, wrong types, bad

@@ -1,4 +1,4 @@
-/* test_stream.c — streaming synthesis (VOXTRAL.md §6.5, §8.4) on the tiny
+/* test_stream.c — streaming synthesis (docs/MODEL.md §6.5, §8.4) on the tiny
  * checkpoints tests/models/tiny-a and tiny-b.
  *
  * The codec's left receptive field computed from params.json (21 frames for the

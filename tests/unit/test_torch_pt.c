@@ -1,6 +1,6 @@
 /* test_torch_pt.c — the torch.save zip reader and the voice-file writer.
  *
- * The writer must reproduce the official voice files' layout (VOXTRAL.md §1.4):
+ * The writer must reproduce the official voice files' layout (docs/MODEL.md §1.4):
  * for a [67, 3072] tensor (ar_male) the official file is 413253 bytes and its
  * data.pkl the 165 bytes below, so both are checked exactly.  The reader is then
  * fed hand-built archives (a tiny stored-zip builder lives in this file) with
@@ -195,7 +195,7 @@ static void expect_fail(const char *path, int code, const char *needle, const ch
 
 /* ---- tests ----------------------------------------------------------------- */
 
-/* data.pkl of the official ar_male.pt ([67, 3072] BF16, VOXTRAL.md §1.4). */
+/* data.pkl of the official ar_male.pt ([67, 3072] BF16, docs/MODEL.md §1.4). */
 static const unsigned char official_pkl[165] =
     "\x80\x02\x63torch._utils\n_rebuild_tensor_v2\nq\x00((X\x07\x00\x00\x00storageq\x01"
     "ctorch\nBFloat16Storage\nq\x02X\x01\x00\x00\x00" "0q\x03X\x06\x00\x00\x00" "cuda:0q\x04"

@@ -12,10 +12,16 @@
  * dispatch measured here), so a worker that just finished a job watches the
  * generation counter for VOX_POOL_SPIN_NS before it goes to sleep, and the
  * caller watches the active count the same way before it waits for the last
- * worker.  Both fall back to the condition variables, so an idle pool sleeps. */
+ * worker.  Both fall back to the condition variables, so an idle pool sleeps.
+ *
+ * Spinning only pays while every thread has a CPU of its own.  With more
+ * threads than the CPUs this process may run on (sched_getaffinity), a
+ * spinning thread would take the CPU from the very thread it waits for, so
+ * such a pool never spins: hand-offs go straight to the condition variables. */
 #include "base/threadpool.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
@@ -38,18 +44,31 @@ static int64_t now_ns(void) {
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Spin until *v != unchanged (or the time is up): 1 if it changed. */
-static int spin_until_changed(const atomic_uint_fast64_t *v, uint64_t unchanged) {
+/* Spin until *v != unchanged (or spin_ns is up): 1 if it changed. */
+static int spin_until_changed(const atomic_uint_fast64_t *v, uint64_t unchanged, int64_t spin_ns) {
+    if (spin_ns <= 0) return atomic_load_explicit(v, memory_order_acquire) != unchanged;
     int64_t end = 0;
     for (int i = 0;; i++) {
         if (atomic_load_explicit(v, memory_order_acquire) != unchanged) return 1;
         cpu_relax();
         if ((i & 63) == 63) { /* read the clock rarely */
             int64_t t = now_ns();
-            if (!end) end = t + VOX_POOL_SPIN_NS;
+            if (!end) end = t + spin_ns;
             else if (t >= end) return 0;
         }
     }
+}
+
+int vox_cpus_available(void) {
+#ifdef CPU_COUNT
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        int n = CPU_COUNT(&set);
+        if (n > 0) return n;
+    }
+#endif
+    long nc = sysconf(_SC_NPROCESSORS_ONLN);
+    return nc > 0 ? (int)nc : 1;
 }
 
 typedef struct vox_worker {
@@ -59,6 +78,7 @@ typedef struct vox_worker {
 
 struct vox_pool {
     int n_threads; /* including the caller */
+    int64_t spin_ns; /* VOX_POOL_SPIN_NS, or 0 when oversubscribed */
     pthread_t *threads;
     vox_worker *workers;
     int n_started;
@@ -96,7 +116,7 @@ static void *worker_main(void *arg) {
     vox_pool *p = w->pool;
     uint64_t seen = 0;
     for (;;) {
-        spin_until_changed(&p->gen_seen, seen);
+        spin_until_changed(&p->gen_seen, seen, p->spin_ns);
         pthread_mutex_lock(&p->mu);
         while (!p->stop && p->generation == seen) pthread_cond_wait(&p->cv_work, &p->mu);
         if (p->stop) {
@@ -123,14 +143,12 @@ static void *worker_main(void *arg) {
 
 int vox_pool_create(int n_threads, vox_pool **out, vox_error *err) {
     *out = NULL;
-    if (n_threads <= 0) {
-        long nc = sysconf(_SC_NPROCESSORS_ONLN);
-        n_threads = nc > 0 ? (int)nc : 1;
-    }
+    if (n_threads <= 0) n_threads = vox_cpus_available();
     if (n_threads > 1024) n_threads = 1024;
     vox_pool *p = calloc(1, sizeof *p);
     if (!p) return vox_fail(err, VOX_E_NOMEM, "thread pool: out of memory");
     p->n_threads = n_threads;
+    p->spin_ns = n_threads <= vox_cpus_available() ? VOX_POOL_SPIN_NS : 0;
     atomic_init(&p->next, 0);
     atomic_init(&p->gen_seen, 0);
     atomic_init(&p->active, 0);
@@ -215,11 +233,11 @@ void vox_pool_for(vox_pool *p, int64_t n, int64_t chunk, vox_pool_fn fn, void *c
     /* Wait for every worker to check out: spin on the count, then sleep. */
     if (atomic_load_explicit(&p->active, memory_order_acquire) != 0) {
         int64_t end = 0;
-        for (int i = 0; atomic_load_explicit(&p->active, memory_order_acquire) != 0; i++) {
+        for (int i = 0; p->spin_ns > 0 && atomic_load_explicit(&p->active, memory_order_acquire) != 0; i++) {
             cpu_relax();
             if ((i & 63) == 63) {
                 int64_t t = now_ns();
-                if (!end) end = t + VOX_POOL_SPIN_NS;
+                if (!end) end = t + p->spin_ns;
                 else if (t >= end) break;
             }
         }

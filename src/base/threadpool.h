@@ -23,8 +23,11 @@ typedef struct vox_pool vox_pool;
 /* Runs items [begin, end) on thread `tid` (0 = the caller, < vox_pool_threads). */
 typedef void (*vox_pool_fn)(void *ctx, int64_t begin, int64_t end, int tid);
 
-/* n_threads <= 0: one thread per online core (sysconf). */
+/* n_threads <= 0: one thread per CPU this process may run on.  More threads
+ * than that are allowed (a pool never spins then, see threadpool.c). */
 int vox_pool_create(int n_threads, vox_pool **out, vox_error *err);
+/* CPUs this process may run on (its affinity mask; else the online count). */
+int vox_cpus_available(void);
 void vox_pool_free(vox_pool *pool);
 /* Total threads including the caller; 1 for a NULL pool. */
 int vox_pool_threads(const vox_pool *pool);

@@ -627,8 +627,8 @@ int main(void) {
             if ((f = fopen(p, "r"))) {
                 fclose(f);
                 run_model(dirs[i]);
-            } else {
-                printf("skipping %s: not found\n", dirs[i]);
+            } else { /* a missing fixture is a failure, never a silent skip */
+                CHECK(0, "fixture %s not found (run from the repository root)", dirs[i]);
             }
         }
     }

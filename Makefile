@@ -1,8 +1,29 @@
-# voxtts build: a static library (src/), the voxtts command (cli/), unit tests
-# (tests/unit/) and small tools (tools/*.c).  `make SAN=1` builds everything with
-# AddressSanitizer + UndefinedBehaviorSanitizer into build-san/.
+# voxtts build: the library (static libvoxtts.a and shared libvoxtts.so with a
+# soname, exporting only voxtts_* symbols), the voxtts command (cli/), unit
+# tests (tests/unit/), small tools (tools/*.c), examples (examples/*.c), and
+# install/uninstall with pkg-config data and the man page.
+#
+#   make                      library, command, tests, tools
+#   make SAN=1                the same with AddressSanitizer + UBSan in build-san/
+#   make WERROR=1             warnings are errors (CI and development: scripts/test.sh)
+#   make install PREFIX=/usr DESTDIR=/tmp/stage    (and make uninstall)
+# CFLAGS, CPPFLAGS and LDFLAGS from the environment or the command line are honoured.
 CC      ?= cc
 SAN     ?= 0
+WERROR  ?= 0
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BINDIR  ?= $(PREFIX)/bin
+LIBDIR  ?= $(PREFIX)/lib
+INCDIR  ?= $(PREFIX)/include
+MANDIR  ?= $(PREFIX)/share/man
+PKGDIR  ?= $(LIBDIR)/pkgconfig
+
+VERSION_MAJOR := $(shell sed -n 's/^\#define VOXTTS_VERSION_MAJOR \([0-9]*\).*/\1/p' include/voxtts.h)
+VERSION_MINOR := $(shell sed -n 's/^\#define VOXTTS_VERSION_MINOR \([0-9]*\).*/\1/p' include/voxtts.h)
+VERSION_PATCH := $(shell sed -n 's/^\#define VOXTTS_VERSION_PATCH \([0-9]*\).*/\1/p' include/voxtts.h)
+VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
+
 ifeq ($(SAN),1)
 BUILD   ?= build-san
 OPT     ?= -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
@@ -10,44 +31,79 @@ else
 BUILD   ?= build
 OPT     ?= -O2 -g
 endif
-WARN    = -Wall -Wextra -Werror -Wno-unused-parameter
-CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -Iinclude -Isrc -MMD -MP
-LDLIBS  = -lpcre2-8 -lcjson -lm -lpthread
+WARN    = -Wall -Wextra -Wno-unused-parameter
+ifeq ($(WERROR),1)
+WARN    += -Werror
+endif
+# -fPIC: the same objects go into the static archive and the shared library.
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) -fPIC $(WARN) -Iinclude -Isrc -MMD -MP $(CPPFLAGS) $(CFLAGS)
+LIBS_PRIVATE = -lpcre2-8 -lcjson -lm -lpthread
+LDLIBS  = $(LIBS_PRIVATE)
 
 SRC     := $(sort $(wildcard src/*/*.c))
 OBJ     := $(SRC:%.c=$(BUILD)/%.o)
 LIB     := $(BUILD)/libvoxtts.a
+SONAME  := libvoxtts.so.$(VERSION_MAJOR)
+SHLIB   := $(BUILD)/libvoxtts.so.$(VERSION)
 CLI_SRC := $(sort $(wildcard cli/*.c))
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TESTS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(sort $(wildcard tests/unit/test_*.c)))
 TOOLS   := $(patsubst tools/%.c,$(BUILD)/tools/%,$(sort $(wildcard tools/*.c)))
 
-.PHONY: all test clean
+.PHONY: all test clean install uninstall
 # Keep the objects of tests and tools (make would delete them as intermediates).
 .SECONDARY:
-all: $(BUILD)/voxtts $(TESTS) $(TOOLS)
+all: $(BUILD)/voxtts $(SHLIB) $(TESTS) $(TOOLS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(LIB): $(OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+# Only voxtts_* is exported (src/libvoxtts.map); -z defs: every symbol resolved.
+$(SHLIB): $(OBJ) src/libvoxtts.map
+	$(CC) $(ALL_CFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=src/libvoxtts.map \
+		-Wl,-z,defs $(LDFLAGS) $(OBJ) $(LDLIBS) -o $@
+	ln -sf $(notdir $(SHLIB)) $(BUILD)/$(SONAME)
+	ln -sf $(SONAME) $(BUILD)/libvoxtts.so
+
 $(BUILD)/voxtts: $(CLI_OBJ) $(LIB)
-	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/tools/%: $(BUILD)/tools/%.o $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 test: all
 	BUILD=$(BUILD) tests/run.sh
+
+# voxtts.pc is written at install time, for the PREFIX given then.
+install: $(BUILD)/voxtts $(SHLIB) $(LIB)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(PKGDIR) \
+		$(DESTDIR)$(MANDIR)/man1
+	install -m 755 $(BUILD)/voxtts $(DESTDIR)$(BINDIR)/voxtts
+	install -m 755 $(SHLIB) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(notdir $(SHLIB)) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libvoxtts.so
+	install -m 644 $(LIB) $(DESTDIR)$(LIBDIR)/libvoxtts.a
+	install -m 644 $(wildcard include/voxtts*.h) $(DESTDIR)$(INCDIR)/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCDIR@|$(INCDIR)|' \
+		-e 's|@VERSION@|$(VERSION)|' -e 's|@LIBS_PRIVATE@|$(LIBS_PRIVATE)|' src/voxtts.pc.in \
+		> $(DESTDIR)$(PKGDIR)/voxtts.pc
+	chmod 644 $(DESTDIR)$(PKGDIR)/voxtts.pc
+	install -m 644 voxtts.1 $(DESTDIR)$(MANDIR)/man1/voxtts.1
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/voxtts $(DESTDIR)$(LIBDIR)/libvoxtts.so* $(DESTDIR)$(LIBDIR)/libvoxtts.a \
+		$(addprefix $(DESTDIR)$(INCDIR)/,$(notdir $(wildcard include/voxtts*.h))) \
+		$(DESTDIR)$(PKGDIR)/voxtts.pc $(DESTDIR)$(MANDIR)/man1/voxtts.1
 
 clean:
 	rm -rf build build-san

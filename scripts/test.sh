@@ -20,6 +20,9 @@ need curl curl
 need /usr/bin/python3 python3
 need node nodejs
 need npm npm
+need pkg-config pkg-config
+need man man-db
+need groff groff-base
 missing=$(printf '%s\n' $missing | sort -u | xargs)
 if [ -n "$missing" ]; then
     if [ "$(id -u)" -eq 0 ]; then
@@ -32,7 +35,7 @@ if [ -n "$missing" ]; then
     fi
 fi
 JOBS=$(nproc 2>/dev/null || echo 2)
-make -j"$JOBS" all
+make -j"$JOBS" WERROR=1 all
 FULLSIZE=${FULLSIZE:-1} BUILD=build tests/run.sh
-make -j"$JOBS" SAN=1 all
-ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 FULLSIZE=0 BUILD=build-san tests/run.sh
+make -j"$JOBS" WERROR=1 SAN=1 all
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 FULLSIZE=0 INSTALL_TEST=0 BUILD=build-san tests/run.sh

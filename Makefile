@@ -36,7 +36,8 @@ ifeq ($(WERROR),1)
 WARN    += -Werror
 endif
 # -fPIC: the same objects go into the static archive and the shared library.
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) -fPIC $(WARN) -Iinclude -Isrc -MMD -MP $(CPPFLAGS) $(CFLAGS)
+BASE_CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) -fPIC $(WARN) -Iinclude -Isrc $(CPPFLAGS) $(CFLAGS)
+ALL_CFLAGS = $(BASE_CFLAGS) -MMD -MP
 LIBS_PRIVATE = -lpcre2-8 -lcjson -lm -lpthread
 LDLIBS  = $(LIBS_PRIVATE)
 
@@ -49,11 +50,13 @@ CLI_SRC := $(sort $(wildcard cli/*.c))
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TESTS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(sort $(wildcard tests/unit/test_*.c)))
 TOOLS   := $(patsubst tools/%.c,$(BUILD)/tools/%,$(sort $(wildcard tools/*.c)))
+# Fuzz targets built as corpus regression runners (tests/fuzz/; libFuzzer builds: tests/fuzz/build.sh).
+FUZZ    := $(patsubst tests/fuzz/fuzz_%.c,$(BUILD)/fuzz/%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
 
 .PHONY: all test clean install uninstall
 # Keep the objects of tests and tools (make would delete them as intermediates).
 .SECONDARY:
-all: $(BUILD)/voxtts $(SHLIB) $(TESTS) $(TOOLS)
+all: $(BUILD)/voxtts $(SHLIB) $(TESTS) $(TOOLS) $(FUZZ)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -80,6 +83,10 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
 $(BUILD)/tools/%: $(BUILD)/tools/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/fuzz/%: tests/fuzz/fuzz_%.c tests/fuzz/regress.c tests/fuzz/fuzz.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(LDFLAGS) tests/fuzz/fuzz_$*.c tests/fuzz/regress.c $(LIB) $(LDLIBS) -o $@
 
 test: all
 	BUILD=$(BUILD) tests/run.sh

@@ -32,6 +32,7 @@ for t in "$BUILD"/tests/test_*; do
     run_part "$(basename "$t")" "$t"
 done
 run_part tokenizer tests/tokenizer/run.sh "$BUILD"
+run_part fuzz tests/fuzz/run.sh "$BUILD"
 run_part golden tests/golden/run.sh "$BUILD"
 run_part cli tests/cli/run.sh "$BUILD"
 run_part bench tests/bench/run.sh "$BUILD"

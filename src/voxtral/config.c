@@ -268,6 +268,61 @@ static int derive_windows(cctx *c, vox_config *cfg) {
     return VOX_OK;
 }
 
+/* The encoder's stages (VOXTRAL.md §7): the encoder_*_str lists when params.json
+ * has them (all three), else the decoder mirrored.  Its window starts at
+ * attn_sliding_window_size and halves after every stride > 1 conv; its strides
+ * must make the same frame as the decoder's. */
+static int derive_encoder(cctx *c, const cJSON *tk, vox_config *cfg) {
+    static const char *keys[3] = {"encoder_transformer_lengths_str", "encoder_convs_kernels_str",
+                                  "encoder_convs_strides_str"};
+    const char *TK = "multimodal.audio_tokenizer_args";
+    int present = 0, rc;
+    for (int i = 0; i < 3; i++) present += cJSON_GetObjectItemCaseSensitive(tk, keys[i]) != NULL;
+    const int n = cfg->codec.n_stages;
+    if (present == 0) {
+        cfg->codec.enc_n_stages = n;
+        for (int i = 0; i < n; i++) {
+            cfg->codec.enc_transformer_lengths[i] = cfg->codec.transformer_lengths[n - 1 - i];
+            cfg->codec.enc_conv_kernels[i] = cfg->codec.conv_kernels[n - 1 - i];
+            cfg->codec.enc_conv_strides[i] = cfg->codec.conv_strides[n - 1 - i];
+        }
+    } else {
+        int nl = 0, nk = 0, ns = 0;
+        if ((rc = get_int_list(c, tk, TK, keys[0], 0, cfg->codec.enc_transformer_lengths, &nl)) ||
+            (rc = get_int_list(c, tk, TK, keys[1], 1, cfg->codec.enc_conv_kernels, &nk)) ||
+            (rc = get_int_list(c, tk, TK, keys[2], 1, cfg->codec.enc_conv_strides, &ns)))
+            return rc;
+        if (nl != nk || nl != ns)
+            return vox_fail(c->err, VOX_E_FORMAT,
+                            "%s: %s: encoder_transformer_lengths_str, encoder_convs_kernels_str and "
+                            "encoder_convs_strides_str have %d, %d and %d entries (must be equal)",
+                            c->path, TK, nl, nk, ns);
+        cfg->codec.enc_n_stages = nl;
+    }
+    long long prod = 1;
+    int w = cfg->codec.attn_sliding_window_size;
+    for (int i = 0; i < cfg->codec.enc_n_stages; i++) {
+        const int s = cfg->codec.enc_conv_strides[i];
+        cfg->codec.enc_window[i] = w;
+        if (s > 1 && cfg->codec.half_attn_window_upon_downsampling) w /= 2;
+        prod *= s;
+        if (prod > 1000000000LL || cfg->codec.enc_conv_kernels[i] < s)
+            return vox_fail(c->err, VOX_E_FORMAT, "%s: %s: encoder conv %d has kernel %d < stride %d",
+                            c->path, TK, i, cfg->codec.enc_conv_kernels[i], s);
+    }
+    long long dec = 1;
+    for (int i = 0; i < n; i++) dec *= cfg->codec.conv_strides[i];
+    if (prod != dec)
+        return vox_fail(c->err, VOX_E_FORMAT,
+                        "%s: %s: the encoder's strides downsample by %lld, the decoder's upsample by "
+                        "%lld (must be equal)", c->path, TK, prod, dec);
+    if (cfg->codec.enc_n_stages > 0 && w < 1)
+        return vox_fail(c->err, VOX_E_FORMAT,
+                        "%s: %s.attn_sliding_window_size %d is too small to halve at every encoder "
+                        "stride > 1", c->path, TK, cfg->codec.attn_sliding_window_size);
+    return VOX_OK;
+}
+
 static int parse_root(cctx *c, const cJSON *root, vox_config *cfg) {
     int rc;
     double d;
@@ -373,6 +428,7 @@ static int parse_root(cctx *c, const cJSON *root, vox_config *cfg) {
                         c->path, TK, nl, nk, ns);
     cfg->codec.n_stages = nl;
     if ((rc = derive_windows(c, cfg))) return rc;
+    if ((rc = derive_encoder(c, tk, cfg))) return rc;
     long long spf = cfg->codec.patch_size;
     for (int i = 0; i < ns; i++) {
         spf *= cfg->codec.conv_strides[i];

@@ -139,17 +139,13 @@ class Config:
         self.half_window = tk["half_attn_window_upon_downsampling"]
         self.samples_per_frame = self.patch * int(np.prod(self.strides))
         self.voices = list(tk["voice"].keys())
-        # encoder (§7): the encoder_*_str keys when params.json has them, else the
-        # decoder mirrored (official: lengths 2,2,2,2, kernels 4,4,4,3, strides 2,2,2,1)
-        keys = ["encoder_transformer_lengths_str", "encoder_convs_kernels_str",
-                "encoder_convs_strides_str"]
-        if any(k in tk for k in keys):
-            self.enc_lengths, self.enc_kernels, self.enc_strides = (
-                [int(s) for s in tk[k].split(",")] for k in keys)
-        else:
-            self.enc_lengths = self.lengths[::-1]
-            self.enc_kernels = self.kernels[::-1]
-            self.enc_strides = self.strides[::-1]
+        # encoder (§7): each encoder_*_str list when params.json has it, else the
+        # decoder's reversed (official: lengths 2,2,2,2, kernels 4,4,4,3, strides 2,2,2,1)
+        def enc_list(key, dec):
+            return [int(s) for s in tk[key].split(",")] if key in tk else dec[::-1]
+        self.enc_lengths = enc_list("encoder_transformer_lengths_str", self.lengths)
+        self.enc_kernels = enc_list("encoder_convs_kernels_str", self.kernels)
+        self.enc_strides = enc_list("encoder_convs_strides_str", self.strides)
 
 
 class Tekken:

@@ -268,54 +268,55 @@ static int derive_windows(cctx *c, vox_config *cfg) {
     return VOX_OK;
 }
 
-/* The encoder's stages (VOXTRAL.md §7): the encoder_*_str lists when params.json
- * has them (all three), else the decoder mirrored.  Its window starts at
+/* The encoder's stages (VOXTRAL.md §7): each encoder_*_str list when params.json
+ * has it, else the decoder's list reversed (which gives VO's defaults 2,2,2,2 /
+ * 4,4,4,3 / 2,2,2,1 for the official decoder).  Its window starts at
  * attn_sliding_window_size and halves after every stride > 1 conv; its strides
  * must make the same frame as the decoder's. */
 static int derive_encoder(cctx *c, const cJSON *tk, vox_config *cfg) {
     static const char *keys[3] = {"encoder_transformer_lengths_str", "encoder_convs_kernels_str",
                                   "encoder_convs_strides_str"};
     const char *TK = "multimodal.audio_tokenizer_args";
-    int present = 0, rc;
-    for (int i = 0; i < 3; i++) present += cJSON_GetObjectItemCaseSensitive(tk, keys[i]) != NULL;
+    int *lists[3] = {cfg->codec.enc_transformer_lengths, cfg->codec.enc_conv_kernels,
+                     cfg->codec.enc_conv_strides};
+    const int *dec[3] = {cfg->codec.transformer_lengths, cfg->codec.conv_kernels,
+                         cfg->codec.conv_strides};
     const int n = cfg->codec.n_stages;
-    if (present == 0) {
-        cfg->codec.enc_n_stages = n;
-        for (int i = 0; i < n; i++) {
-            cfg->codec.enc_transformer_lengths[i] = cfg->codec.transformer_lengths[n - 1 - i];
-            cfg->codec.enc_conv_kernels[i] = cfg->codec.conv_kernels[n - 1 - i];
-            cfg->codec.enc_conv_strides[i] = cfg->codec.conv_strides[n - 1 - i];
+    int counts[3], rc;
+    for (int k = 0; k < 3; k++) {
+        if (cJSON_GetObjectItemCaseSensitive(tk, keys[k])) {
+            if ((rc = get_int_list(c, tk, TK, keys[k], k == 0 ? 0 : 1, lists[k], &counts[k])))
+                return rc;
+        } else {
+            for (int i = 0; i < n; i++) lists[k][i] = dec[k][n - 1 - i];
+            counts[k] = n;
         }
-    } else {
-        int nl = 0, nk = 0, ns = 0;
-        if ((rc = get_int_list(c, tk, TK, keys[0], 0, cfg->codec.enc_transformer_lengths, &nl)) ||
-            (rc = get_int_list(c, tk, TK, keys[1], 1, cfg->codec.enc_conv_kernels, &nk)) ||
-            (rc = get_int_list(c, tk, TK, keys[2], 1, cfg->codec.enc_conv_strides, &ns)))
-            return rc;
-        if (nl != nk || nl != ns)
-            return vox_fail(c->err, VOX_E_FORMAT,
-                            "%s: %s: encoder_transformer_lengths_str, encoder_convs_kernels_str and "
-                            "encoder_convs_strides_str have %d, %d and %d entries (must be equal)",
-                            c->path, TK, nl, nk, ns);
-        cfg->codec.enc_n_stages = nl;
     }
+    if (counts[0] != counts[1] || counts[0] != counts[2])
+        return vox_fail(c->err, VOX_E_FORMAT,
+                        "%s: %s: the encoder's transformer lengths, conv kernels and conv strides "
+                        "have %d, %d and %d entries (must be equal; a missing encoder_*_str is the "
+                        "decoder's list reversed)", c->path, TK, counts[0], counts[1], counts[2]);
+    cfg->codec.enc_n_stages = counts[0];
     long long prod = 1;
     int w = cfg->codec.attn_sliding_window_size;
     for (int i = 0; i < cfg->codec.enc_n_stages; i++) {
         const int s = cfg->codec.enc_conv_strides[i];
         cfg->codec.enc_window[i] = w;
         if (s > 1 && cfg->codec.half_attn_window_upon_downsampling) w /= 2;
-        prod *= s;
-        if (prod > 1000000000LL || cfg->codec.enc_conv_kernels[i] < s)
+        if (cfg->codec.enc_conv_kernels[i] < s)
             return vox_fail(c->err, VOX_E_FORMAT, "%s: %s: encoder conv %d has kernel %d < stride %d",
                             c->path, TK, i, cfg->codec.enc_conv_kernels[i], s);
+        prod *= s;
+        if (prod > 1000000000LL)
+            return vox_fail(c->err, VOX_E_FORMAT, "%s: %s: the encoder's strides overflow", c->path, TK);
     }
-    long long dec = 1;
-    for (int i = 0; i < n; i++) dec *= cfg->codec.conv_strides[i];
-    if (prod != dec)
+    long long up = 1;
+    for (int i = 0; i < n; i++) up *= cfg->codec.conv_strides[i];
+    if (prod != up)
         return vox_fail(c->err, VOX_E_FORMAT,
                         "%s: %s: the encoder's strides downsample by %lld, the decoder's upsample by "
-                        "%lld (must be equal)", c->path, TK, prod, dec);
+                        "%lld (must be equal)", c->path, TK, prod, up);
     if (cfg->codec.enc_n_stages > 0 && w < 1)
         return vox_fail(c->err, VOX_E_FORMAT,
                         "%s: %s.attn_sliding_window_size %d is too small to halve at every encoder "

@@ -80,6 +80,19 @@ ENC="$MODEL/encoder.safetensors"
 check "debug encode writes codes" '[ $rc -eq 0 ] && cmp -s "$tmp/codes.npy" $G/encode_odd/expected.npy'
 "$VOX" debug voice-rows -m "$MODEL" --codes "$tmp/codes.npy" --out "$tmp/rows.npy" 2>/dev/null; rc=$?
 check "debug voice-rows writes rows" '[ $rc -eq 0 ] && [ -s "$tmp/rows.npy" ]'
+# the encoder's tensors inside the checkpoint, and inside GGUFs made from it: found without --encoder
+mkdir "$tmp/me"; cp -r "$MODEL/params.json" "$MODEL/tekken.json" "$MODEL/voice_embedding" "$tmp/me/"
+"$EDIT" "$MODEL/$ST" "$tmp/me/$ST" merge "$ENC"
+"$VOX" debug encode -m "$tmp/me" --audio $G/encode_odd/audio.npy --out "$tmp/codes2.npy" 2>/dev/null; rc=$?
+check "encoder inside the checkpoint: same codes without --encoder" '[ $rc -eq 0 ] && cmp -s "$tmp/codes2.npy" $G/encode_odd/expected.npy'
+"$VOX" quantize "$tmp/me" "$tmp/me.gguf" --type bf16 >/dev/null 2>&1
+"$VOX" debug encode -m "$tmp/me.gguf" --audio $G/encode_odd/audio.npy --out "$tmp/codes3.npy" 2>/dev/null; rc=$?
+check "encoder inside a bf16 GGUF: same codes without --encoder" '[ $rc -eq 0 ] && cmp -s "$tmp/codes3.npy" $G/encode_odd/expected.npy'
+"$VOX" quantize "$tmp/me" "$tmp/me8.gguf" --type q8_0 >/dev/null 2>&1
+"$VOX" debug encode -m "$tmp/me8.gguf" --audio $G/encode_odd/audio.npy --out "$tmp/codes4.npy" 2>/dev/null; rc=$?
+check "encoder inside a q8_0 GGUF: codes of the same shape" '[ $rc -eq 0 ] && [ "$(stat -c %s "$tmp/codes4.npy")" = "$(stat -c %s $G/encode_odd/expected.npy)" ]'
+"$EDIT" "$tmp/me/$ST" "$tmp/me/x.st" drop audio_tokenizer.encoder_blocks.2.layers.0.attention.wv.weight && mv "$tmp/me/x.st" "$tmp/me/$ST"
+expect_fail "checkpoint with an incomplete encoder" "encoder_blocks.2.layers.0.attention.wv.weight" synth "$tmp/me" "Hi"
 # an empty float32 .npy (shape (0,)), written by hand: v1.0 header padded to 128 bytes
 hdr="{'descr': '<f4', 'fortran_order': False, 'shape': (0,), }"
 hpad=$((128 - 10 - ${#hdr} - 1))

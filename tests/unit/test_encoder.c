@@ -4,8 +4,8 @@
  * checkpoints tests/models/tiny-{a,b}, their encoder.safetensors and the encode
  * goldens (a missing fixture fails).  Checked:
  *  - the encoder layout in the config: the decoder mirrored (tiny-a, tiny-b, the
- *    official params.json), the encoder_*_str keys when present, an error when
- *    their strides do not make the decoder's frame;
+ *    official params.json), the encoder_*_str keys when present (each missing one
+ *    mirrored), an error when their strides do not make the decoder's frame;
  *  - a model without encoder tensors: not available, encode fails naming --encoder;
  *  - attaching encoder.safetensors: the golden codes, identical for 1 and 3
  *    threads; an attach that fails (one tensor missing, one misshapen, a file
@@ -144,12 +144,13 @@ static void test_config(void) {
     char *hit = json ? strstr(json, "\"decoder_transformer_lengths_str\"") : NULL;
     CHECK(hit != NULL, "tiny-a params.json has decoder_transformer_lengths_str");
     if (hit) {
-        const char *keys[2] = {
+        const char *keys[3] = {
             "\"encoder_transformer_lengths_str\": \"1,1,3,0\", \"encoder_convs_kernels_str\": "
             "\"2,4,6,1\", \"encoder_convs_strides_str\": \"2,2,2,1\", ",
             "\"encoder_transformer_lengths_str\": \"2,2,2,2\", \"encoder_convs_kernels_str\": "
-            "\"4,4,4,3\", \"encoder_convs_strides_str\": \"2,2,1,1\", "};
-        for (int v = 0; v < 2; v++) {
+            "\"4,4,4,3\", \"encoder_convs_strides_str\": \"2,2,1,1\", ",
+            "\"encoder_transformer_lengths_str\": \"3,0,1,2\", "};
+        for (int v = 0; v < 3; v++) {
             size_t cap = len + strlen(keys[v]) + 1, pre = (size_t)(hit - json);
             char *mod = malloc(cap);
             memcpy(mod, json, pre);
@@ -161,6 +162,10 @@ static void test_config(void) {
                 const int le[4] = {1, 1, 3, 0}, ke[4] = {2, 4, 6, 1}, we[4] = {16, 8, 4, 2};
                 CHECK(rc == 0, "explicit encoder keys parse: %s", rc ? err.msg : "");
                 if (rc == 0) expect_layout(&c, "explicit keys", 4, le, ke, s4, we);
+            } else if (v == 2) {
+                const int le[4] = {3, 0, 1, 2};
+                CHECK(rc == 0, "one encoder key parses: %s", rc ? err.msg : "");
+                if (rc == 0) expect_layout(&c, "one key, the others mirrored", 4, le, k4, s4, w4);
             } else {
                 CHECK(rc == VOX_E_FORMAT && strstr(err.msg, "encoder"),
                       "encoder strides 2,2,1,1 vs decoder 1,2,2,2: %d %s", rc, rc ? err.msg : "");

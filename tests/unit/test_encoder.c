@@ -10,7 +10,7 @@
  *  - attaching encoder.safetensors: the golden codes, identical for 1 and 3
  *    threads; an attach that fails (one tensor missing, one misshapen, a file
  *    with no encoder tensors) names the tensor / the file and keeps the encoder
- *    attached before;
+ *    attached before; a prefix of whole frames gives the first codes (causal);
  *  - a checkpoint with the encoder tensors merged in: detected at load, the same
  *    codes; with one of them dropped: the load fails naming it;
  *  - bad arguments: no samples, a non-finite sample;
@@ -264,6 +264,17 @@ static void test_encode_and_attach(void) {
     rc = vox_encode(m, audio.data, n, &codes, &F, &err);
     CHECK(rc == 0 && ref_codes && memcmp(codes, ref_codes, sizeof(int32_t) * (size_t)F * ncb) == 0,
           "still the same codes after failed attaches");
+    free(codes);
+    codes = NULL;
+
+    /* causal: a prefix of whole frames (>= k-1 patches: no short-input pad) encodes
+     * to the first frames of the whole clip */
+    const int whole = (int)(n / (size_t)spf);
+    CHECK(whole >= 1 && (size_t)spf >= (size_t)m->cfg.codec.patch_size * 7, "clip has a whole frame");
+    rc = vox_encode(m, audio.data, (size_t)whole * spf, &codes, &F, &err);
+    CHECK(rc == 0 && F == whole && ref_codes &&
+              memcmp(codes, ref_codes, sizeof(int32_t) * (size_t)whole * ncb) == 0,
+          "the first %d frames alone give the same codes (causal)", whole);
     free(codes);
     codes = NULL;
 

@@ -106,6 +106,10 @@ struct voxtts_model {
     float *inv_freq;
     float *tproj;
     int tproj_steps;
+
+    /* codec encoder (§7, encoder.c): NULL unless the checkpoint has its tensors
+     * or a file was attached */
+    struct vox_encoder *enc;
 };
 
 struct voxtts_tokenizer {
@@ -119,6 +123,17 @@ int vox_model_finish_load(voxtts_model *m, int n_threads, vox_error *err);
 /* ---- weights.c ---- */
 int vox_weights_load(voxtts_model *m, vox_error *err);
 void vox_weights_free(voxtts_model *m);
+/* One codec transformer layer's tensors `prefix`attention.wq.weight ... from src
+ * (shapes from the codec args); free with vox_codec_layer_free. */
+int vox_codec_layer_load(const voxtts_model *m, const vox_source *src, const char *prefix,
+                         vox_codec_layer_w *l, vox_error *err);
+void vox_codec_layer_free(vox_codec_layer_w *l);
+/* The codec convolution `prefix`.conv from src, weight norm folded (§6.3), as taps
+ * [k][out_ch][in_ch] (*taps malloc'd).  Stored [out][in][k], or [in][out][k] when
+ * transposed. */
+int vox_codec_conv_load(const voxtts_model *m, const vox_source *src, const char *prefix,
+                        int transposed, int64_t in_ch, int64_t out_ch, int64_t k, float **taps,
+                        vox_error *err);
 
 /* ---- backbone.c: LLM with KV cache (§3) ---- */
 typedef struct vox_llm_state {
@@ -209,6 +224,11 @@ int vox_prompt_embeddings(voxtts_model *m, const int32_t *ids, size_t n, int voi
                           vox_error *err);
 /* e[D] = sum_c E_audio[offset_c + codes[c]] (§4); codes must be valid. */
 void vox_embed_frame(const voxtts_model *m, const int32_t *codes, float *e, float *tmp);
+/* Voice rows of a clip's codes (§4, §7 step 8): offset codes [T][n_codebooks]
+ * (real codes, 2..) -> *rows malloc'd [T+1][dim]: each frame's summed embedding,
+ * then the END frame [1, 0, ..., 0] (semantic END, acoustic EMPTY).  (voice.c) */
+int vox_voice_rows_from_codes(voxtts_model *m, const int32_t *codes, int T, float **rows,
+                              vox_error *err);
 /* Check offset codes: semantic in [lo, S+2), acoustic in [lo, L+2); frame index for messages. */
 int vox_check_codes(const voxtts_model *m, const int32_t *codes, int n_frames, int lo,
                     vox_error *err);

@@ -24,8 +24,12 @@
  * step is therefore 1e-2, the differences are extrapolated (Richardson,
  * O(h^4)), and the bound is 2e-2 of the largest gradient (reached: ~6e-3
  * with the split, ~2.5e-4 with VOXTTS_KERNELS=avx2, which widens BF16 to f32).
- * One frame of tiny-b exercises the output conv's short-input case.  Errors:
- * no frames, backward before forward, bad codes. */
+ * One frame of tiny-b exercises the output conv's short-input case.  The same
+ * on a random model (tests/data/params_tiny_q.json) with F16 codec matrices,
+ * and with Q8_0 ones against the same model dequantized to F32 (run_synthetic
+ * says why).  The transposed copies hold exactly the stored values for F32,
+ * BF16, F16, Q8_0 and mixed inputs.  Errors: no frames, backward before
+ * forward, bad codes. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -646,7 +650,7 @@ static void random_latent(const voxtts_model *m, int F, float *lat) {
     }
 }
 
-static void e2e_fd(voxtts_model *m, const char *dir, int F) {
+static void e2e_fd(voxtts_model *m, const char *dir, int F, double bound) {
     const int L = vox_codec_latent_dim(m), spf = voxtts_model_samples_per_frame(m);
     const size_t nl = (size_t)F * L, ns = (size_t)F * spf;
     vox_error err;
@@ -694,7 +698,7 @@ static void e2e_fd(voxtts_model *m, const char *dir, int F) {
         emax = fmax(emax, fabs(fdv - g[i]) / gmax);
     }
     note(&worst_e2e, emax);
-    CHECK(emax < 2e-2, "%s F=%d: dL/dlatent vs finite differences: %.3g of max |g| %.3g", dir, F,
+    CHECK(emax < bound, "%s F=%d: dL/dlatent vs finite differences: %.3g of max |g| %.3g", dir, F,
           emax, gmax);
     printf("%s F=%d: end-to-end gradient error %.3g of max |g| %.3g\n", dir, F, emax, gmax);
     free(lat), free(wave), free(wave2), free(w), free(g), free(g2);
@@ -788,10 +792,108 @@ static void run_model(const char *dir) {
     }
     e2e_decode_match(m, dir, 5);
     e2e_decode_match(m, dir, 1);
-    e2e_fd(m, dir, 3);
-    e2e_fd(m, dir, 1);
+    e2e_fd(m, dir, 3, 2e-2);
+    e2e_fd(m, dir, 1, 2e-2);
     voxtts_model_free(m);
     e2e_threads(dir, 4);
+}
+
+/* dL/dlatent of L = Σ w·wave at lat (w, lat from seed). */
+static int grad_at(voxtts_model *m, int F, uint64_t seed, float *g) {
+    const int L = vox_codec_latent_dim(m), spf = voxtts_model_samples_per_frame(m);
+    const size_t nl = (size_t)F * L, ns = (size_t)F * spf;
+    g_rng = seed;
+    float *lat = FNEW(nl), *w = FNEW(ns), *wave = FNEW(ns);
+    random_latent(m, F, lat);
+    fill(w, ns, 1.0);
+    vox_error err;
+    vox_codec_grad_ws *ws = NULL;
+    int rc = vox_codec_grad_ws_new(m, F, 0, 0, &ws, &err);
+    if (!rc) rc = vox_codec_grad_forward(ws, lat, wave, &err);
+    if (!rc) rc = vox_codec_grad_backward(ws, w, g, &err);
+    vox_codec_grad_ws_free(ws);
+    free(lat), free(w), free(wave);
+    return rc;
+}
+
+/* Codec matrices stored F16 (transposed copies in F32, products widen to f32:
+ * the forward is smooth, central differences apply as for BF16) and Q8_0
+ * (transposed copies dequantized to F32).  A Q8_0 forward quantizes its
+ * activations to 8 bits, a staircase that central differences cannot follow;
+ * its backward is the gradient of the model with the dequantized weights and
+ * f32 activations (straight through the activation rounding).  So the Q8_0
+ * model's matrices are swapped for F32 copies of their dequantized values: that
+ * model's gradient passes central differences, and the Q8_0 gradient differs
+ * from it only by the forward's activation rounding (~0.4% per block; bound
+ * 0.1 of the largest gradient).  Random model with block-aligned widths. */
+static void run_synthetic(const char *type) {
+    const char *params = "tests/data/params_tiny_q.json";
+    voxtts_model *m = NULL;
+    voxtts_error e;
+    if (voxtts_model_synthetic(params, type, 2, &m, &e) != 0) {
+        CHECK(0, "synthetic %s (%s): %s", params, type, e.msg);
+        return;
+    }
+    char name[128];
+    snprintf(name, sizeof name, "synthetic %s", type);
+    e2e_decode_match(m, name, 3);
+    if (strcmp(type, "q8_0") != 0) {
+        e2e_fd(m, name, 2, 2e-2);
+        voxtts_model_free(m);
+        return;
+    }
+    const int F = 2;
+    const size_t nl = (size_t)F * vox_codec_latent_dim(m);
+    float *gq = FNEW(nl), *gf = FNEW(nl);
+    CHECK(grad_at(m, F, 777, gq) == VOX_OK, "%s: gradient", name);
+    /* swap every codec matrix for an F32 copy of its dequantized values */
+    vox_weights *wt = &m->w;
+    int n = 0;
+    for (int i = 0; i < wt->n_stages; i++) n += wt->stages[i].n_layers * 7;
+    vox_tensor *f32 = xmalloc(sizeof(vox_tensor) * (size_t)n);
+    const vox_tensor **orig = xmalloc(sizeof(*orig) * (size_t)n);
+    float **data = xmalloc(sizeof(float *) * (size_t)n);
+    int q8 = 0, k = 0;
+    for (int i = 0; i < wt->n_stages; i++)
+        for (int l = 0; l < wt->stages[i].n_layers; l++) {
+            vox_codec_layer_w *lw = &wt->stages[i].layers[l];
+            const vox_tensor **slot[7] = {&lw->wq, &lw->wk, &lw->wv, &lw->wo,
+                                          &lw->w1, &lw->w2, &lw->w3};
+            for (int j = 0; j < 7; j++, k++) {
+                orig[k] = *slot[j];
+                q8 += orig[k]->dtype == VOX_Q8_0;
+                data[k] = FNEW(orig[k]->shape[0] * orig[k]->shape[1]);
+                vox_tensor_to_f32(orig[k], data[k]);
+                f32[k] = *orig[k];
+                f32[k].dtype = VOX_F32;
+                f32[k].data = data[k];
+                f32[k].nbytes = sizeof(float) * (size_t)(orig[k]->shape[0] * orig[k]->shape[1]);
+                f32[k].packed = NULL;
+                *slot[j] = &f32[k];
+            }
+        }
+    CHECK(q8 == n, "%s: %d of %d codec matrices are Q8_0", name, q8, n);
+    CHECK(grad_at(m, F, 777, gf) == VOX_OK, "%s: gradient (dequantized)", name);
+    double de = 0, gs = 0;
+    for (size_t i = 0; i < nl; i++) {
+        de = fmax(de, fabs(gq[i] - gf[i]));
+        gs = fmax(gs, fabs(gf[i]));
+    }
+    CHECK(gs > 0 && de < 0.1 * gs, "%s: gradient vs the dequantized model's: %.3g of %.3g", name, de,
+          gs);
+    printf("%s: gradient vs the dequantized model's: %.3g of max |g| %.3g\n", name, de / gs, gs);
+    e2e_fd(m, "synthetic q8_0 dequantized to f32", 2, 2e-2);
+    k = 0;
+    for (int i = 0; i < wt->n_stages; i++)
+        for (int l = 0; l < wt->stages[i].n_layers; l++) {
+            vox_codec_layer_w *lw = &wt->stages[i].layers[l];
+            const vox_tensor **slot[7] = {&lw->wq, &lw->wk, &lw->wv, &lw->wo,
+                                          &lw->w1, &lw->w2, &lw->w3};
+            for (int j = 0; j < 7; j++, k++) *slot[j] = orig[k];
+        }
+    for (int i = 0; i < n; i++) free(data[i]);
+    free(f32), free(orig), free(data), free(gq), free(gf);
+    voxtts_model_free(m);
 }
 
 int main(void) {
@@ -826,6 +928,8 @@ int main(void) {
     test_layer(pool, VOX_BF16, 20, 3, 1, 4, 28, 1, 1, 4, 0, 11);
     const char *dirs[2] = {"tests/models/tiny-a", "tests/models/tiny-b"};
     for (int i = 0; i < 2; i++) run_model(dirs[i]);
+    run_synthetic("f16");
+    run_synthetic("q8_0");
     printf("worst op errors: f32 %.3g, bf16 weights %.3g; end to end %.3g\n", worst_f32, worst_bf16,
            worst_e2e);
     vox_pool_free(pool);

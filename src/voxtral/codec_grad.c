@@ -585,6 +585,8 @@ int vox_codec_grad_ws_new(const voxtts_model *m, int n_frames, int alibi_press, 
             vox_codec_grad_ws_free(w);
             return vox_fail(err, VOX_E_ARG, "codec grad: %d frames is too long", n_frames);
         }
+        if (st->in_ch > C_max) C_max = st->in_ch;
+        if (st->out_ch > C_max) C_max = st->out_ch;
         w->T_in[i] = (int)Tin;
         w->T[i] = (int)T;
         w->first_layer[i] = nl;

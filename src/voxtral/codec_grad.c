@@ -671,6 +671,30 @@ int vox_codec_grad_ws_new(const voxtts_model *m, int n_frames, int alibi_press, 
         ok = w->s.xn && w->s.att && w->s.g && w->s.dqkv && w->s.dh13 && w->s.ds && w->pad &&
              w->tmp && w->cat && w->da && w->db;
     }
+    if (ok) {
+        /* the products' activation scratch (kernels.h), reserved now so that no
+         * step allocates: the widest product of each stage, forward or backward */
+        size_t bytes = 0;
+        for (int i = 0; i < wt->n_stages; i++)
+            for (int l = 0; l < wt->stages[i].n_layers; l++) {
+                const vox_codec_layer_w *lw = &wt->stages[i].layers[l];
+                const vox_cg_layer_t *lt = &w->lt[w->first_layer[i] + l];
+                const vox_tensor *all[11] = {lw->wq, lw->wk, lw->wv, lw->wo, lw->w1, lw->w2, lw->w3,
+                                             &lt->qkv_t, &lt->o_t, &lt->w13_t, &lt->w2_t};
+                size_t need = 0;
+                for (int j = 0; j < 11; j++) {
+                    const size_t b = vox_matmul_scratch_bytes(all[j], w->T[i]);
+                    need = b > need ? b : need;
+                }
+                need *= 3; /* wq, wk, wv in one call may need three layouts */
+                bytes = need > bytes ? need : bytes;
+            }
+        if (m->pool && bytes && !vox_pool_scratch(m->pool, bytes)) {
+            vox_codec_grad_ws_free(w);
+            return vox_fail(err, VOX_E_NOMEM, "codec grad: out of memory for %zu bytes of scratch",
+                            bytes);
+        }
+    }
     if (!ok) {
         vox_codec_grad_ws_free(w);
         if (rc && rc != VOX_E_NOMEM)

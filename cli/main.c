@@ -13,6 +13,7 @@
  * Exit status is 0 only on success, and a failed run leaves no output file
  * behind. */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,8 +76,28 @@ static double now_s(void) {
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* The signal that interrupted the synthesis (SIGINT, SIGTERM, SIGHUP), or 0.
+ * The callbacks then cancel it, the writer removes its temporary file, and
+ * the command exits 128 + the signal.  (The command's one piece of global
+ * state: a signal handler has no other way to be heard.) */
+static volatile sig_atomic_t g_stop_signal;
+
+static void on_stop_signal(int sig) { g_stop_signal = sig; }
+
+static void catch_stop_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESETHAND; /* a second one kills at once */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+}
+
 static int on_progress(int done, int max_frames, void *user) {
     progress_state *ps = user;
+    if (g_stop_signal) return 1; /* cancels the synthesis */
     if (ps->enabled) {
         double el = now_s() - ps->start;
         double audio = done * 0.08;
@@ -98,7 +119,7 @@ typedef struct audio_out {
 
 static int audio_out_write(const float *samples, size_t n, void *user) {
     audio_out *o = user;
-    if (o->failed) return 1;
+    if (o->failed || g_stop_signal) return 1;
     if (vox_audio_writer_write(o->w, samples, n, &o->err) != VOX_OK) {
         o->failed = 1;
         return 1; /* cancels the synthesis */
@@ -273,18 +294,21 @@ int main(int argc, char **argv) {
     }
     sp.on_audio = audio_out_write;
     sp.audio_user = &out;
+    catch_stop_signals();
 
     voxtts_audio audio = {0};
     rc = voxtts_synthesize(m, text, &sp, &audio, &err);
     if (ps.enabled) fputc('\n', stderr);
     free(text);
-    if (out.failed || rc != VOXTTS_OK) {
-        if (out.failed) cli_print_error("cannot write the audio", &out.err);
+    if (g_stop_signal || out.failed || rc != VOXTTS_OK) {
+        int sig = g_stop_signal;
+        if (sig) fprintf(stderr, "voxtts: interrupted by signal %d; no output written\n", sig);
+        else if (out.failed) cli_print_error("cannot write the audio", &out.err);
         else cli_print_error("synthesis failed", &err);
         vox_audio_writer_abort(out.w); /* removes the temporary file */
         voxtts_audio_free(&audio);
         voxtts_model_free(m);
-        return 1;
+        return sig ? 128 + sig : 1;
     }
     rc = vox_audio_writer_close(out.w, &werr);
     if (rc != VOXTTS_OK) {

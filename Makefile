@@ -38,7 +38,7 @@ endif
 # -fPIC: the same objects go into the static archive and the shared library.
 BASE_CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) -fPIC $(WARN) -Iinclude -Isrc $(CPPFLAGS) $(CFLAGS)
 ALL_CFLAGS = $(BASE_CFLAGS) -MMD -MP
-LIBS_PRIVATE = -lpcre2-8 -lcjson -lm -lpthread
+LIBS_PRIVATE = -lpcre2-8 -lcjson -lsndfile -lsoxr -lm -lpthread
 LDLIBS  = $(LIBS_PRIVATE)
 
 SRC     := $(sort $(wildcard src/*/*.c))

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
@@ -213,6 +214,11 @@ int main(int argc, char **argv) {
             }
         } else if (!to_stdout) {
             fmt = vox_audio_format_from_path(output);
+            struct stat ost;
+            /* a device or FIFO without an extension (/dev/stdout, a pipe) gets WAV, like -o - */
+            if (fmt == VOX_AUDIO_UNKNOWN && stat(output, &ost) == 0 && !S_ISREG(ost.st_mode) &&
+                !S_ISDIR(ost.st_mode))
+                fmt = VOX_AUDIO_WAV;
             if (fmt == VOX_AUDIO_UNKNOWN) {
                 fprintf(stderr,
                         "voxtts: cannot tell the audio format of '%s' from its extension (use .wav, "

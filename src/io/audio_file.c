@@ -805,7 +805,7 @@ int vox_audio_writer_open(vox_audio_writer **out, const char *path, vox_audio_fo
     }
     w->is_path = 1;
     w->fd = fileno(w->af.f);
-    w->rewritable = 1;
+    w->rewritable = !w->af.direct; /* a device or FIFO is a stream, like stdout */
     w->base = 0;
     if ((rc = writer_setup(w, fmt, rate, opts, err))) {
         writer_free(w);

@@ -216,5 +216,37 @@ expect_fail "corrupt .pt voice" "$VOICE.pt" synth "$tmp/bm" "Hi"
 broken; rm "$tmp/bm/voice_embedding/$VOICE.pt"
 expect_fail "missing .pt voice" "$VOICE.pt" synth "$tmp/bm" "Hi"
 
+# --- output paths that are not plain new files (src/base/atomic_file.h) ----
+# a character device stays a device (as root, the old code turned /dev/null
+# into a regular file); a device without an extension gets WAV like -o -
+"$VOX" -m "$MODEL" -q -o /dev/null --max-frames 4 "Hi." 2> "$tmp/dn.err"; rc=$?
+check "-o /dev/null works" '[ $rc -eq 0 ] && [ -c /dev/null ]'
+"$VOX" -m "$MODEL" -q -o /dev/full --max-frames 4 "Hi." 2> "$tmp/df.err"; rc=$?
+check "-o /dev/full fails with a clear error and stays a device" \
+    '[ $rc -ne 0 ] && grep -q "/dev/full.*No space" "$tmp/df.err" && [ -c /dev/full ]'
+# a FIFO is streamed into, not replaced
+mkfifo "$tmp/pipe.wav"
+cat "$tmp/pipe.wav" > "$tmp/from-pipe.wav" &
+reader=$!
+"$VOX" -m "$MODEL" -q -o "$tmp/pipe.wav" --max-frames 6 "Through a pipe." 2> "$tmp/fifo.err"; rc=$?
+wait $reader
+check "-o FIFO streams a WAV into it" '[ $rc -eq 0 ] && [ -p "$tmp/pipe.wav" ] && "$BUILD/tools/audio_probe" "$tmp/from-pipe.wav" | grep -q "format=wav"'
+# a symlink is followed: its target replaced, the link kept
+echo old > "$tmp/target.wav"
+ln -s target.wav "$tmp/link.wav"
+"$VOX" -m "$MODEL" -q -o "$tmp/link.wav" --max-frames 4 "Hi." 2>/dev/null; rc=$?
+check "-o link.wav writes the link's target and keeps the link" \
+    '[ $rc -eq 0 ] && [ -L "$tmp/link.wav" ] && [ "$(head -c 4 "$tmp/target.wav")" = RIFF ]'
+# an existing file keeps its permissions
+echo old > "$tmp/mode.wav"; chmod 600 "$tmp/mode.wav"
+"$VOX" -m "$MODEL" -q -o "$tmp/mode.wav" --max-frames 4 "Hi." 2>/dev/null
+check "a replaced output keeps its mode 600" '[ "$(stat -c %a "$tmp/mode.wav")" = 600 ] && [ "$(head -c 4 "$tmp/mode.wav")" = RIFF ]'
+# a missing directory fails before any synthesis (no model work: fast)
+start=$(date +%s%N)
+"$VOX" -m "$MODEL" -q -o "$tmp/nodir/x.wav" --max-frames 200 --steps 50 "A long sentence that would take a while." 2> "$tmp/nd.err"; rc=$?
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+check "-o nodir/x.wav fails at once (${ms} ms) naming the path" '[ $rc -ne 0 ] && grep -q "nodir" "$tmp/nd.err" && [ ! -e "$tmp/nodir" ] && [ $ms -lt 2000 ]'
+check "-o DIR is refused" '! "$VOX" -m "$MODEL" -q -o "$tmp" --format wav "Hi." 2>/dev/null'
+
 echo "cli: $pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/npy.h"
+#include "io/npy.h"
 #include "cli.h"
 
 static void debug_usage(FILE *f) {

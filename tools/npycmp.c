@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "base/npy.h"
+#include "io/npy.h"
 
 /* "(2, 3)"-style shape for messages. */
 static void shape_str(const vox_npy *a, char *buf, size_t n) {

@@ -43,7 +43,6 @@
 #define TILE_OUT 16            /* weight rows per cache tile when n_rows > VOX_TILE_ROWS */
 #define STACK_SCRATCH 16384    /* bytes of prepared rows on the stack without a pool */
 
-float vox_f16_to_f32(uint16_t h) { return vox_fp16_to_fp32(h); }
 
 /* ---- CPU features and levels -------------------------------------------------- */
 
@@ -489,14 +488,6 @@ int vox_matmul_pack_level(vox_kernel_level level, const vox_tensor *W, int rows,
 
 int vox_matmul_pack(const vox_tensor *W, int rows, vox_tensor *out, void **buf) {
     return vox_matmul_pack_level(vox_kernel_level_default(), W, rows, out, buf);
-}
-
-void vox_matmul_impl(vox_kernel_impl impl, const vox_tensor *W, const float *x, int n_rows,
-                     float *y) {
-    vox_kernel_level l = impl == VOX_KERNEL_REF       ? VOX_LEVEL_REF
-                         : impl == VOX_KERNEL_GENERIC ? VOX_LEVEL_GENERIC
-                                                      : vox_kernel_level_default();
-    matmul_multi_level(l, NULL, 1, &W, x, n_rows, &y);
 }
 
 /* --- element-wise ----------------------------------------------------------- */

@@ -115,15 +115,6 @@ void vox_matmul_level(vox_kernel_level level, vox_pool *pool, const vox_tensor *
 int vox_matmul_pack_level(vox_kernel_level level, const vox_tensor *W, int rows, vox_tensor *out,
                           void **buf);
 
-/* Older interface, kept: REF and GENERIC are those levels, SIMD the default. */
-typedef enum vox_kernel_impl {
-    VOX_KERNEL_REF = 0,
-    VOX_KERNEL_GENERIC = 1,
-    VOX_KERNEL_SIMD = 2,
-} vox_kernel_impl;
-
-void vox_matmul_impl(vox_kernel_impl impl, const vox_tensor *W, const float *x, int n_rows,
-                     float *y);
 /* What the default path runs: vox_kernel_level_describe of the default level. */
 const char *vox_kernel_simd_name(void);
 
@@ -137,8 +128,5 @@ void vox_softmax(float *x, int n);
 void vox_add(float *y, const float *x, int n);         /* y += x */
 void vox_add_scaled(float *y, const float *x, const float *scale, int n); /* y += scale ⊙ x */
 float vox_dot_f32(const float *a, const float *b, int n);
-
-/* IEEE half -> float (exact). */
-float vox_f16_to_f32(uint16_t h);
 
 #endif

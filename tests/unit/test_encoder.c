@@ -23,7 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "base/npy.h"
+#include "io/npy.h"
 #include "io/safetensors.h"
 #include "test.h"
 #include "voxtral/encoder.h"

@@ -705,14 +705,14 @@ static void test_dot_exact(void) {
 }
 
 static void test_f16(void) {
-    CHECK(vox_f16_to_f32(0x3c00) == 1.0f, "1.0");
-    CHECK(vox_f16_to_f32(0xc000) == -2.0f, "-2.0");
-    CHECK(vox_f16_to_f32(0x7bff) == 65504.0f, "max");
-    CHECK(vox_f16_to_f32(0x0001) == 0x1p-24f, "min subnormal");
-    CHECK(vox_f16_to_f32(0x03ff) == 1023 * 0x1p-24f, "max subnormal");
-    CHECK(vox_f16_to_f32(0x0400) == 0x1p-14f, "min normal");
-    CHECK(isinf(vox_f16_to_f32(0x7c00)) && isnan(vox_f16_to_f32(0x7e00)), "inf/nan");
-    CHECK(signbit(vox_f16_to_f32(0x8000)) && vox_f16_to_f32(0x8000) == 0.0f, "-0");
+    CHECK(vox_fp16_to_fp32(0x3c00) == 1.0f, "1.0");
+    CHECK(vox_fp16_to_fp32(0xc000) == -2.0f, "-2.0");
+    CHECK(vox_fp16_to_fp32(0x7bff) == 65504.0f, "max");
+    CHECK(vox_fp16_to_fp32(0x0001) == 0x1p-24f, "min subnormal");
+    CHECK(vox_fp16_to_fp32(0x03ff) == 1023 * 0x1p-24f, "max subnormal");
+    CHECK(vox_fp16_to_fp32(0x0400) == 0x1p-14f, "min normal");
+    CHECK(isinf(vox_fp16_to_fp32(0x7c00)) && isnan(vox_fp16_to_fp32(0x7e00)), "inf/nan");
+    CHECK(signbit(vox_fp16_to_fp32(0x8000)) && vox_fp16_to_fp32(0x8000) == 0.0f, "-0");
 }
 
 /* The hi + lo activation split of kernels_avx512bf16.c on special values (only

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "base/npy.h"
+#include "io/npy.h"
 #include "test.h"
 #include "test_files.h"
 

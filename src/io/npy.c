@@ -6,7 +6,7 @@
  * spaces and a newline, then the raw little-endian data.  We accept exactly the
  * two dtypes the goldens use and insist the data size matches the shape, so a
  * truncated golden is reported instead of silently compared short. */
-#include "base/npy.h"
+#include "io/npy.h"
 
 #include "base/atomic_file.h"
 

@@ -1,7 +1,7 @@
 /* npy.h — NumPy .npy files (format 1.0/2.0, C order, little endian) for the
  * stage debug commands and the golden tests.  float32 ('<f4') and int32 ('<i4'). */
-#ifndef VOX_BASE_NPY_H
-#define VOX_BASE_NPY_H
+#ifndef VOX_IO_NPY_H
+#define VOX_IO_NPY_H
 
 #include <stdint.h>
 

@@ -22,26 +22,31 @@ static int emit(walk *w, vox_ckpt_fill fill, int ndim, int64_t a, int64_t b, int
         if (rc_) return rc_;                                          \
     } while (0)
 
-/* One pre-norm block (§3, §5.3, §6.4); the codec's has QK-norm and LayerScale
- * when params.json says so. */
+const vox_block_tensor vox_block_tensors[VOX_BLOCK_TENSORS] = {
+    {"attention.wq.weight", VOX_BP_MATRIX, 0, 2, VOX_BD_Q, VOX_BD_DIM, VOX_FILL_RANDOM},
+    {"attention.wk.weight", VOX_BP_MATRIX, 1, 2, VOX_BD_KV, VOX_BD_DIM, VOX_FILL_RANDOM},
+    {"attention.wv.weight", VOX_BP_MATRIX, 2, 2, VOX_BD_KV, VOX_BD_DIM, VOX_FILL_RANDOM},
+    {"attention.wo.weight", VOX_BP_MATRIX, 3, 2, VOX_BD_DIM, VOX_BD_Q, VOX_FILL_RANDOM},
+    {"attention_norm.weight", VOX_BP_NORM, 0, 1, VOX_BD_DIM, VOX_BD_DIM, VOX_FILL_ONES},
+    {"feed_forward.w1.weight", VOX_BP_MATRIX, 4, 2, VOX_BD_HIDDEN, VOX_BD_DIM, VOX_FILL_RANDOM},
+    {"feed_forward.w2.weight", VOX_BP_MATRIX, 5, 2, VOX_BD_DIM, VOX_BD_HIDDEN, VOX_FILL_RANDOM},
+    {"feed_forward.w3.weight", VOX_BP_MATRIX, 6, 2, VOX_BD_HIDDEN, VOX_BD_DIM, VOX_FILL_RANDOM},
+    {"ffn_norm.weight", VOX_BP_NORM, 1, 1, VOX_BD_DIM, VOX_BD_DIM, VOX_FILL_ONES},
+    {"attention.q_norm.weight", VOX_BP_QK_NORM, 0, 1, VOX_BD_Q, VOX_BD_Q, VOX_FILL_ONES},
+    {"attention.k_norm.weight", VOX_BP_QK_NORM, 1, 1, VOX_BD_KV, VOX_BD_KV, VOX_FILL_ONES},
+    {"attention_scale", VOX_BP_LAYER_SCALE, 0, 1, VOX_BD_DIM, VOX_BD_DIM, VOX_FILL_LAYER_SCALE},
+    {"ffn_scale", VOX_BP_LAYER_SCALE, 1, 1, VOX_BD_DIM, VOX_BD_DIM, VOX_FILL_LAYER_SCALE},
+};
+
+/* One pre-norm block (§3, §5.3, §6.4) from the shared table. */
 static int block(walk *w, const char *prefix, int64_t dim, int64_t q, int64_t kv, int64_t hidden,
                  int qk_norm, int layer_scale) {
-    EMIT(w, VOX_FILL_RANDOM, 2, q, dim, 0, "%sattention.wq.weight", prefix);
-    EMIT(w, VOX_FILL_RANDOM, 2, kv, dim, 0, "%sattention.wk.weight", prefix);
-    EMIT(w, VOX_FILL_RANDOM, 2, kv, dim, 0, "%sattention.wv.weight", prefix);
-    EMIT(w, VOX_FILL_RANDOM, 2, dim, q, 0, "%sattention.wo.weight", prefix);
-    EMIT(w, VOX_FILL_ONES, 1, dim, 0, 0, "%sattention_norm.weight", prefix);
-    EMIT(w, VOX_FILL_RANDOM, 2, hidden, dim, 0, "%sfeed_forward.w1.weight", prefix);
-    EMIT(w, VOX_FILL_RANDOM, 2, dim, hidden, 0, "%sfeed_forward.w2.weight", prefix);
-    EMIT(w, VOX_FILL_RANDOM, 2, hidden, dim, 0, "%sfeed_forward.w3.weight", prefix);
-    EMIT(w, VOX_FILL_ONES, 1, dim, 0, 0, "%sffn_norm.weight", prefix);
-    if (qk_norm) {
-        EMIT(w, VOX_FILL_ONES, 1, q, 0, 0, "%sattention.q_norm.weight", prefix);
-        EMIT(w, VOX_FILL_ONES, 1, kv, 0, 0, "%sattention.k_norm.weight", prefix);
-    }
-    if (layer_scale) {
-        EMIT(w, VOX_FILL_LAYER_SCALE, 1, dim, 0, 0, "%sattention_scale", prefix);
-        EMIT(w, VOX_FILL_LAYER_SCALE, 1, dim, 0, 0, "%sffn_scale", prefix);
+    for (int i = 0; i < VOX_BLOCK_TENSORS; i++) {
+        const vox_block_tensor *t = &vox_block_tensors[i];
+        if (!vox_block_has(t, qk_norm, layer_scale)) continue;
+        const int64_t a = vox_block_dim_size(t->d0, dim, q, kv, hidden);
+        const int64_t b = t->ndim == 2 ? vox_block_dim_size(t->d1, dim, q, kv, hidden) : 0;
+        EMIT(w, t->fill, t->ndim, a, b, 0, "%s%s", prefix, t->suffix);
     }
     return 0;
 }

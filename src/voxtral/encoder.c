@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "voxtral/checkpoint.h"
 #include "voxtral/stream.h"
 
 struct vox_encoder {
@@ -63,11 +64,6 @@ static int stage_has_conv(const vox_config *c, int i) {
 
 /* The encoder's tensor names, in checkpoint order, into names[] (NULL: count only). */
 static int encoder_names(const vox_config *c, char (*names)[160]) {
-    static const char *layer_suffix[13] = {
-        "attention.wq.weight", "attention.wk.weight", "attention.wv.weight",
-        "attention.wo.weight", "feed_forward.w1.weight", "feed_forward.w2.weight",
-        "feed_forward.w3.weight", "attention_norm.weight", "ffn_norm.weight",
-        "attention.q_norm.weight", "attention.k_norm.weight", "attention_scale", "ffn_scale"};
     const char *conv_suffix[2] = {".conv.parametrizations.weight.original0",
                                   ".conv.parametrizations.weight.original1"};
     const int n_conv = c->codec.conv_weight_norm ? 2 : 1;
@@ -81,10 +77,10 @@ static int encoder_names(const vox_config *c, char (*names)[160]) {
         NAME(ENC_PREFIX "input_proj%s", c->codec.conv_weight_norm ? conv_suffix[s] : ".conv.weight");
     for (int i = 0; i < c->codec.enc_n_stages; i++) {
         for (int j = 0; j < c->codec.enc_transformer_lengths[i]; j++) {
-            for (int s = 0; s < 13; s++) {
-                if (s >= 9 && s < 11 && !c->codec.qk_norm) continue;
-                if (s >= 11 && !c->codec.layer_scale) continue;
-                NAME(ENC_PREFIX "encoder_blocks.%d.layers.%d.%s", blk, j, layer_suffix[s]);
+            for (int s = 0; s < VOX_BLOCK_TENSORS; s++) { /* the shared list (checkpoint.h) */
+                const vox_block_tensor *t = &vox_block_tensors[s];
+                if (!vox_block_has(t, c->codec.qk_norm, c->codec.layer_scale)) continue;
+                NAME(ENC_PREFIX "encoder_blocks.%d.layers.%d.%s", blk, j, t->suffix);
             }
         }
         blk++;

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "tensor/kernels.h"
+#include "voxtral/checkpoint.h"
 #include "voxtral/model.h"
 
 static int expect_in(const vox_source *src, const char *name, int ndim, int64_t d0, int64_t d1,
@@ -56,25 +57,21 @@ static int expect_f32(voxtts_model *m, const char *name, int ndim, int64_t d0, i
 
 static int load_block(voxtts_model *m, const char *prefix, const vox_transformer_cfg *c,
                       vox_block_w *b, vox_error *err) {
-    char name[256];
     const int64_t D = c->dim, q = (int64_t)c->n_heads * c->head_dim,
                   kv = (int64_t)c->n_kv_heads * c->head_dim, H = c->hidden_dim;
-    int rc;
-#define MAT(field, suffix, rows, cols)                                               \
-    snprintf(name, sizeof name, "%s%s", prefix, suffix);                             \
-    if ((rc = expect(m, name, 2, rows, cols, 0, &b->field, err))) return rc;
-    MAT(wq, "attention.wq.weight", q, D)
-    MAT(wk, "attention.wk.weight", kv, D)
-    MAT(wv, "attention.wv.weight", kv, D)
-    MAT(wo, "attention.wo.weight", D, q)
-    MAT(w1, "feed_forward.w1.weight", H, D)
-    MAT(w2, "feed_forward.w2.weight", D, H)
-    MAT(w3, "feed_forward.w3.weight", H, D)
-#undef MAT
-    snprintf(name, sizeof name, "%sattention_norm.weight", prefix);
-    if ((rc = expect_f32(m, name, 1, D, 0, 0, &b->attention_norm, err))) return rc;
-    snprintf(name, sizeof name, "%sffn_norm.weight", prefix);
-    if ((rc = expect_f32(m, name, 1, D, 0, 0, &b->ffn_norm, err))) return rc;
+    const vox_tensor **mats[7] = {&b->wq, &b->wk, &b->wv, &b->wo, &b->w1, &b->w2, &b->w3};
+    float **norms[2] = {&b->attention_norm, &b->ffn_norm};
+    for (int i = 0; i < VOX_BLOCK_TENSORS; i++) { /* the shared list (checkpoint.h) */
+        const vox_block_tensor *t = &vox_block_tensors[i];
+        if (!vox_block_has(t, 0, 0)) continue;
+        char name[256];
+        snprintf(name, sizeof name, "%s%s", prefix, t->suffix);
+        const int64_t d0 = vox_block_dim_size(t->d0, D, q, kv, H);
+        const int64_t d1 = t->ndim == 2 ? vox_block_dim_size(t->d1, D, q, kv, H) : 0;
+        int rc = t->part == VOX_BP_MATRIX ? expect(m, name, 2, d0, d1, 0, mats[t->slot], err)
+                                           : expect_f32(m, name, 1, d0, 0, 0, norms[t->slot], err);
+        if (rc) return rc;
+    }
     return VOX_OK;
 }
 
@@ -104,36 +101,27 @@ static int pack_block(voxtts_model *m, vox_block_w *b, int rows, vox_error *err)
 int vox_codec_layer_load(const voxtts_model *m, const vox_source *src, const char *prefix,
                          vox_codec_layer_w *l, vox_error *err) {
     const vox_config *cfg = &m->cfg;
-    char name[256];
     const int64_t D = cfg->codec.dim, q = (int64_t)cfg->codec.n_heads * cfg->codec.head_dim,
                   kv = (int64_t)cfg->codec.n_kv_heads * cfg->codec.head_dim,
                   H = cfg->codec.hidden_dim;
-    int rc;
-#define MAT(field, suffix, rows, cols)                                               \
-    snprintf(name, sizeof name, "%s%s", prefix, suffix);                             \
-    if ((rc = expect_in(src, name, 2, rows, cols, 0, &l->field, err))) return rc;
-#define VEC(field, suffix, n)                                                        \
-    snprintf(name, sizeof name, "%s%s", prefix, suffix);                             \
-    if ((rc = expect_f32_in(src, name, 1, n, 0, 0, &l->field, err))) return rc;
-    MAT(wq, "attention.wq.weight", q, D)
-    MAT(wk, "attention.wk.weight", kv, D)
-    MAT(wv, "attention.wv.weight", kv, D)
-    MAT(wo, "attention.wo.weight", D, q)
-    MAT(w1, "feed_forward.w1.weight", H, D)
-    MAT(w2, "feed_forward.w2.weight", D, H)
-    MAT(w3, "feed_forward.w3.weight", H, D)
-    VEC(attention_norm, "attention_norm.weight", D)
-    VEC(ffn_norm, "ffn_norm.weight", D)
-    if (cfg->codec.qk_norm) {
-        VEC(q_norm, "attention.q_norm.weight", q)
-        VEC(k_norm, "attention.k_norm.weight", kv)
+    const vox_tensor **mats[7] = {&l->wq, &l->wk, &l->wv, &l->wo, &l->w1, &l->w2, &l->w3};
+    float **vecs[3][2] = {{&l->attention_norm, &l->ffn_norm}, {&l->q_norm, &l->k_norm},
+                          {&l->attention_scale, &l->ffn_scale}};
+    for (int i = 0; i < VOX_BLOCK_TENSORS; i++) { /* the shared list (checkpoint.h) */
+        const vox_block_tensor *t = &vox_block_tensors[i];
+        if (!vox_block_has(t, cfg->codec.qk_norm, cfg->codec.layer_scale)) continue;
+        char name[256];
+        snprintf(name, sizeof name, "%s%s", prefix, t->suffix);
+        const int64_t d0 = vox_block_dim_size(t->d0, D, q, kv, H);
+        const int64_t d1 = t->ndim == 2 ? vox_block_dim_size(t->d1, D, q, kv, H) : 0;
+        int rc;
+        if (t->part == VOX_BP_MATRIX)
+            rc = expect_in(src, name, 2, d0, d1, 0, mats[t->slot], err);
+        else
+            rc = expect_f32_in(src, name, 1, d0, 0, 0,
+                               vecs[t->part == VOX_BP_NORM ? 0 : t->part == VOX_BP_QK_NORM ? 1 : 2][t->slot], err);
+        if (rc) return rc;
     }
-    if (cfg->codec.layer_scale) {
-        VEC(attention_scale, "attention_scale", D)
-        VEC(ffn_scale, "ffn_scale", D)
-    }
-#undef MAT
-#undef VEC
     return VOX_OK;
 }
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/npy.h"
 #include "cli.h"
@@ -25,6 +26,10 @@ static void debug_usage(FILE *f) {
         "                                               [2, n_acoustic]: conditional, unconditional\n"
         "  frame    -m DIR --h h.npy --noise x0.npy --out c.npy   one frame's codes [n_codebooks]\n"
         "  codec    -m DIR --codes c.npy --out wav.npy            waveform [F * samples_per_frame]\n"
+        "  split    -m DIR [--lang L] [--max-tokens N] [--max-frames N] [--normalize] [--tokens] TEXT\n"
+        "                                               the chunks long text is spoken in, one per\n"
+        "                                               line, a line 'Â¶' between paragraphs\n"
+        "                                               (DIR needs only tekken.json)\n"
         "common options: -f FILE (text from a file), --seed-step, --cfg A, --steps N,\n"
         "                --alibi-press, --window-w-keys, -t N (threads)\n");
 }
@@ -35,9 +40,12 @@ typedef struct {
     int have_t;
     long threads;
     voxtts_synth_params sp;
+    voxtts_split_params split; /* debug split */
+    int max_frames, show_tokens;
 } debug_args;
 
-enum { D_OUT = 2000, D_CODES, D_H, D_X, D_T, D_NOISE, D_CFG, D_STEPS, D_SEED_STEP, D_ALIBI, D_WINDOW };
+enum { D_OUT = 2000, D_CODES, D_H, D_X, D_T, D_NOISE, D_CFG, D_STEPS, D_SEED_STEP, D_ALIBI, D_WINDOW,
+       D_LANG, D_MAX_TOKENS, D_MAX_FRAMES, D_NORMALIZE, D_TOKENS };
 
 static int need(const char *val, const char *opt, const char *stage) {
     if (val) return 0;
@@ -88,11 +96,16 @@ int cli_debug_main(int argc, char **argv) {
         {"t", required_argument, 0, D_T},       {"noise", required_argument, 0, D_NOISE},
         {"cfg", required_argument, 0, D_CFG},   {"steps", required_argument, 0, D_STEPS},
         {"seed-step", no_argument, 0, D_SEED_STEP}, {"alibi-press", no_argument, 0, D_ALIBI},
-        {"window-w-keys", no_argument, 0, D_WINDOW}, {0, 0, 0, 0},
+        {"window-w-keys", no_argument, 0, D_WINDOW},
+        {"lang", required_argument, 0, D_LANG}, {"max-tokens", required_argument, 0, D_MAX_TOKENS},
+        {"max-frames", required_argument, 0, D_MAX_FRAMES}, {"normalize", no_argument, 0, D_NORMALIZE},
+        {"tokens", no_argument, 0, D_TOKENS}, {0, 0, 0, 0},
     };
     debug_args a = {0};
     a.model = cli_default_model_dir();
     voxtts_synth_params_default(&a.sp);
+    voxtts_split_params_default(&a.split);
+    a.max_frames = a.sp.max_frames;
     long v;
     int c;
     optind = 1;
@@ -118,11 +131,22 @@ int cli_debug_main(int argc, char **argv) {
         case D_SEED_STEP: a.sp.seed_step = 1; break;
         case D_ALIBI: a.sp.alibi_press = 1; break;
         case D_WINDOW: a.sp.window_w_keys = 1; break;
+        case D_LANG: a.split.lang = optarg; break;
+        case D_MAX_TOKENS:
+            if (cli_parse_int("--max-tokens", optarg, 1, 1000000, &v)) return 2;
+            a.split.max_tokens = (int)v;
+            break;
+        case D_MAX_FRAMES:
+            if (cli_parse_int("--max-frames", optarg, 1, 1000000, &v)) return 2;
+            a.max_frames = (int)v;
+            break;
+        case D_NORMALIZE: a.split.normalize = 1; break;
+        case D_TOKENS: a.show_tokens = 1; break;
         default: debug_usage(stderr); return 2;
         }
     }
     int wants_text = !strcmp(stage, "tokenize") || !strcmp(stage, "prompt") ||
-                     !strcmp(stage, "prefill") || !strcmp(stage, "decode");
+                     !strcmp(stage, "prefill") || !strcmp(stage, "decode") || !strcmp(stage, "split");
     int known = wants_text || !strcmp(stage, "velocity") || !strcmp(stage, "frame") ||
                 !strcmp(stage, "codec");
     if (!known) {
@@ -139,6 +163,8 @@ int cli_debug_main(int argc, char **argv) {
             text = cli_join_args(argc - optind, argv + optind);
             if (!text) return 1;
             text_len = strlen(text);
+        } else if (!strcmp(stage, "split") && !isatty(0)) {
+            if (cli_read_text_file("-", &text, &text_len)) return 1;
         } else {
             fprintf(stderr, "voxtts debug %s: no text given (arguments or -f FILE)\n", stage);
             return 2;
@@ -147,6 +173,12 @@ int cli_debug_main(int argc, char **argv) {
 
     int rc = 1;
     voxtts_error err = {0};
+    if (!strcmp(stage, "split")) {
+        a.split.max_frames = a.max_frames;
+        rc = cli_debug_split(a.model, text, text_len, &a.split, a.show_tokens);
+        free(text);
+        return rc;
+    }
     if (!strcmp(stage, "tokenize")) {
         voxtts_tokenizer *tk = NULL;
         int32_t *ids = NULL;

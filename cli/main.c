@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "base/atomic_file.h"
 #include "io/wav.h"
 
 static void usage(FILE *f) {
@@ -46,6 +47,17 @@ static void usage(FILE *f) {
         "      --cfg ALPHA       classifier-free guidance strength (default 1.2)\n"
         "      --steps N         flow-matching Euler steps (default 7)\n"
         "      --list-voices     print the preset voices and exit\n"
+        "long text (every text is split into chunks of sentences, spoken one after another):\n"
+        "      --lang L          en fr es de it pt nl ar hi, or auto (default): abbreviations\n"
+        "                        and ordinals the sentence splitter knows\n"
+        "      --max-tokens N    text tokens per chunk (default 120; fewer when --max-frames\n"
+        "                        is small: chunks stay well below the frame cap)\n"
+        "      --normalize       clean the text first: markup, HTML entities, URLs, invisible\n"
+        "                        characters, whitespace and punctuation runs\n"
+        "      --pause-ms N      silence between paragraphs (default 500)\n"
+        "      --gap-ms N        silence between chunks of one paragraph (default 100)\n"
+        "      --stats FILE      write JSON stats: totals and every chunk's frames\n"
+        "                        (--max-frames is per chunk; a chunk that reaches it is reported)\n"
         "  -q, --quiet           no progress output\n"
         "  -h, --help            this help\n"
         "      --version         print the version\n"
@@ -55,30 +67,6 @@ static void usage(FILE *f) {
         "      --alibi-press     codec ALiBi slopes 2^(-8(h+1)/H) instead of the official 2^(-8h/H)\n"
         "      --window-w-keys   codec attention window of W keys instead of the official W+1\n",
         VOXTTS_VERSION, VOX_DEFAULT_MODEL_DIR);
-}
-
-typedef struct {
-    int enabled;
-    double start;
-} progress_state;
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int on_progress(int done, int max_frames, void *user) {
-    progress_state *ps = user;
-    if (ps->enabled) {
-        double el = now_s() - ps->start;
-        double audio = done * 0.08;
-        fprintf(stderr, "\rvoxtts: %d frames (%.2f s of audio) in %.1f s, %.2fx real time   ", done,
-                audio, el, audio > 0 ? el / audio : 0.0);
-        fflush(stderr);
-    }
-    (void)max_frames;
-    return 0;
 }
 
 /* `-o -`: a WAV written to stdout piece by piece from the on_audio callback.  The
@@ -147,6 +135,7 @@ static int wav_pipe_close(wav_pipe *w) {
 enum {
     OPT_SEED = 1000, OPT_MAX_FRAMES, OPT_CFG, OPT_STEPS, OPT_LIST, OPT_VERSION,
     OPT_SEED_STEP, OPT_ALIBI_PRESS, OPT_WINDOW_W,
+    OPT_LANG, OPT_MAX_TOKENS, OPT_NORMALIZE, OPT_PAUSE, OPT_GAP, OPT_STATS,
 };
 
 int main(int argc, char **argv) {
@@ -166,6 +155,9 @@ int main(int argc, char **argv) {
         {"seed-step", no_argument, 0, OPT_SEED_STEP},
         {"alibi-press", no_argument, 0, OPT_ALIBI_PRESS},
         {"window-w-keys", no_argument, 0, OPT_WINDOW_W},
+        {"lang", required_argument, 0, OPT_LANG}, {"max-tokens", required_argument, 0, OPT_MAX_TOKENS},
+        {"normalize", no_argument, 0, OPT_NORMALIZE}, {"pause-ms", required_argument, 0, OPT_PAUSE},
+        {"gap-ms", required_argument, 0, OPT_GAP}, {"stats", required_argument, 0, OPT_STATS},
         {0, 0, 0, 0},
     };
     const char *model_dir = cli_default_model_dir(), *voice = NULL, *output = "out.wav";
@@ -175,6 +167,11 @@ int main(int argc, char **argv) {
     unsigned long long seed;
     voxtts_synth_params sp;
     voxtts_synth_params_default(&sp);
+    cli_long_opts lo;
+    memset(&lo, 0, sizeof lo);
+    voxtts_split_params_default(&lo.split);
+    lo.pause_paragraph_ms = 500;
+    lo.pause_chunk_ms = 100;
 
     int c;
     while ((c = getopt_long(argc, argv, "m:v:o:f:t:qh", longopts, NULL)) != -1) {
@@ -201,6 +198,21 @@ int main(int argc, char **argv) {
         case OPT_SEED_STEP: sp.seed_step = 1; break;
         case OPT_ALIBI_PRESS: sp.alibi_press = 1; break;
         case OPT_WINDOW_W: sp.window_w_keys = 1; break;
+        case OPT_LANG: lo.split.lang = optarg; break;
+        case OPT_MAX_TOKENS:
+            if (cli_parse_int("--max-tokens", optarg, 1, 1000000, &v)) return 2;
+            lo.split.max_tokens = (int)v;
+            break;
+        case OPT_NORMALIZE: lo.split.normalize = 1; break;
+        case OPT_PAUSE:
+            if (cli_parse_int("--pause-ms", optarg, 0, 60000, &v)) return 2;
+            lo.pause_paragraph_ms = (int)v;
+            break;
+        case OPT_GAP:
+            if (cli_parse_int("--gap-ms", optarg, 0, 60000, &v)) return 2;
+            lo.pause_chunk_ms = (int)v;
+            break;
+        case OPT_STATS: lo.stats_path = optarg; break;
         default: fprintf(stderr, "Try 'voxtts --help'.\n"); return 2;
         }
     }
@@ -218,6 +230,7 @@ int main(int argc, char **argv) {
         } else if (optind < argc) {
             text = cli_join_args(argc - optind, argv + optind);
             if (!text) { fprintf(stderr, "voxtts: out of memory\n"); return 1; }
+            text_len = strlen(text);
         } else if (!isatty(0)) {
             if (cli_read_text_file("-", &text, &text_len)) return 1;
         } else {
@@ -249,48 +262,66 @@ int main(int argc, char **argv) {
     if (!voice) voice = voxtts_model_find_voice(m, "neutral_female") >= 0 ? "neutral_female"
                                                                         : voxtts_model_voice_name(m, 0);
     sp.voice = voice;
-    progress_state ps = {!quiet && isatty(2), now_s()};
-    sp.progress = on_progress;
-    sp.progress_user = &ps;
+    lo.quiet = quiet;
+    lo.progress = !quiet && isatty(2);
 
+    /* Every text is split into chunks (one for a short text) and streamed out chunk by
+     * chunk (longform.c): to stdout, or to a temporary file renamed over the output
+     * only on success.  Nothing of the audio is held in memory. */
+    voxtts_chunks chunks = {0};
+    int rc = cli_longform_split(m, text, text_len, &lo, sp.max_frames, &chunks);
+    free(text);
+    if (rc) {
+        voxtts_model_free(m);
+        return 1;
+    }
     int sr = voxtts_model_sample_rate(m);
     const int to_stdout = strcmp(output, "-") == 0;
-    wav_pipe wp;
-    if (to_stdout) {
-        wav_pipe_open(&wp, stdout, sr);
-        sp.on_audio = wav_pipe_write;
-        sp.audio_user = &wp;
-    }
-
-    voxtts_audio audio = {0};
-    int rc = voxtts_synthesize(m, text, &sp, &audio, &err);
-    if (ps.enabled) fputc('\n', stderr);
-    free(text);
-    if (to_stdout && wp.write_errno) {
-        fprintf(stderr, "voxtts: cannot write the audio to stdout: %s\n", strerror(wp.write_errno));
-        voxtts_audio_free(&audio);
-        voxtts_model_free(m);
-        return 1;
-    }
-    if (rc != VOXTTS_OK) {
-        cli_print_error("synthesis failed", &err);
-        voxtts_model_free(m);
-        return 1;
-    }
     vox_error werr = {0};
-    if (to_stdout) {
-        int e = wav_pipe_close(&wp);
-        if (e) rc = vox_fail(&werr, VOX_E_IO, "stdout: write failed: %s", strerror(e));
-    } else {
-        rc = vox_wav_write_file(output, audio.samples, audio.n_samples, sr, &werr);
-    }
-    if (rc != VOXTTS_OK) {
+    vox_atomic_file af = {0};
+    if (!to_stdout && vox_atomic_open(&af, output, &werr) != VOXTTS_OK) {
         cli_print_error("cannot write the audio", &werr);
-    } else if (!quiet && strcmp(output, "-") != 0) {
-        fprintf(stderr, "voxtts: wrote %s (%d frames, %.2f s, voice %s)\n", output, audio.n_frames,
-                (double)audio.n_samples / sr, voice);
+        voxtts_chunks_free(&chunks);
+        voxtts_model_free(m);
+        return 1;
     }
-    voxtts_audio_free(&audio);
+    wav_pipe wp;
+    wav_pipe_open(&wp, to_stdout ? stdout : af.f, sr);
+    sp.on_audio = wav_pipe_write;
+    sp.audio_user = &wp;
+
+    voxtts_long_stats st;
+    rc = cli_longform_speak(m, &chunks, &lo, &sp, &st);
+    const char *where = to_stdout ? "stdout" : output;
+    if (wp.write_errno) {
+        fprintf(stderr, "voxtts: cannot write the audio to %s: %s\n", where, strerror(wp.write_errno));
+        rc = -1;
+    } else if (rc == 0) {
+        int e = wav_pipe_close(&wp);
+        if (e) {
+            fprintf(stderr, "voxtts: cannot write the audio to %s: %s\n", where, strerror(e));
+            rc = -1;
+        }
+    }
+    if (!to_stdout) {
+        if (rc == 0) {
+            if (vox_atomic_commit(&af, output, &werr) != VOXTTS_OK) {
+                cli_print_error("cannot write the audio", &werr);
+                rc = -1;
+            }
+        } else {
+            vox_atomic_abort(&af);
+        }
+    }
+    if (rc == 0 && !quiet && !to_stdout) {
+        if (chunks.n > 1)
+            fprintf(stderr, "voxtts: wrote %s (%lld frames in %zu chunks, %.2f s, voice %s)\n", output,
+                    st.frames, chunks.n, (double)st.samples / sr, voice);
+        else
+            fprintf(stderr, "voxtts: wrote %s (%lld frames, %.2f s, voice %s)\n", output, st.frames,
+                    (double)st.samples / sr, voice);
+    }
+    voxtts_chunks_free(&chunks);
     voxtts_model_free(m);
-    return rc == VOXTTS_OK ? 0 : 1;
+    return rc == 0 ? 0 : 1;
 }

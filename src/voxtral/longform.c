@@ -37,8 +37,10 @@ static int count_tekken(void *user, const char *s, size_t n, size_t *count, vox_
     return rc;
 }
 
+/* seq_room: the most text tokens a prompt may hold (0: no limit). */
 static int split_with(const vox_tekken *tk, const char *text, size_t len,
-                      const voxtts_split_params *p, voxtts_chunks *out, voxtts_error *err) {
+                      const voxtts_split_params *p, long long seq_room, voxtts_chunks *out,
+                      voxtts_error *err) {
     voxtts_split_params defaults;
     voxtts_split_params_default(&defaults);
     if (!p) p = &defaults;
@@ -49,9 +51,9 @@ static int split_with(const vox_tekken *tk, const char *text, size_t len,
     vox_lang lang;
     int rc = vox_lang_parse(p->lang, &lang, err);
     if (rc) return rc;
-    rc = vox_split_chunks(text, len, lang, p->normalize,
-                          vox_split_token_budget(p->max_tokens, p->max_frames), count_tekken,
-                          (void *)tk, out, err);
+    int budget = vox_split_token_budget(p->max_tokens, p->max_frames);
+    if (seq_room > 0 && seq_room < budget) budget = (int)seq_room;
+    rc = vox_split_chunks(text, len, lang, p->normalize, budget, count_tekken, (void *)tk, out, err);
     if (rc) return rc;
     if (out->n == 0) {
         voxtts_chunks_free(out);
@@ -66,7 +68,7 @@ int voxtts_split_text(const voxtts_tokenizer *tk, const char *text, size_t len,
     if (out) memset(out, 0, sizeof *out);
     if (!tk || !out || (!text && len))
         return vox_fail(err, VOX_E_ARG, "voxtts_split_text: tokenizer, text and out must not be NULL");
-    return split_with(tk->tk, text ? text : "", len, p, out, err);
+    return split_with(tk->tk, text ? text : "", len, p, 0, out, err);
 }
 
 int voxtts_model_split_text(voxtts_model *m, const char *text, size_t len,
@@ -74,7 +76,22 @@ int voxtts_model_split_text(voxtts_model *m, const char *text, size_t len,
     if (out) memset(out, 0, sizeof *out);
     if (!m || !out || (!text && len))
         return vox_fail(err, VOX_E_ARG, "voxtts_model_split_text: model, text and out must not be NULL");
-    return split_with(m->tk, text ? text : "", len, p, out, err);
+    /* a chunk's prompt (longest voice, 5 markers) and its frames must fit max_seq_len */
+    long long room = 0;
+    if (m->cfg.max_seq_len > 0) {
+        int voice_max = 0;
+        for (int v = 0; v < m->cfg.n_voices; v++) {
+            int nv = vox_tekken_voice_num_tokens(m->tk, m->cfg.voice_names[v]);
+            if (nv > voice_max) voice_max = nv;
+        }
+        room = (long long)m->cfg.max_seq_len - voice_max - 5 - (p && p->max_frames > 0 ? p->max_frames : 0);
+        if (room < 1)
+            return vox_fail(err, VOX_E_ARG,
+                            "the model's max_seq_len of %d (params.json) leaves no room for text "
+                            "with voices of up to %d rows and %d frames per chunk; use fewer frames",
+                            m->cfg.max_seq_len, voice_max, p ? p->max_frames : 0);
+    }
+    return split_with(m->tk, text ? text : "", len, p, room, out, err);
 }
 
 void voxtts_long_params_default(voxtts_long_params *p) {

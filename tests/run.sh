@@ -34,6 +34,7 @@ done
 run_part tokenizer tests/tokenizer/run.sh "$BUILD"
 run_part golden tests/golden/run.sh "$BUILD"
 run_part cli tests/cli/run.sh "$BUILD"
+run_part longform tests/cli/longform.sh "$BUILD"
 run_part bench tests/bench/run.sh "$BUILD"
 run_part quantize tests/quantize/run.sh "$BUILD"
 run_part download tests/download/run.sh "$BUILD"

@@ -119,7 +119,7 @@ static void draw_bar(run_state *s, const voxtts_long_event *ev) {
     }
     size_t done = ev->chunk + (ev->type == VOXTTS_LONG_CHUNK_DONE);
     fprintf(stderr, "\r[%s] %zu/%zu chunks  %lld frames  %.1f s audio  RTF %.2f  ETA %s   ", bar,
-            done, ev->n_chunks, ev->frames_total + (ev->type == VOXTTS_LONG_FRAME ? ev->chunk_frames : 0),
+            done, ev->n_chunks, ev->frames_total,
             audio, audio > 0 ? ev->elapsed_s / audio : 0.0, eta);
     fflush(stderr);
     s->drawn = 1;

@@ -22,6 +22,7 @@
 #include "cli.h"
 #include "base/atomic_file.h"
 #include "io/wav.h"
+#include "text/splitter.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -241,6 +242,15 @@ int main(int argc, char **argv) {
     }
 
     voxtts_error err = {0};
+    if (!list_voices) { /* bad language or UTF-8: say so before loading the weights */
+        vox_lang lang;
+        if (vox_lang_parse(lo.split.lang, &lang, &err) != VOXTTS_OK ||
+            vox_utf8_check(text, text_len, NULL, &err) != VOXTTS_OK) {
+            cli_print_error("bad input", &err);
+            free(text);
+            return 1;
+        }
+    }
     voxtts_load_params lp;
     voxtts_load_params_default(&lp);
     lp.n_threads = (int)threads;

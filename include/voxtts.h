@@ -202,7 +202,7 @@ typedef struct voxtts_long_event {
     int chunk_frames;                 /* its frames so far (CHUNK_DONE: all of them) */
     int hit_cap;                      /* CHUNK_DONE: it reached max_frames without END_AUDIO */
     const voxtts_synth_stats *chunk_stats; /* CHUNK_DONE: its voxtts_synthesize stats */
-    long long frames_total;           /* frames of every chunk so far */
+    long long frames_total;           /* frames of every chunk so far, this one's included */
     unsigned long long samples_total; /* samples handed to on_audio so far, pauses included */
     double elapsed_s;                 /* since the call started */
 } voxtts_long_event;

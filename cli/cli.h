@@ -45,7 +45,8 @@ int cli_longform_split(voxtts_model *m, const char *text, size_t len, const cli_
  * 0, -1 after a message, -2 when the audio sink stopped it (the caller reports). */
 int cli_longform_speak(voxtts_model *m, const voxtts_chunks *chunks, const cli_long_opts *o,
                        const voxtts_synth_params *sp, voxtts_long_stats *st);
-/* voxtts debug split: chunks one per line, "¶" between paragraphs. */
+/* voxtts debug split: chunks one per line, "¶" between paragraphs (show_tokens 1: with
+ * counts; 2: the sentences instead of the chunks). */
 int cli_debug_split(const char *model, const char *text, size_t len, const voxtts_split_params *sp,
                     int show_tokens);
 

@@ -29,7 +29,9 @@ static void debug_usage(FILE *f) {
         "  split    -m DIR [--lang L] [--max-tokens N] [--max-frames N] [--normalize] [--tokens] TEXT\n"
         "                                               the chunks long text is spoken in, one per\n"
         "                                               line, a line 'Â¶' between paragraphs\n"
-        "                                               (DIR needs only tekken.json)\n"
+        "                                               (DIR needs only tekken.json); --tokens: with\n"
+        "                                               their token counts and frame estimates;\n"
+        "                                               --sentences: the sentences instead\n"
         "common options: -f FILE (text from a file), --seed-step, --cfg A, --steps N,\n"
         "                --alibi-press, --window-w-keys, -t N (threads)\n");
 }
@@ -45,7 +47,7 @@ typedef struct {
 } debug_args;
 
 enum { D_OUT = 2000, D_CODES, D_H, D_X, D_T, D_NOISE, D_CFG, D_STEPS, D_SEED_STEP, D_ALIBI, D_WINDOW,
-       D_LANG, D_MAX_TOKENS, D_MAX_FRAMES, D_NORMALIZE, D_TOKENS };
+       D_LANG, D_MAX_TOKENS, D_MAX_FRAMES, D_NORMALIZE, D_TOKENS, D_SENTENCES };
 
 static int need(const char *val, const char *opt, const char *stage) {
     if (val) return 0;
@@ -99,7 +101,8 @@ int cli_debug_main(int argc, char **argv) {
         {"window-w-keys", no_argument, 0, D_WINDOW},
         {"lang", required_argument, 0, D_LANG}, {"max-tokens", required_argument, 0, D_MAX_TOKENS},
         {"max-frames", required_argument, 0, D_MAX_FRAMES}, {"normalize", no_argument, 0, D_NORMALIZE},
-        {"tokens", no_argument, 0, D_TOKENS}, {0, 0, 0, 0},
+        {"tokens", no_argument, 0, D_TOKENS}, {"sentences", no_argument, 0, D_SENTENCES},
+        {0, 0, 0, 0},
     };
     debug_args a = {0};
     a.model = cli_default_model_dir();
@@ -142,6 +145,7 @@ int cli_debug_main(int argc, char **argv) {
             break;
         case D_NORMALIZE: a.split.normalize = 1; break;
         case D_TOKENS: a.show_tokens = 1; break;
+        case D_SENTENCES: a.show_tokens = 2; break;
         default: debug_usage(stderr); return 2;
         }
     }

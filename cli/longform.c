@@ -16,13 +16,35 @@
 
 #include "base/atomic_file.h"
 #include "cli.h"
+#include "text/splitter.h"
 
 /* ---- voxtts debug split ---------------------------------------------------------- */
 
+/* --sentences: the sentences the splitter finds (before packing), same layout. */
+static int print_sentences(const char *text, size_t len, const voxtts_split_params *sp) {
+    voxtts_error err = {0};
+    vox_lang lang;
+    vox_sentences s;
+    if (vox_lang_parse(sp->lang, &lang, &err) != VOXTTS_OK ||
+        vox_split_sentences(text, len, lang, sp->normalize, &s, &err) != VOXTTS_OK) {
+        cli_print_error("cannot split the text", &err);
+        return 1;
+    }
+    for (size_t i = 0; i < s.n; i++) {
+        if (i > 0 && s.para[i] != s.para[i - 1]) printf("\xc2\xb6\n");
+        printf("%.*s\n", (int)(s.end[i] - s.start[i]), s.buf + s.start[i]);
+    }
+    fprintf(stderr, "voxtts: %zu sentences\n", s.n);
+    vox_sentences_free(&s);
+    return fflush(stdout) == 0 ? 0 : 1;
+}
+
 /* Prints the chunks, one per line; "¶" alone on a line between paragraphs.  With
- * show_tokens each line starts with "[TOKENS tok, ~FRAMES fr] ". */
+ * show_tokens each line starts with "[TOKENS tok, ~FRAMES fr] "; show_tokens 2:
+ * the sentences instead of the chunks. */
 int cli_debug_split(const char *model, const char *text, size_t len, const voxtts_split_params *sp,
                     int show_tokens) {
+    if (show_tokens == 2) return print_sentences(text, len, sp);
     voxtts_error err = {0};
     voxtts_tokenizer *tk = NULL;
     voxtts_chunks ch = {0};

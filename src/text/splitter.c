@@ -773,7 +773,7 @@ static int ends_sentence(const char *s, size_t pe, size_t s0, size_t ti, size_t 
     if (first == ws && (all_digits(w, wn, 1) || is_roman(w, wn))) return 0;
     /* German/Dutch ordinals: "am 3. Oktober", "der 2. Weltkrieg" */
     if ((lang == VOX_LANG_DE || lang == VOX_LANG_NL || lang == VOX_LANG_AUTO) &&
-        all_digits(w, wn, 0) && wn <= 4) {
+        all_digits(w, wn, 0) && wn <= 3) {
         size_t ne = k;
         while (ne < pe) {
             uint32_t c;

@@ -119,6 +119,10 @@ fi
 # --- debug split details and errors -----------------------------------------
 out=$("$VOX" debug split -m "$MODEL" --lang de -- "Am 3. Oktober kam er. Dann ging er.")
 check "debug split --lang de keeps the ordinal" '[ "$out" = "Am 3. Oktober kam er. Dann ging er." ]'
+out=$("$VOX" debug split -m "$MODEL" --sentences -- "Dr. Who left. It rained.
+
+Next." 2>/dev/null)
+check "debug split --sentences: one sentence per line, ¶ between paragraphs" '[ "$out" = "$(printf "Dr. Who left.\nIt rained.\n\xc2\xb6\nNext.")" ]'
 out=$("$VOX" debug split -m "$MODEL" --tokens -- "Hi there")
 check "debug split --tokens shows counts, appends the period" 'echo "$out" | grep -qE "^\[[0-9]+ tok, ~[0-9]+ fr\] Hi there\.$"'
 out=$("$VOX" debug split -m "$MODEL" --normalize -- "Hello &amp; welcome!!! See https://x.org now")

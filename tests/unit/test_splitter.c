@@ -228,6 +228,8 @@ static void test_structure(void) {
     expect("en", "中文句子。第二句！第三句？", "中文句子。 | 第二句！ | 第三句？");
     expect("en", "Emoji 😀 here! 👍🏽 Nice.", "Emoji 😀 here! | 👍🏽 Nice.");
     expect("en", "Mixed English and русский текст. Ещё одно.", "Mixed English and русский текст. | Ещё одно.");
+    expect("auto", "Am 3. Oktober kam er. Er war 1990. August war heiß.",
+           "Am 3. Oktober kam er. | Er war 1990. | August war heiß.");
     expect("en", "", "");
     expect("en", "   \n\t  \n", "");
     expect_norm("# Title\nSome **bold** text &amp; more.  See [the site](https://x.org/a.b).",

@@ -475,6 +475,53 @@ static void test_chunks_edge(vox_tekken *tk) {
     voxtts_chunks_free(&ch);
 }
 
+/* Random texts built from tricky pieces: no crash (ASan/UBSan), and the chunk
+ * invariants hold with and without normalization. */
+static void test_fuzz(vox_tekken *tk) {
+    static const char *pieces[] = {
+        ". ", "Dr.", "\xe2\x80\xa6", "\n\n", "\n", "\xc2\xab", "\xc2\xbb", " ", "  ", "a", "B",
+        "word", "Word", "3", ".", "!", "?", "\xe0\xa5\xa4", "\xd8\x9f", "\xc3\xa9", "\xcc\x81",
+        "\xf0\x9f\x91\x8d", "-", "--", ",", ";", ":", "http://x.y/z.", "www.a.b", "&amp;", "&#x41;",
+        "&#0;", "<b>", "</p>", "```\n", "# ", "- ", "1. ", "e.g.", "\"", "'", "(", ")", "\t",
+        "\xe3\x80\x82", "z.B.", "Sig.ra", "\xe0\xa4\xa1\xe0\xa5\x89.", "\xd8\xaf.", "[x](y)", "**",
+        "\xe2\x80\x8b", "\r\n", "\f", "...", ". . .", "\xc2\xa0"};
+    const size_t np = sizeof pieces / sizeof pieces[0];
+    uint64_t st = 12345;
+    char buf[2048];
+    int bad = 0;
+    for (int it = 0; it < 300; it++) {
+        size_t k = 0;
+        int n = 1 + (int)(st % 120);
+        for (int j = 0; j < n; j++) {
+            st = st * 6364136223846793005ull + 1442695040888963407ull;
+            const char *p = pieces[(st >> 33) % np];
+            size_t l = strlen(p);
+            if (k + l >= sizeof buf) break;
+            memcpy(buf + k, p, l);
+            k += l;
+        }
+        buf[k] = '\0';
+        for (int norm = 0; norm < 2; norm++) {
+            voxtts_chunks ch = {0};
+            vox_error err = {0};
+            int budget = 8 + (int)(st >> 60);
+            int rc = vox_split_chunks(buf, k, (vox_lang)(it % VOX_LANG_COUNT), norm, budget,
+                                      count_tekken, tk, &ch, &err);
+            if (rc) bad++;
+            for (size_t i = 0; i < ch.n; i++) {
+                size_t t = 0;
+                count_tekken(tk, ch.chunk[i].text, strlen(ch.chunk[i].text), &t, &err);
+                size_t len = strlen(ch.chunk[i].text);
+                /* one code point may exceed a tiny budget on its own (documented) */
+                if ((int)t > budget && len > 4) bad++;
+                if (len == 0 || vox_utf8_check(ch.chunk[i].text, len, NULL, &err)) bad++;
+            }
+            voxtts_chunks_free(&ch);
+        }
+    }
+    CHECK(bad == 0, "fuzz: %d violations", bad);
+}
+
 static void test_budget_rule(void) {
     CHECK(vox_split_token_budget(0, 0) == VOX_SPLIT_DEFAULT_MAX_TOKENS, "default budget");
     CHECK(vox_split_token_budget(0, 2048) == VOX_SPLIT_DEFAULT_MAX_TOKENS, "2048 frames leave the default");
@@ -506,6 +553,7 @@ int main(void) {
     int rc = vox_tekken_load(path, &tk, &err);
     CHECK(rc == VOX_OK, "cannot load %s (run from the repository root): %s", path, err.msg);
     if (rc == VOX_OK) test_chunks_edge(tk);
+    if (rc == VOX_OK) test_fuzz(tk);
     vox_tekken_free(tk);
     TEST_MAIN_END();
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "test.h"
+#include "voxtral/config.h"
 #include "voxtts.h"
 
 #define MODEL "tests/models/tiny-a"
@@ -296,7 +297,40 @@ static void test_max_seq_len(void) {
     remove_limited(dir);
 }
 
+/* params.json max_seq_len: read when present (a non-negative integer), 0 when absent. */
+static void test_config_key(void) {
+    FILE *f = fopen(MODEL "/params.json", "rb");
+    CHECK(f != NULL, "open " MODEL "/params.json");
+    if (!f) return;
+    static char buf[1 << 16], edited[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    vox_config cfg;
+    vox_error err = {0};
+    memset(&cfg, 0, sizeof cfg);
+    int rc = vox_config_parse(buf, n, "params.json", &cfg, &err);
+    CHECK(rc == VOX_OK && cfg.max_seq_len == 65536, "max_seq_len read: %d (%s)", cfg.max_seq_len, err.msg);
+    vox_config_free(&cfg);
+    const char *key = "\"max_seq_len\": 65536";
+    char *p = strstr(buf, key);
+    CHECK(p != NULL, "tiny-a params.json has max_seq_len");
+    if (!p) return;
+    const char *repl[3] = {"\"max_seq_len\": -5", "\"max_seq_len\": \"big\"", "\"max_seq_len_absent\": 1"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(edited, sizeof edited, "%.*s%s%s", (int)(p - buf), buf, repl[i], p + strlen(key));
+        memset(&cfg, 0, sizeof cfg);
+        rc = vox_config_parse(edited, strlen(edited), "params.json", &cfg, &err);
+        if (i < 2)
+            CHECK(rc == VOX_E_FORMAT && strstr(err.msg, "max_seq_len"), "bad max_seq_len %d: rc %d, %s", i, rc, err.msg);
+        else
+            CHECK(rc == VOX_OK && cfg.max_seq_len == 0, "absent max_seq_len: rc %d, %d", rc, cfg.max_seq_len);
+        vox_config_free(&cfg);
+    }
+}
+
 int main(void) {
+    test_config_key();
     voxtts_model *m = NULL;
     voxtts_error err = {0};
     voxtts_load_params lp;

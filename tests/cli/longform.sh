@@ -116,6 +116,11 @@ else
     check "script(1) is needed for the terminal test" 'false'
 fi
 
+"$VOX" --help > "$tmp/help" 2>&1
+check "--help documents the long-text options" '( for o in --lang --max-tokens --normalize --pause-ms --gap-ms --stats; do grep -q -- "$o" "$tmp/help" || exit 1; done )'
+"$VOX" debug --help > "$tmp/help" 2>&1
+check "debug --help documents split" 'grep -q "split .*--max-tokens" "$tmp/help"'
+
 # --- debug split details and errors -----------------------------------------
 out=$("$VOX" debug split -m "$MODEL" --lang de -- "Am 3. Oktober kam er. Dann ging er.")
 check "debug split --lang de keeps the ordinal" '[ "$out" = "Am 3. Oktober kam er. Dann ging er." ]'

@@ -29,4 +29,25 @@ int cli_download_main(int argc, char **argv); /* voxtts download [DIR] ... */
 int cli_bench_main(int argc, char **argv);    /* voxtts bench ... (bench.c) */
 int cli_quantize_main(int argc, char **argv); /* voxtts quantize IN OUT.gguf --type T */
 
+/* Long text (longform.c): every text is split into chunks and spoken chunk by chunk. */
+typedef struct cli_long_opts {
+    voxtts_split_params split; /* --lang, --max-tokens, --normalize */
+    int pause_paragraph_ms;    /* --pause-ms: silence between paragraphs */
+    int pause_chunk_ms;        /* --gap-ms: silence between chunks of a paragraph */
+    const char *stats_path;    /* --stats FILE: JSON with every chunk's frames */
+    int quiet;                 /* -q */
+    int progress;              /* draw the progress bar (stderr is a terminal, no -q) */
+} cli_long_opts;
+/* Split with the model's tokenizer (split.max_frames = max_frames); -1 after a message. */
+int cli_longform_split(voxtts_model *m, const char *text, size_t len, const cli_long_opts *o,
+                       int max_frames, voxtts_chunks *chunks);
+/* Speak the chunks into sp->on_audio: progress bar, frame-cap reports, --stats.
+ * 0, -1 after a message, -2 when the audio sink stopped it (the caller reports). */
+int cli_longform_speak(voxtts_model *m, const voxtts_chunks *chunks, const cli_long_opts *o,
+                       const voxtts_synth_params *sp, voxtts_long_stats *st);
+/* voxtts debug split: chunks one per line, "¶" between paragraphs (show_tokens 1: with
+ * counts; 2: the sentences instead of the chunks). */
+int cli_debug_split(const char *model, const char *text, size_t len, const voxtts_split_params *sp,
+                    int show_tokens);
+
 #endif

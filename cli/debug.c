@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "io/npy.h"
 #include "cli.h"
@@ -31,6 +32,12 @@ static void debug_usage(FILE *f) {
         "                                               (FILE: safetensors with the encoder's tensors)\n"
         "  voice-rows -m DIR --codes c.npy --out rows.npy\n"
         "                                               cloned-voice rows [F+1, dim] (END row last)\n"
+        "  split    -m DIR [--lang L] [--max-tokens N] [--max-frames N] [--normalize] [--tokens] TEXT\n"
+        "                                               the chunks long text is spoken in, one per\n"
+        "                                               line, a line '\xc2\xb6' (a pilcrow) between paragraphs\n"
+        "                                               (DIR needs only tekken.json); --tokens: with\n"
+        "                                               their token counts and frame estimates;\n"
+        "                                               --sentences: the sentences instead\n"
         "common options: -f FILE (text from a file), --seed-step, --cfg A, --steps N,\n"
         "                --alibi-press, --window-w-keys, -t N (threads)\n");
 }
@@ -41,11 +48,13 @@ typedef struct {
     int have_t;
     long threads;
     voxtts_synth_params sp;
+    voxtts_split_params split; /* debug split */
+    int max_frames, show_tokens;
 } debug_args;
 
 enum {
     D_OUT = 2000, D_CODES, D_H, D_X, D_T, D_NOISE, D_CFG, D_STEPS, D_SEED_STEP, D_ALIBI, D_WINDOW,
-    D_AUDIO, D_ENCODER
+    D_AUDIO, D_ENCODER, D_LANG, D_MAX_TOKENS, D_MAX_FRAMES, D_NORMALIZE, D_TOKENS, D_SENTENCES
 };
 
 static int need(const char *val, const char *opt, const char *stage) {
@@ -98,11 +107,17 @@ int cli_debug_main(int argc, char **argv) {
         {"cfg", required_argument, 0, D_CFG},   {"steps", required_argument, 0, D_STEPS},
         {"seed-step", no_argument, 0, D_SEED_STEP}, {"alibi-press", no_argument, 0, D_ALIBI},
         {"window-w-keys", no_argument, 0, D_WINDOW}, {"audio", required_argument, 0, D_AUDIO},
-        {"encoder", required_argument, 0, D_ENCODER}, {0, 0, 0, 0},
+        {"encoder", required_argument, 0, D_ENCODER},
+        {"lang", required_argument, 0, D_LANG}, {"max-tokens", required_argument, 0, D_MAX_TOKENS},
+        {"max-frames", required_argument, 0, D_MAX_FRAMES}, {"normalize", no_argument, 0, D_NORMALIZE},
+        {"tokens", no_argument, 0, D_TOKENS}, {"sentences", no_argument, 0, D_SENTENCES},
+        {0, 0, 0, 0},
     };
     debug_args a = {0};
     a.model = cli_default_model_dir();
     voxtts_synth_params_default(&a.sp);
+    voxtts_split_params_default(&a.split);
+    a.max_frames = a.sp.max_frames;
     long v;
     int c;
     optind = 1;
@@ -130,11 +145,23 @@ int cli_debug_main(int argc, char **argv) {
         case D_WINDOW: a.sp.window_w_keys = 1; break;
         case D_AUDIO: a.audio = optarg; break;
         case D_ENCODER: a.encoder = optarg; break;
+        case D_LANG: a.split.lang = optarg; break;
+        case D_MAX_TOKENS:
+            if (cli_parse_int("--max-tokens", optarg, 1, 1000000, &v)) return 2;
+            a.split.max_tokens = (int)v;
+            break;
+        case D_MAX_FRAMES:
+            if (cli_parse_int("--max-frames", optarg, 1, 1000000, &v)) return 2;
+            a.max_frames = (int)v;
+            break;
+        case D_NORMALIZE: a.split.normalize = 1; break;
+        case D_TOKENS: a.show_tokens = 1; break;
+        case D_SENTENCES: a.show_tokens = 2; break;
         default: debug_usage(stderr); return 2;
         }
     }
     int wants_text = !strcmp(stage, "tokenize") || !strcmp(stage, "prompt") ||
-                     !strcmp(stage, "prefill") || !strcmp(stage, "decode");
+                     !strcmp(stage, "prefill") || !strcmp(stage, "decode") || !strcmp(stage, "split");
     int known = wants_text || !strcmp(stage, "velocity") || !strcmp(stage, "frame") ||
                 !strcmp(stage, "codec") || !strcmp(stage, "encode") || !strcmp(stage, "voice-rows");
     if (!known) {
@@ -151,6 +178,8 @@ int cli_debug_main(int argc, char **argv) {
             text = cli_join_args(argc - optind, argv + optind);
             if (!text) return 1;
             text_len = strlen(text);
+        } else if (!strcmp(stage, "split") && !isatty(0)) {
+            if (cli_read_text_file("-", &text, &text_len)) return 1;
         } else {
             fprintf(stderr, "voxtts debug %s: no text given (arguments or -f FILE)\n", stage);
             return 2;
@@ -159,6 +188,12 @@ int cli_debug_main(int argc, char **argv) {
 
     int rc = 1;
     voxtts_error err = {0};
+    if (!strcmp(stage, "split")) {
+        a.split.max_frames = a.max_frames;
+        rc = cli_debug_split(a.model, text, text_len, &a.split, a.show_tokens);
+        free(text);
+        return rc;
+    }
     if (!strcmp(stage, "tokenize")) {
         voxtts_tokenizer *tk = NULL;
         int32_t *ids = NULL;

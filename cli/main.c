@@ -24,6 +24,7 @@
 
 #include "cli.h"
 #include "io/audio_file.h"
+#include "text/splitter.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -59,22 +60,22 @@ static void usage(FILE *f) {
         "  -h, --help            this help\n"
         "      --version         print the version\n"
         "\n"
+        "long text (every text is split into chunks of sentences, spoken one after another):\n"
+        "      --lang L          en fr es de it pt nl ar hi, or auto (default): abbreviations\n"
+        "                        and ordinals the sentence splitter knows\n"
+        "      --max-tokens N    text tokens per chunk (default 120; fewer when --max-frames\n"
+        "                        is small: chunks stay well below the frame cap)\n"
+        "      --normalize       clean the text first: markup, HTML entities, URLs, invisible\n"
+        "                        characters, whitespace and punctuation runs\n"
+        "      --pause-ms N      silence between paragraphs (default 500)\n"
+        "      --gap-ms N        silence between chunks of one paragraph (default 100)\n"
+        "      --stats FILE      write JSON stats: totals and every chunk's frames\n"
+        "                        (--max-frames is per chunk; a chunk that reaches it is reported)\n"
         "options for comparing against other ports (docs/MODEL.md 'disagreements'):\n"
         "      --seed-step       extra [AUDIO] decode step before frame 0 (mudler lineage)\n"
         "      --alibi-press     codec ALiBi slopes 2^(-8(h+1)/H) instead of the official 2^(-8h/H)\n"
         "      --window-w-keys   codec attention window of W keys instead of the official W+1\n",
         VOXTTS_VERSION, VOX_DEFAULT_MODEL_DIR, VOX_AUDIO_FORMAT_NAMES);
-}
-
-typedef struct {
-    int enabled;
-    double start;
-} progress_state;
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 /* The signal that interrupted the synthesis (SIGINT, SIGTERM, SIGHUP), or 0.
@@ -94,20 +95,6 @@ static void catch_stop_signals(void) {
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
-}
-
-static int on_progress(int done, int max_frames, void *user) {
-    progress_state *ps = user;
-    if (g_stop_signal) return 1; /* cancels the synthesis */
-    if (ps->enabled) {
-        double el = now_s() - ps->start;
-        double audio = done * 0.08;
-        fprintf(stderr, "\rvoxtts: %d frames (%.2f s of audio) in %.1f s, %.2fx real time   ", done,
-                audio, el, audio > 0 ? el / audio : 0.0);
-        fflush(stderr);
-    }
-    (void)max_frames;
-    return 0;
 }
 
 /* The audio, written piece by piece from the on_audio callback.  The first
@@ -131,6 +118,7 @@ static int audio_out_write(const float *samples, size_t n, void *user) {
 enum {
     OPT_SEED = 1000, OPT_MAX_FRAMES, OPT_CFG, OPT_STEPS, OPT_LIST, OPT_VERSION,
     OPT_SEED_STEP, OPT_ALIBI_PRESS, OPT_WINDOW_W, OPT_FORMAT, OPT_FLOAT, OPT_RATE,
+    OPT_LANG, OPT_MAX_TOKENS, OPT_NORMALIZE, OPT_PAUSE, OPT_GAP, OPT_STATS,
 };
 
 int main(int argc, char **argv) {
@@ -153,6 +141,9 @@ int main(int argc, char **argv) {
         {"format", required_argument, 0, OPT_FORMAT},
         {"float", no_argument, 0, OPT_FLOAT},
         {"rate", required_argument, 0, OPT_RATE},
+        {"lang", required_argument, 0, OPT_LANG}, {"max-tokens", required_argument, 0, OPT_MAX_TOKENS},
+        {"normalize", no_argument, 0, OPT_NORMALIZE}, {"pause-ms", required_argument, 0, OPT_PAUSE},
+        {"gap-ms", required_argument, 0, OPT_GAP}, {"stats", required_argument, 0, OPT_STATS},
         {0, 0, 0, 0},
     };
     const char *model_dir = cli_default_model_dir(), *voice = NULL, *output = "out.wav";
@@ -163,6 +154,11 @@ int main(int argc, char **argv) {
     unsigned long long seed;
     voxtts_synth_params sp;
     voxtts_synth_params_default(&sp);
+    cli_long_opts lo;
+    memset(&lo, 0, sizeof lo);
+    voxtts_split_params_default(&lo.split);
+    lo.pause_paragraph_ms = 500;
+    lo.pause_chunk_ms = 100;
 
     int c;
     while ((c = getopt_long(argc, argv, "m:v:o:f:t:qh", longopts, NULL)) != -1) {
@@ -195,6 +191,21 @@ int main(int argc, char **argv) {
             if (cli_parse_int("--rate", optarg, VOX_AUDIO_MIN_RATE, VOX_AUDIO_MAX_RATE, &out_rate))
                 return 2;
             break;
+        case OPT_LANG: lo.split.lang = optarg; break;
+        case OPT_MAX_TOKENS:
+            if (cli_parse_int("--max-tokens", optarg, 1, 1000000, &v)) return 2;
+            lo.split.max_tokens = (int)v;
+            break;
+        case OPT_NORMALIZE: lo.split.normalize = 1; break;
+        case OPT_PAUSE:
+            if (cli_parse_int("--pause-ms", optarg, 0, 60000, &v)) return 2;
+            lo.pause_paragraph_ms = (int)v;
+            break;
+        case OPT_GAP:
+            if (cli_parse_int("--gap-ms", optarg, 0, 60000, &v)) return 2;
+            lo.pause_chunk_ms = (int)v;
+            break;
+        case OPT_STATS: lo.stats_path = optarg; break;
         default: fprintf(stderr, "Try 'voxtts --help'.\n"); return 2;
         }
     }
@@ -249,6 +260,7 @@ int main(int argc, char **argv) {
         } else if (optind < argc) {
             text = cli_join_args(argc - optind, argv + optind);
             if (!text) { fprintf(stderr, "voxtts: out of memory\n"); return 1; }
+            text_len = strlen(text);
         } else if (!isatty(0)) {
             if (cli_read_text_file("-", &text, &text_len)) return 1;
         } else {
@@ -259,6 +271,15 @@ int main(int argc, char **argv) {
     }
 
     voxtts_error err = {0};
+    if (!list_voices) { /* bad language or UTF-8: say so before loading the weights */
+        vox_lang lang;
+        if (vox_lang_parse(lo.split.lang, &lang, &err) != VOXTTS_OK ||
+            vox_utf8_check(text, text_len, NULL, &err) != VOXTTS_OK) {
+            cli_print_error("bad input", &err);
+            free(text);
+            return 1;
+        }
+    }
     voxtts_load_params lp;
     voxtts_load_params_default(&lp);
     lp.n_threads = (int)threads;
@@ -280,10 +301,17 @@ int main(int argc, char **argv) {
     if (!voice) voice = voxtts_model_find_voice(m, "neutral_female") >= 0 ? "neutral_female"
                                                                         : voxtts_model_voice_name(m, 0);
     sp.voice = voice;
-    progress_state ps = {!quiet && isatty(2), now_s()};
-    sp.progress = on_progress;
-    sp.progress_user = &ps;
+    lo.quiet = quiet;
+    lo.progress = !quiet && isatty(2);
 
+    /* Every text is split into chunks (one for a short text) and streamed out
+     * chunk by chunk (longform.c); nothing of the audio is held in memory. */
+    voxtts_chunks chunks = {0};
+    if (cli_longform_split(m, text, text_len, &lo, sp.max_frames, &chunks)) {
+        free(text);
+        voxtts_model_free(m);
+        return 1;
+    }
     /* Open the output before synthesis: an unwritable one fails now. */
     int sr = voxtts_model_sample_rate(m);
     const int rate = out_rate ? (int)out_rate : sr;
@@ -295,6 +323,7 @@ int main(int argc, char **argv) {
     if (rc != VOX_OK) {
         cli_print_error("cannot write the audio", &werr);
         free(text);
+        voxtts_chunks_free(&chunks);
         voxtts_model_free(m);
         return werr.code == VOX_E_UNSUPPORTED || werr.code == VOX_E_ARG ? 2 : 1;
     }
@@ -302,17 +331,17 @@ int main(int argc, char **argv) {
     sp.audio_user = &out;
     catch_stop_signals();
 
-    voxtts_audio audio = {0};
-    rc = voxtts_synthesize(m, text, &sp, &audio, &err);
-    if (ps.enabled) fputc('\n', stderr);
+    voxtts_long_stats st;
+    memset(&st, 0, sizeof st);
+    rc = cli_longform_speak(m, &chunks, &lo, &sp, &st);
     free(text);
-    if (g_stop_signal || out.failed || rc != VOXTTS_OK) {
+    if (g_stop_signal || out.failed || rc != 0) {
         int sig = g_stop_signal;
         if (sig) fprintf(stderr, "voxtts: interrupted by signal %d; no output written\n", sig);
         else if (out.failed) cli_print_error("cannot write the audio", &out.err);
-        else cli_print_error("synthesis failed", &err);
+        /* rc -1: cli_longform_speak has already said what failed */
         vox_audio_writer_abort(out.w); /* removes the temporary file */
-        voxtts_audio_free(&audio);
+        voxtts_chunks_free(&chunks);
         voxtts_model_free(m);
         return sig ? 128 + sig : 1;
     }
@@ -320,11 +349,16 @@ int main(int argc, char **argv) {
     if (rc != VOXTTS_OK) {
         cli_print_error("cannot write the audio", &werr);
     } else if (!quiet && !to_stdout) {
-        fprintf(stderr, "voxtts: wrote %s (%d frames, %.2f s, voice %s, %s%s %d Hz)\n", output,
-                audio.n_frames, (double)audio.n_samples / sr, voice, vox_audio_format_name(fmt),
-                float32 ? " float" : "", rate);
+        if (chunks.n > 1)
+            fprintf(stderr, "voxtts: wrote %s (%lld frames in %zu chunks, %.2f s, voice %s, %s%s %d Hz)\n",
+                    output, st.frames, chunks.n, (double)st.samples / sr, voice, vox_audio_format_name(fmt),
+                    float32 ? " float" : "", rate);
+        else
+            fprintf(stderr, "voxtts: wrote %s (%lld frames, %.2f s, voice %s, %s%s %d Hz)\n", output,
+                    st.frames, (double)st.samples / sr, voice, vox_audio_format_name(fmt),
+                    float32 ? " float" : "", rate);
     }
-    voxtts_audio_free(&audio);
+    voxtts_chunks_free(&chunks);
     voxtts_model_free(m);
     return rc == VOXTTS_OK ? 0 : 1;
 }

@@ -161,6 +161,92 @@ int voxtts_synthesize(voxtts_model *m, const char *text, const voxtts_synth_para
                       voxtts_audio *out, voxtts_error *err);
 void voxtts_audio_free(voxtts_audio *a);
 
+/* ---- long-form text: splitting and chunked synthesis ---------------------- */
+
+/* How text is cut into chunks (rules: src/text/splitter.h). */
+typedef struct voxtts_split_params {
+    const char *lang; /* "en" "fr" "es" "de" "it" "pt" "nl" "ar" "hi"; NULL or "auto": all */
+    int max_tokens;   /* text tokens per chunk; 0: default 120 */
+    int max_frames;   /* the per-chunk frame cap; chunks are kept well below it
+                       * (estimated duration <= 3/4 of it, but at least 64 tokens); 0: none */
+    int normalize;    /* 1: clean the text up first (markup, entities, invisible
+                       * characters, whitespace, punctuation runs; docs/MODEL.md §2.5) */
+} voxtts_split_params;
+
+void voxtts_split_params_default(voxtts_split_params *p);
+
+typedef struct voxtts_chunk {
+    char *text;          /* what is spoken, NUL-terminated, ends in terminal punctuation */
+    int n_tokens;        /* its text tokens */
+    int est_frames;      /* estimated frames (voxtts_estimate_frames) */
+    int paragraph;       /* index of its paragraph (0-based) */
+    int paragraph_start; /* 1: first chunk of its paragraph */
+} voxtts_chunk;
+
+typedef struct voxtts_chunks {
+    voxtts_chunk *chunk;
+    size_t n;
+    int token_budget; /* the budget the chunks were packed to */
+} voxtts_chunks;
+
+/* Split UTF-8 text into chunks with the tokenizer's counts.  Text with nothing
+ * to speak is VOXTTS_E_ARG ("text is empty"); invalid UTF-8 too, naming the offset. */
+int voxtts_split_text(const voxtts_tokenizer *tk, const char *text, size_t len,
+                      const voxtts_split_params *p, voxtts_chunks *out, voxtts_error *err);
+/* The same with a model's tokenizer. */
+int voxtts_model_split_text(voxtts_model *m, const char *text, size_t len,
+                            const voxtts_split_params *p, voxtts_chunks *out, voxtts_error *err);
+void voxtts_chunks_free(voxtts_chunks *c);
+/* Frames (80 ms) a chunk of n text tokens is estimated to take, generously. */
+int voxtts_estimate_frames(int n_tokens);
+
+/* What voxtts_synthesize_chunks reports while it works. */
+enum { VOXTTS_LONG_FRAME = 1, VOXTTS_LONG_CHUNK_DONE = 2 };
+typedef struct voxtts_long_event {
+    int type;                         /* VOXTTS_LONG_FRAME after each frame, _CHUNK_DONE after each chunk */
+    size_t chunk, n_chunks;           /* the chunk (0-based) */
+    const voxtts_chunk *c;
+    int chunk_frames;                 /* its frames so far (CHUNK_DONE: all of them) */
+    int hit_cap;                      /* CHUNK_DONE: it reached max_frames without END_AUDIO */
+    const voxtts_synth_stats *chunk_stats; /* CHUNK_DONE: its voxtts_synthesize stats */
+    long long frames_total;           /* frames of every chunk so far, this one's included */
+    unsigned long long samples_total; /* samples handed to on_audio so far, pauses included */
+    double elapsed_s;                 /* since the call started */
+} voxtts_long_event;
+/* Return non-zero to cancel (VOXTTS_E_CANCELLED). */
+typedef int (*voxtts_long_fn)(const voxtts_long_event *ev, void *user);
+
+typedef struct voxtts_long_params {
+    voxtts_synth_params synth; /* used for every chunk (same seed each time); synth.on_audio
+                                * is required (the audio is streamed, never held whole);
+                                * synth.progress and synth.stats are not used */
+    voxtts_split_params split; /* voxtts_synthesize_long only; split.max_frames 0: synth.max_frames */
+    int pause_paragraph_ms;    /* silence before a chunk that starts a paragraph (default 500) */
+    int pause_chunk_ms;        /* silence between chunks of one paragraph (default 100) */
+    voxtts_long_fn on_event;
+    void *event_user;
+} voxtts_long_params;
+
+void voxtts_long_params_default(voxtts_long_params *p);
+
+typedef struct voxtts_long_stats {
+    size_t chunks;          /* chunks synthesized */
+    size_t capped;          /* of which reached max_frames without END_AUDIO */
+    long long frames;       /* frames generated, all chunks */
+    unsigned long long samples; /* samples streamed, pauses included */
+    double total_s;         /* the whole call */
+} voxtts_long_stats;
+
+/* Speak the chunks in order into p->synth.on_audio, with the pauses between them.
+ * Errors name the chunk.  stats may be NULL. */
+int voxtts_synthesize_chunks(voxtts_model *m, const voxtts_chunks *chunks,
+                             const voxtts_long_params *p, voxtts_long_stats *stats,
+                             voxtts_error *err);
+/* Split (p->split) and speak: voxtts_model_split_text + voxtts_synthesize_chunks. */
+int voxtts_synthesize_long(voxtts_model *m, const char *text, size_t len,
+                           const voxtts_long_params *p, voxtts_long_stats *stats,
+                           voxtts_error *err);
+
 /* ---- stages (debugging, golden tests) ------------------------------------ */
 
 /* Prompt ids for text + preset voice (docs/MODEL.md §2.1). *ids malloc'd. */

@@ -336,6 +336,10 @@ static int parse_root(cctx *c, const cJSON *root, vox_config *cfg) {
     cfg->llm.norm_eps = (float)d;
     if ((rc = get_pos_num(c, root, "", "rope_theta", 1, 0, &cfg->llm.rope_theta))) return rc;
     if ((rc = get_pos_int(c, root, "", "vocab_size", &cfg->vocab_size))) return rc;
+    if ((rc = get_int(c, root, "", "max_seq_len", 0, 0, &cfg->max_seq_len))) return rc;
+    if (cfg->max_seq_len < 0)
+        return vox_fail(c->err, VOX_E_FORMAT, "%s: max_seq_len must not be negative (got %d)",
+                        c->path, cfg->max_seq_len);
 
     const cJSON *mm, *am, *enc, *at, *tk;
     const char *MM = "multimodal", *AM = "multimodal.audio_model_args",

@@ -27,6 +27,7 @@ typedef struct vox_config {
     int bos_token_id;       /* multimodal.bos_token_id (1) */
     int audio_token_id;     /* multimodal.audio_model_args.audio_token_id (24) */
     int begin_audio_token_id; /* (25) */
+    int max_seq_len;        /* positions the backbone was built for (65536); 0: not given */
 
     /* audio codes (multimodal.audio_model_args) */
     int semantic_codebook_size;  /* 8192 */

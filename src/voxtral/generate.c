@@ -74,12 +74,22 @@ int vox_gen_prefill(voxtts_model *m, const char *text, size_t len, int voice, in
     memset(s, 0, sizeof *s);
     int rc = vox_prompt_ids(m, text, len, voice, &ids, &n, err);
     if (rc) return rc;
+    /* before any embedding or prefill work: the positions must exist (§1.1 max_seq_len) */
+    if (m->cfg.max_seq_len > 0 &&
+        n + (size_t)extra_positions + (seed_step ? 1 : 0) > (size_t)m->cfg.max_seq_len) {
+        rc = vox_fail(err, VOX_E_ARG,
+                      "prompt of %zu tokens + up to %d frames exceeds the model's max_seq_len of %d "
+                      "(params.json); use fewer frames or a shorter text", n, extra_positions,
+                      m->cfg.max_seq_len);
+        goto out;
+    }
     if ((rc = vox_prompt_embeddings(m, ids, n, voice, &emb, err))) goto out;
     if (n + (size_t)extra_positions + 1 > (size_t)1 << 30) {
         rc = vox_fail(err, VOX_E_ARG, "prompt of %zu tokens + %d frames is too long", n,
                       extra_positions);
         goto out;
     }
+
     /* §2.1: ids[0..n_prefix) = <s>, [BEGIN_AUDIO], [AUDIO]*N, [NEXT_AUDIO_TEXT]: text
      * independent, so cached per voice; the text (>= 1 token), [REPEAT_AUDIO_TEXT]
      * and [BEGIN_AUDIO] follow, at least 3 rows */

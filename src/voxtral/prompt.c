@@ -85,6 +85,14 @@ int vox_prompt_ids(voxtts_model *m, const char *text, size_t len, int voice, int
         }
     }
     size_t n = (size_t)n_audio + n_text + 5;
+    if (m->cfg.max_seq_len > 0 && n > (size_t)m->cfg.max_seq_len) {
+        free(text_ids);
+        return vox_fail(err, VOX_E_ARG,
+                        "text too long for one prompt: %zu tokens (%zu of text + %d for voice '%s' "
+                        "and the markers) exceed the model's max_seq_len of %d (params.json); "
+                        "split it into chunks (voxtts_synthesize_long, or the voxtts command, "
+                        "which does)", n, n_text, n_audio + 5, vname, m->cfg.max_seq_len);
+    }
     int32_t *ids = malloc(n * sizeof *ids);
     if (!ids) {
         free(text_ids);

@@ -121,7 +121,7 @@ expect_no_file "failed synthesis into mp3" "empty" "$tmp/out.mp3" "$VOX" -m "$MO
 expect_no_file "unwritable flac" "cannot write|No such" "$tmp/no/dir/out.flac" "$VOX" -m "$MODEL" -v "$VOICE" --max-frames 2 -o "$tmp/no/dir/out.flac" "Hi"
 # interrupted: the temporary file of the streamed output is removed (50 flow
 # steps a frame keep it busy long after the output is opened)
-"$VOX" -m "$MODEL" -v "$VOICE" -o "$tmp/int.flac" --steps 50 --max-frames 100000 "Hello" 2> "$tmp/err" &
+"$VOX" -m "$MODEL" -v "$VOICE" -o "$tmp/int.flac" --steps 50 --max-frames 60000 "Hello" 2> "$tmp/err" &
 pid=$!
 for i in $(seq 300); do ls "$tmp" | grep -q "int.flac.tmp" && break; sleep 0.1; done
 sleep 0.5; kill -INT $pid; wait $pid; rc=$?

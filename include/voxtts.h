@@ -48,6 +48,13 @@ typedef struct voxtts_error {
 } voxtts_error;
 
 const char *voxtts_version(void);
+/* A short English description of a VOXTTS_E_* code ("unknown error code" for
+ * others); the voxtts_error message says more about a particular failure. */
+const char *voxtts_strerror(int code);
+/* Frees memory the library handed out as a plain buffer (token ids, codes,
+ * rows, split texts are documented as "free with voxtts_free"); NULL is fine.
+ * Handles and structs have their own *_free functions. */
+void voxtts_free(void *p);
 
 /* ---- tokenizer (needs only tekken.json) ---------------------------------- */
 
@@ -57,7 +64,7 @@ typedef struct voxtts_tokenizer voxtts_tokenizer;
  * a voxtts GGUF file (its embedded tokenizer, else the tekken.json beside it). */
 int voxtts_tokenizer_load(const char *path, voxtts_tokenizer **out, voxtts_error *err);
 void voxtts_tokenizer_free(voxtts_tokenizer *tk);
-/* Token ids of UTF-8 text, without BOS/EOS. *ids is malloc'd; free() it. */
+/* Token ids of UTF-8 text, without BOS/EOS. Free *ids with voxtts_free. */
 int voxtts_tokenize(const voxtts_tokenizer *tk, const char *text, size_t len, int32_t **ids,
                     size_t *n_ids, voxtts_error *err);
 
@@ -249,7 +256,7 @@ int voxtts_synthesize_long(voxtts_model *m, const char *text, size_t len,
 
 /* ---- stages (debugging, golden tests) ------------------------------------ */
 
-/* Prompt ids for text + preset voice (docs/MODEL.md §2.1). *ids malloc'd. */
+/* Prompt ids for text + preset voice (docs/MODEL.md §2.1). Free *ids with voxtts_free. */
 int voxtts_stage_prompt(voxtts_model *m, const char *text, const char *voice, int32_t **ids,
                         size_t *n_ids, voxtts_error *err);
 /* Backbone hidden after the final norm at the last prompt position: h_out[dim]. */
@@ -271,14 +278,14 @@ int voxtts_stage_frame(voxtts_model *m, const float *h, const float *x0,
 int voxtts_stage_codec(voxtts_model *m, const int32_t *codes, int n_frames,
                        const voxtts_synth_params *p, float *wave_out, voxtts_error *err);
 /* Codec encoder (VOXTRAL.md §7): n mono samples at the model's sample rate ->
- * *codes_out malloc'd [*n_frames * n_codebooks] offset codes, *n_frames =
+ * *codes_out (free with voxtts_free) [*n_frames * n_codebooks] offset codes, *n_frames =
  * ceil(n / samples_per_frame), no END frame.  The open checkpoint has no encoder:
  * encoder_path (not NULL) names a safetensors file with its tensors, which is
  * attached to the model first (replacing any encoder it had); NULL uses the
  * model's own encoder tensors. */
 int voxtts_stage_encode(voxtts_model *m, const char *encoder_path, const float *samples, size_t n,
                         int32_t **codes_out, int *n_frames, voxtts_error *err);
-/* Voice rows of offset codes (n_frames >= 1, real codes): *rows_out malloc'd
+/* Voice rows of offset codes (n_frames >= 1, real codes): *rows_out (voxtts_free)
  * [(n_frames + 1) * dim], each frame's summed code embedding and then the END
  * frame's (VOXTRAL.md §4, §7). */
 int voxtts_stage_voice_rows(voxtts_model *m, const int32_t *codes, int n_frames, float **rows_out,

@@ -22,6 +22,24 @@
 
 const char *voxtts_version(void) { return VOXTTS_VERSION; }
 
+const char *voxtts_strerror(int code) {
+    switch (code) {
+    case VOXTTS_OK: return "success";
+    case VOXTTS_E_IO: return "file missing, unreadable or not writable";
+    case VOXTTS_E_FORMAT: return "malformed file";
+    case VOXTTS_E_SHAPE: return "tensor of the wrong shape or type";
+    case VOXTTS_E_MISSING: return "a required tensor, key or file is absent";
+    case VOXTTS_E_ARG: return "bad argument";
+    case VOXTTS_E_NOMEM: return "out of memory";
+    case VOXTTS_E_UNSUPPORTED: return "not supported by this build";
+    case VOXTTS_E_INTERNAL: return "internal error";
+    case VOXTTS_E_CANCELLED: return "cancelled";
+    }
+    return "unknown error code";
+}
+
+void voxtts_free(void *p) { free(p); }
+
 static int arg_fail(voxtts_error *err, const char *fn, const char *what) {
     return vox_fail(err, VOX_E_ARG, "%s: %s", fn, what);
 }

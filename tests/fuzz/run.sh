@@ -19,7 +19,8 @@ for bin in "$BUILD"/fuzz/*; do
     if [ ! -d "tests/fuzz/corpus/$t" ]; then
         echo "FAIL fuzz: harness $t has no corpus"; fail=$((fail+1)); continue
     fi
-    out=$("$bin" "tests/fuzz/corpus/$t" 2>&1); rc=$?
+    out=$(LSAN_OPTIONS="suppressions=tests/fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}" \
+          "$bin" "tests/fuzz/corpus/$t" 2>&1); rc=$?
     n=$(echo "$out" | sed -nE 's/.*: ([0-9]+) passed, [0-9]+ failed.*/\1/p' | tail -n 1)
     if [ $rc -eq 0 ] && [ -n "$n" ]; then
         pass=$((pass + n))

@@ -159,22 +159,28 @@ static void name_from_path(const char *path, char *name, size_t cap) {
     if (!voxtts_voice_name_valid(name)) snprintf(name, cap, "imported");
 }
 
+/* 1 when the file starts like a zip archive (torch.save). */
+static int is_zip(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    unsigned char b[4];
+    int zip = fread(b, 1, 4, f) == 4 && b[0] == 'P' && b[1] == 'K' && b[2] == 3 && b[3] == 4;
+    fclose(f);
+    return zip;
+}
+
 int voxtts_voice_load(voxtts_model *m, const char *path, voxtts_voice **out, voxtts_error *err) {
     if (out) *out = NULL;
     if (!path || !*path || !out)
         return arg_fail(err, "voxtts_voice_load", "path and out must not be NULL or empty");
     voxtts_voice *v = NULL;
     int rc;
-    if (vox_voice_file_sniff(path)) {
+    if (!is_zip(path)) { /* a voice file, or an error about one */
         if ((rc = vox_voice_file_read(path, &v, err))) return rc;
     } else {
         vox_pt_tensor t;
         memset(&t, 0, sizeof t);
-        if ((rc = vox_pt_load_tensor(path, &t, err))) {
-            if (rc == VOX_E_FORMAT)
-                vox_error_prefix(err, "%s: neither a voxtts voice file nor a torch .pt voice", path);
-            return rc;
-        }
+        if ((rc = vox_pt_load_tensor(path, &t, err))) return rc;
         if (t.ndim != 2 || t.shape[0] < 1 || t.shape[0] > VOX_VOICE_MAX_FRAMES || t.shape[1] < 1 ||
             t.shape[1] > VOX_VOICE_MAX_DIM) {
             vox_pt_tensor_free(&t);

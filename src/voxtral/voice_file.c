@@ -219,15 +219,6 @@ int vox_voice_file_write(const char *path, const voxtts_voice *v, vox_error *err
     return rc;
 }
 
-int vox_voice_file_sniff(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
-    char m[4];
-    int ok = fread(m, 1, 4, f) == 4 && memcmp(m, VOX_VOICE_MAGIC, 4) == 0;
-    fclose(f);
-    return ok;
-}
-
 /* A string member of o copied into dst (cap bytes); missing -> "" unless required. */
 static int json_str(const char *path, const cJSON *o, const char *key, int required, char *dst,
                     size_t cap, vox_error *err) {

@@ -44,7 +44,5 @@ int vox_voice_rows_finite(const float *rows, size_t n);
 int vox_voice_file_write(const char *path, const voxtts_voice *v, vox_error *err);
 /* Read and validate a voice file; every error names `path`. */
 int vox_voice_file_read(const char *path, voxtts_voice **out, vox_error *err);
-/* 1 if the file starts with the voice magic. */
-int vox_voice_file_sniff(const char *path);
 
 #endif

@@ -33,10 +33,18 @@ static void usage(FILE *f) {
         "       voxtts debug STAGE ...         run one pipeline stage (voxtts debug --help)\n"
         "       voxtts bench --synthetic --type TYPE | -m MODEL   speed per stage (voxtts bench --help)\n"
         "       voxtts quantize IN OUT.gguf --type TYPE   write a (quantized) GGUF model\n"
+        "       voxtts voice list|show|preview|export|import|rm ...   voices of one's own\n"
+        "       voxtts clone --audio REF -o FILE   make a voice from reference speech\n"
         "\n"
         "options:\n"
         "  -m, --model DIR       model directory or .gguf file (default: $VOXTTS_MODEL or %s)\n"
-        "  -v, --voice NAME      preset voice, case-insensitive (default: neutral_female)\n"
+        "  -v, --voice VOICE     a preset (case-insensitive; default: neutral_female), a voice\n"
+        "                        file (.voxv) or official-layout .pt, or a voice NAME in the\n"
+        "                        voices directory (presets win on a name clash)\n"
+        "      --ref AUDIO       speak with a clone of AUDIO (cached in the voices directory)\n"
+        "      --iters N         cloning steps for --ref when the model has no codec encoder\n"
+        "      --voices-dir DIR  voices directory (default $XDG_DATA_HOME/voxtts/voices,\n"
+        "                        else ~/.local/share/voxtts/voices)\n"
         "  -o, --output FILE     output WAV, 24 kHz mono 16-bit; '-' = stdout, streamed as audio\n"
         "                        is produced (default: out.wav)\n"
         "  -f, --file FILE       read the text from FILE ('-' = stdin)\n"
@@ -146,7 +154,7 @@ static int wav_pipe_close(wav_pipe *w) {
 
 enum {
     OPT_SEED = 1000, OPT_MAX_FRAMES, OPT_CFG, OPT_STEPS, OPT_LIST, OPT_VERSION,
-    OPT_SEED_STEP, OPT_ALIBI_PRESS, OPT_WINDOW_W,
+    OPT_SEED_STEP, OPT_ALIBI_PRESS, OPT_WINDOW_W, OPT_VOICES_DIR, OPT_REF, OPT_ITERS,
 };
 
 int main(int argc, char **argv) {
@@ -154,6 +162,8 @@ int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "download") == 0) return cli_download_main(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "bench") == 0) return cli_bench_main(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "quantize") == 0) return cli_quantize_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "voice") == 0) return cli_voice_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "clone") == 0) return cli_clone_main(argc - 1, argv + 1);
 
     static const struct option longopts[] = {
         {"model", required_argument, 0, 'm'},      {"voice", required_argument, 0, 'v'},
@@ -166,12 +176,15 @@ int main(int argc, char **argv) {
         {"seed-step", no_argument, 0, OPT_SEED_STEP},
         {"alibi-press", no_argument, 0, OPT_ALIBI_PRESS},
         {"window-w-keys", no_argument, 0, OPT_WINDOW_W},
+        {"voices-dir", required_argument, 0, OPT_VOICES_DIR},
+        {"ref", required_argument, 0, OPT_REF},
+        {"iters", required_argument, 0, OPT_ITERS},
         {0, 0, 0, 0},
     };
     const char *model_dir = cli_default_model_dir(), *voice = NULL, *output = "out.wav";
-    const char *text_file = NULL;
+    const char *text_file = NULL, *voices_dir = NULL, *ref = NULL;
     int list_voices = 0, quiet = 0;
-    long threads = 0, v;
+    long threads = 0, v, iters = 0;
     unsigned long long seed;
     voxtts_synth_params sp;
     voxtts_synth_params_default(&sp);
@@ -201,10 +214,21 @@ int main(int argc, char **argv) {
         case OPT_SEED_STEP: sp.seed_step = 1; break;
         case OPT_ALIBI_PRESS: sp.alibi_press = 1; break;
         case OPT_WINDOW_W: sp.window_w_keys = 1; break;
+        case OPT_VOICES_DIR: voices_dir = optarg; break;
+        case OPT_REF: ref = optarg; break;
+        case OPT_ITERS: if (cli_parse_int("--iters", optarg, 1, 1000000, &iters)) return 2; break;
         default: fprintf(stderr, "Try 'voxtts --help'.\n"); return 2;
         }
     }
 
+    if (ref && voice) {
+        fprintf(stderr, "voxtts: give either -v VOICE or --ref AUDIO, not both\n");
+        return 2;
+    }
+    if (ref && access(ref, R_OK) != 0) {
+        fprintf(stderr, "voxtts: reference audio '%s': %s\n", ref, strerror(errno));
+        return 1;
+    }
     /* Gather the text before loading 8 GB of weights, so input errors are instant. */
     char *text = NULL;
     size_t text_len = 0;
@@ -246,9 +270,28 @@ int main(int argc, char **argv) {
         voxtts_model_free(m);
         return 0;
     }
-    if (!voice) voice = voxtts_model_find_voice(m, "neutral_female") >= 0 ? "neutral_female"
-                                                                        : voxtts_model_voice_name(m, 0);
-    sp.voice = voice;
+    /* -v: a preset, a voice file or .pt, or a voice in the voices directory;
+     * --ref: a clone of the reference audio (cached in the voices directory) */
+    char *vdir = cli_voices_dir(voices_dir);
+    voxtts_voice *own = NULL;
+    const char *preset = NULL;
+    int vrc = 0;
+    if (ref)
+        vrc = cli_ref_voice(m, ref, vdir, (int)iters, sp.seed, quiet, &own);
+    else if (voice)
+        vrc = cli_resolve_voice(m, voice, vdir, &preset, &own);
+    else
+        preset = voxtts_model_find_voice(m, "neutral_female") >= 0 ? "neutral_female"
+                                                                   : voxtts_model_voice_name(m, 0);
+    free(vdir);
+    if (vrc) {
+        free(text);
+        voxtts_model_free(m);
+        return 1;
+    }
+    sp.voice = preset;
+    sp.voice_handle = own;
+    voice = own ? voxtts_voice_name(own) : preset;
     progress_state ps = {!quiet && isatty(2), now_s()};
     sp.progress = on_progress;
     sp.progress_user = &ps;
@@ -269,11 +312,13 @@ int main(int argc, char **argv) {
     if (to_stdout && wp.write_errno) {
         fprintf(stderr, "voxtts: cannot write the audio to stdout: %s\n", strerror(wp.write_errno));
         voxtts_audio_free(&audio);
+        voxtts_voice_free(own);
         voxtts_model_free(m);
         return 1;
     }
     if (rc != VOXTTS_OK) {
         cli_print_error("synthesis failed", &err);
+        voxtts_voice_free(own);
         voxtts_model_free(m);
         return 1;
     }
@@ -291,6 +336,7 @@ int main(int argc, char **argv) {
                 (double)audio.n_samples / sr, voice);
     }
     voxtts_audio_free(&audio);
+    voxtts_voice_free(own);
     voxtts_model_free(m);
     return rc == VOXTTS_OK ? 0 : 1;
 }

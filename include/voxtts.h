@@ -224,8 +224,13 @@ int voxtts_voice_from_preset(voxtts_model *m, const char *preset, voxtts_voice *
  * neither. */
 int voxtts_voice_clone(voxtts_model *m, const float *samples, size_t n, int rate,
                        const voxtts_clone_params *p, voxtts_voice **out, voxtts_error *err);
-/* Load a voice file (docs/VOICE_FORMAT.md) or an official-layout .pt (told apart by
- * their first bytes).  With a model (may be NULL) the voice is checked against it:
+/* The same from an audio file (any format and rate libsndfile reads, mixed to
+ * mono); records the file's name, SHA-256 and duration as the voice's source. */
+int voxtts_voice_clone_file(voxtts_model *m, const char *audio_path, const voxtts_clone_params *p,
+                            voxtts_voice **out, voxtts_error *err);
+/* Load a voice file (docs/VOICE_FORMAT.md), an official-layout .pt, or an int32
+ * .npy of offset codes [T, n_codebooks] (needs m; method "codes"), told apart by
+ * their first bytes.  With a model (may be NULL) the voice is checked against it:
  * a voice with codes made with another model (fingerprint) gets its rows embedded
  * again with this one; rows without codes must have the model's width. */
 int voxtts_voice_load(voxtts_model *m, const char *path, voxtts_voice **out, voxtts_error *err);

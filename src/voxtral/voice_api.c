@@ -159,14 +159,39 @@ static void name_from_path(const char *path, char *name, size_t cap) {
     if (!voxtts_voice_name_valid(name)) snprintf(name, cap, "imported");
 }
 
-/* 1 when the file starts like a zip archive (torch.save). */
-static int is_zip(const char *path) {
+/* What a file starts like: 1 a zip archive (torch.save), 2 a .npy array, 0 else. */
+static int file_kind(const char *path) {
     FILE *f = fopen(path, "rb");
     if (!f) return 0;
-    unsigned char b[4];
-    int zip = fread(b, 1, 4, f) == 4 && b[0] == 'P' && b[1] == 'K' && b[2] == 3 && b[3] == 4;
+    unsigned char b[6];
+    int ok = fread(b, 1, 6, f) == 6;
     fclose(f);
-    return zip;
+    if (ok && b[0] == 'P' && b[1] == 'K' && b[2] == 3 && b[3] == 4) return 1;
+    if (ok && memcmp(b, "\x93NUMPY", 6) == 0) return 2;
+    return 0;
+}
+
+/* A voice from an int32 .npy of offset codes [T, n_codebooks] (needs the model). */
+static int voice_from_npy(voxtts_model *m, const char *path, voxtts_voice **out, vox_error *err) {
+    if (!m)
+        return vox_fail(err, VOX_E_ARG, "%s: a voice from codes (.npy) needs a model to embed them",
+                        path);
+    vox_npy a;
+    memset(&a, 0, sizeof a);
+    int rc = vox_npy_read(path, &a, err);
+    if (rc) return rc;
+    if (a.type != VOX_NPY_I32 || a.ndim != 2 || a.shape[1] != m->cfg.n_codebooks ||
+        a.shape[0] < 1 || a.shape[0] > VOX_VOICE_MAX_FRAMES) {
+        vox_npy_free(&a);
+        return vox_fail(err, VOX_E_SHAPE, "%s: voice codes must be int32 [T, %d] (1 <= T <= %d)",
+                        path, m->cfg.n_codebooks, VOX_VOICE_MAX_FRAMES);
+    }
+    char name[65];
+    name_from_path(path, name, sizeof name);
+    rc = voxtts_voice_from_codes(m, a.data, (int)a.shape[0], name, out, err);
+    vox_npy_free(&a);
+    if (rc) return vox_error_prefix(err, "%s", path), rc;
+    return VOX_OK;
 }
 
 int voxtts_voice_load(voxtts_model *m, const char *path, voxtts_voice **out, voxtts_error *err) {
@@ -175,7 +200,9 @@ int voxtts_voice_load(voxtts_model *m, const char *path, voxtts_voice **out, vox
         return arg_fail(err, "voxtts_voice_load", "path and out must not be NULL or empty");
     voxtts_voice *v = NULL;
     int rc;
-    if (!is_zip(path)) { /* a voice file, or an error about one */
+    const int kind = file_kind(path);
+    if (kind == 2) return voice_from_npy(m, path, out, err);
+    if (kind == 0) { /* a voice file, or an error about one */
         if ((rc = vox_voice_file_read(path, &v, err))) return rc;
     } else {
         vox_pt_tensor t;

@@ -256,11 +256,11 @@ static int cmd_list(voxtts_model *m, const char *dir) {
         if (p && voxtts_voice_load(NULL, p, &v, &err) == VOXTTS_OK) {
             voxtts_voice_info in;
             voxtts_voice_get_info(v, &in);
-            const char *stem = names[i];
-            int sl = (int)strlen(stem) - 5;
-            printf("%-24.*s %-9s %5d frames %6.2f s  %s%s\n", sl, stem, in.method, in.n_frames,
+            char *stem = names[i];
+            stem[strlen(stem) - 5] = '\0'; /* NAME.voxv -> NAME: what -v takes */
+            printf("%-24s %-9s %5d frames %6.2f s  %s%s\n", stem, in.method, in.n_frames,
                    in.duration_s, in.created,
-                   m && voxtts_model_find_voice(m, in.name) >= 0 ? "  (hidden by the preset)" : "");
+                   m && voxtts_model_find_voice(m, stem) >= 0 ? "  (hidden by the preset)" : "");
             voxtts_voice_free(v);
         } else {
             fprintf(stderr, "voxtts: %s\n", err.msg[0] ? err.msg : "out of memory");

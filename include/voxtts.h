@@ -118,7 +118,7 @@ typedef struct voxtts_voice voxtts_voice; /* a voice of one's own (see "voices" 
 typedef struct voxtts_synth_params {
     const char *voice;    /* preset name (case-insensitive) */
     /* When not NULL, speak with this voice instead of the preset `voice` names:
-     * its rows replace the [AUDIO] placeholders (VOXTRAL.md §2.2, §2.3).  Its
+     * its rows replace the [AUDIO] placeholders (docs/MODEL.md §2.2, §2.3).  Its
      * prompt prefix is cached by the model like a preset's, keyed by the rows. */
     const voxtts_voice *voice_handle;
     uint64_t seed;        /* noise seed; default 42 (the reference server's default) */
@@ -168,7 +168,7 @@ int voxtts_audio_save_wav(const voxtts_audio *a, const char *path, voxtts_error 
 /* A voice is N rows of the LLM input space [N][dim] that replace the prompt's
  * [AUDIO] placeholders.  A voice made from codec codes (cloning, or given codes)
  * keeps its T frames of codes and has N = T + 1 rows: the sum of the audio
- * embedding rows of each frame (VOXTRAL.md §4) and the END frame [1, 0, ..., 0]
+ * embedding rows of each frame (docs/MODEL.md §4) and the END frame [1, 0, ..., 0]
  * (§7 step 8).  A voice imported from an official-layout .pt has rows only.
  * Voices are saved in the voxtts voice format (docs/VOICE_FORMAT.md) or exported
  * in the official .pt layout.  A handle is immutable once made, may be used with
@@ -211,7 +211,7 @@ int voxtts_model_fingerprint(voxtts_model *m, char hex[65], voxtts_error *err);
 /* SHA-256 (hex) of a file's bytes. */
 int voxtts_sha256_file(const char *path, char hex[65], voxtts_error *err);
 
-/* A voice from T frames of offset codes [T][n_codebooks] (VOXTRAL.md §4: semantic
+/* A voice from T frames of offset codes [T][n_codebooks] (docs/MODEL.md §4: semantic
  * 2..S+1, acoustic 2..L+1); rows embedded with m. */
 int voxtts_voice_from_codes(voxtts_model *m, const int32_t *codes, int n_frames, const char *name,
                             voxtts_voice **out, voxtts_error *err);
@@ -236,7 +236,7 @@ int voxtts_voice_clone_file(voxtts_model *m, const char *audio_path, const voxtt
 int voxtts_voice_load(voxtts_model *m, const char *path, voxtts_voice **out, voxtts_error *err);
 /* Save in the voxtts voice format (atomically). */
 int voxtts_voice_save(const voxtts_voice *v, const char *path, voxtts_error *err);
-/* Export the rows [N][dim] as BF16 in the official .pt layout (VOXTRAL.md §1.4);
+/* Export the rows [N][dim] as BF16 in the official .pt layout (docs/MODEL.md §1.4);
  * other stacks need tekken.json's audio.voice_num_audio_tokens[name] = N. */
 int voxtts_voice_export_pt(const voxtts_voice *v, const char *path, voxtts_error *err);
 /* Export codes as int32 .npy [T, n_codebooks] and/or rows as float32 .npy [N, dim]

@@ -18,6 +18,8 @@ need /usr/include/pcre2.h libpcre2-dev
 need /usr/include/cjson/cJSON.h libcjson-dev
 need curl curl
 need /usr/bin/python3 python3
+need /usr/lib/python3/dist-packages/numpy/__init__.py python3-numpy
+need /usr/lib/python3/dist-packages/torch/__init__.py python3-torch
 need node nodejs
 need npm npm
 missing=$(printf '%s\n' $missing | sort -u | xargs)

@@ -12,7 +12,7 @@ OPT     ?= -O2 -g
 endif
 WARN    = -Wall -Wextra -Werror -Wno-unused-parameter
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -Iinclude -Isrc -MMD -MP
-LDLIBS  = -lpcre2-8 -lcjson -lm -lpthread
+LDLIBS  = -lpcre2-8 -lcjson -lsndfile -lsoxr -lm -lpthread
 
 SRC     := $(sort $(wildcard src/*/*.c))
 OBJ     := $(SRC:%.c=$(BUILD)/%.o)

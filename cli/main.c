@@ -1,26 +1,28 @@
-/* main.c — the voxtts command: speak text into a WAV file.
+/* main.c — the voxtts command: speak text into an audio file.
  *
  *   voxtts -m MODEL_DIR -v VOICE -o out.wav "text"
  *
  * Text comes from the arguments, from -f FILE, or from stdin; `--` ends the
- * options so text may begin with '-'; `-o -` streams the WAV to stdout while
- * the audio is generated (see wav_pipe below).  The
- * sub-commands `voxtts download` and `voxtts debug STAGE` live in download.c and
- * debug.c.  Exit status is 0 only on success, and a failed run leaves no output
- * file behind (the WAV writer renames a temporary file on success). */
-#include <errno.h>
-#include <fcntl.h>
+ * options so text may begin with '-'.  The output format comes from -o's
+ * extension (.wav .pcm/.raw .flac .ogg .opus .mp3) or --format; an unknown one
+ * is an error before anything is loaded.  The audio is written while it is
+ * generated, through the streaming writer of io/audio_file.h (resampled with
+ * --rate): into a temporary file renamed over -o's path at the end, or straight
+ * to stdout for `-o -` (WAV unless --format says otherwise).  The sub-commands
+ * `voxtts download` and `voxtts debug STAGE` live in download.c and debug.c.
+ * Exit status is 0 only on success, and a failed run leaves no output file
+ * behind. */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
-#include "io/wav.h"
+#include "io/audio_file.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -45,8 +47,14 @@ static void usage(FILE *f) {
         "      --iters N         cloning steps for --ref when the model has no codec encoder\n"
         "      --voices-dir DIR  voices directory (default $XDG_DATA_HOME/voxtts/voices,\n"
         "                        else ~/.local/share/voxtts/voices)\n"
-        "  -o, --output FILE     output WAV, 24 kHz mono 16-bit; '-' = stdout, streamed as audio\n"
-        "                        is produced (default: out.wav)\n"
+        "  -o, --output FILE     output audio file, written as the audio is produced; the\n"
+        "                        format comes from the extension: .wav (16-bit PCM), .pcm or\n"
+        "                        .raw (s16le, no header), .flac, .ogg (Vorbis), .opus, .mp3;\n"
+        "                        '-' = stdout, WAV unless --format says otherwise (default: out.wav)\n"
+        "      --format NAME     output format whatever the extension: %s\n"
+        "      --float           WAV with 32-bit float samples (not clamped)\n"
+        "      --rate HZ         resample the output (default: the model's 24000 Hz; opus takes\n"
+        "                        8000, 12000, 16000, 24000 or 48000; mp3 8000..48000 standard rates)\n"
         "  -f, --file FILE       read the text from FILE ('-' = stdin)\n"
         "  -t, --threads N       worker threads (default: all cores)\n"
         "      --seed N          noise seed (default 42)\n"
@@ -62,7 +70,7 @@ static void usage(FILE *f) {
         "      --seed-step       extra [AUDIO] decode step before frame 0 (mudler lineage)\n"
         "      --alibi-press     codec ALiBi slopes 2^(-8(h+1)/H) instead of the official 2^(-8h/H)\n"
         "      --window-w-keys   codec attention window of W keys instead of the official W+1\n",
-        VOXTTS_VERSION, VOX_DEFAULT_MODEL_DIR);
+        VOXTTS_VERSION, VOX_DEFAULT_MODEL_DIR, VOX_AUDIO_FORMAT_NAMES);
 }
 
 typedef struct {
@@ -76,8 +84,28 @@ static double now_s(void) {
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* The signal that interrupted the synthesis (SIGINT, SIGTERM, SIGHUP), or 0.
+ * The callbacks then cancel it, the writer removes its temporary file, and
+ * the command exits 128 + the signal.  (The command's one piece of global
+ * state: a signal handler has no other way to be heard.) */
+static volatile sig_atomic_t g_stop_signal;
+
+static void on_stop_signal(int sig) { g_stop_signal = sig; }
+
+static void catch_stop_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESETHAND; /* a second one kills at once */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+}
+
 static int on_progress(int done, int max_frames, void *user) {
     progress_state *ps = user;
+    if (g_stop_signal) return 1; /* cancels the synthesis */
     if (ps->enabled) {
         double el = now_s() - ps->start;
         double audio = done * 0.08;
@@ -89,72 +117,28 @@ static int on_progress(int done, int max_frames, void *user) {
     return 0;
 }
 
-/* `-o -`: a WAV written to stdout piece by piece from the on_audio callback.  The
- * length is unknown when the header goes out, so its two sizes are 0xFFFFFFFF
- * (the usual "until the end of the stream" convention of streaming WAV
- * readers); when stdout is a regular file (not opened for appending) they are
- * rewritten with the exact sizes at the end, so `-o - > f.wav` equals `-o f.wav`. */
-typedef struct wav_pipe {
-    FILE *f;
-    int sample_rate;
-    int header_done;
-    int seekable;
-    long header_pos;
-    uint64_t samples;
-    int write_errno; /* first write error (0: none) */
-} wav_pipe;
+/* The audio, written piece by piece from the on_audio callback.  The first
+ * write error is kept (and cancels the synthesis). */
+typedef struct audio_out {
+    vox_audio_writer *w;
+    int failed;
+    vox_error err;
+} audio_out;
 
-static void wav_pipe_open(wav_pipe *w, FILE *f, int sample_rate) {
-    memset(w, 0, sizeof *w);
-    w->f = f;
-    w->sample_rate = sample_rate;
-    struct stat sb;
-    int fd = fileno(f), fl = fd >= 0 ? fcntl(fd, F_GETFL) : -1;
-    w->seekable = fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && fl != -1 &&
-                  !(fl & O_APPEND);
-}
-
-static int wav_pipe_write(const float *samples, size_t n, void *user) {
-    wav_pipe *w = user;
-    if (w->write_errno) return 1;
-    if (!w->header_done) {
-        unsigned char h[VOX_WAV_HEADER_BYTES];
-        vox_wav_header(h, w->sample_rate, 0xFFFFFFFFu);
-        w->header_pos = w->seekable ? ftell(w->f) : -1;
-        if (fwrite(h, 1, sizeof h, w->f) != sizeof h) goto fail;
-        w->header_done = 1;
+static int audio_out_write(const float *samples, size_t n, void *user) {
+    audio_out *o = user;
+    if (o->failed || g_stop_signal) return 1;
+    if (vox_audio_writer_write(o->w, samples, n, &o->err) != VOX_OK) {
+        o->failed = 1;
+        return 1; /* cancels the synthesis */
     }
-    if (vox_wav_write_pcm(w->f, samples, n) != 0) goto fail;
-    w->samples += n;
-    /* a listener downstream should hear it now, not when stdio's buffer fills */
-    if (fflush(w->f) != 0) goto fail;
     return 0;
-fail:
-    w->write_errno = errno ? errno : EIO;
-    return 1; /* cancels the synthesis */
-}
-
-/* Finish the stream: the header of an empty result, or the exact sizes when the
- * output can be rewritten.  0 on success, else an errno value. */
-static int wav_pipe_close(wav_pipe *w) {
-    if (w->write_errno) return w->write_errno;
-    const uint64_t data = w->samples * 2;
-    if (data > 0xFFFFFFFFull - 36) return EFBIG;
-    unsigned char h[VOX_WAV_HEADER_BYTES];
-    vox_wav_header(h, w->sample_rate, (uint32_t)data);
-    if (!w->header_done) {
-        if (fwrite(h, 1, sizeof h, w->f) != sizeof h) return errno ? errno : EIO;
-    } else if (w->seekable && w->header_pos >= 0) {
-        if (fseek(w->f, w->header_pos, SEEK_SET) != 0 || fwrite(h, 1, sizeof h, w->f) != sizeof h ||
-            fseek(w->f, 0, SEEK_END) != 0)
-            return errno ? errno : EIO;
-    }
-    return fflush(w->f) != 0 ? (errno ? errno : EIO) : 0;
 }
 
 enum {
     OPT_SEED = 1000, OPT_MAX_FRAMES, OPT_CFG, OPT_STEPS, OPT_LIST, OPT_VERSION,
-    OPT_SEED_STEP, OPT_ALIBI_PRESS, OPT_WINDOW_W, OPT_VOICES_DIR, OPT_REF, OPT_ITERS,
+    OPT_SEED_STEP, OPT_ALIBI_PRESS, OPT_WINDOW_W, OPT_FORMAT, OPT_FLOAT, OPT_RATE,
+    OPT_VOICES_DIR, OPT_REF, OPT_ITERS,
 };
 
 int main(int argc, char **argv) {
@@ -179,11 +163,15 @@ int main(int argc, char **argv) {
         {"voices-dir", required_argument, 0, OPT_VOICES_DIR},
         {"ref", required_argument, 0, OPT_REF},
         {"iters", required_argument, 0, OPT_ITERS},
+        {"format", required_argument, 0, OPT_FORMAT},
+        {"float", no_argument, 0, OPT_FLOAT},
+        {"rate", required_argument, 0, OPT_RATE},
         {0, 0, 0, 0},
     };
     const char *model_dir = cli_default_model_dir(), *voice = NULL, *output = "out.wav";
-    const char *text_file = NULL, *voices_dir = NULL, *ref = NULL;
-    int list_voices = 0, quiet = 0;
+    const char *text_file = NULL, *format_name = NULL, *voices_dir = NULL, *ref = NULL;
+    int list_voices = 0, quiet = 0, float32 = 0;
+    long out_rate = 0;
     long threads = 0, v, iters = 0;
     unsigned long long seed;
     voxtts_synth_params sp;
@@ -217,6 +205,12 @@ int main(int argc, char **argv) {
         case OPT_VOICES_DIR: voices_dir = optarg; break;
         case OPT_REF: ref = optarg; break;
         case OPT_ITERS: if (cli_parse_int("--iters", optarg, 1, 1000000, &iters)) return 2; break;
+        case OPT_FORMAT: format_name = optarg; break;
+        case OPT_FLOAT: float32 = 1; break;
+        case OPT_RATE:
+            if (cli_parse_int("--rate", optarg, VOX_AUDIO_MIN_RATE, VOX_AUDIO_MAX_RATE, &out_rate))
+                return 2;
+            break;
         default: fprintf(stderr, "Try 'voxtts --help'.\n"); return 2;
         }
     }
@@ -229,7 +223,39 @@ int main(int argc, char **argv) {
         fprintf(stderr, "voxtts: reference audio '%s': %s\n", ref, strerror(errno));
         return 1;
     }
-    /* Gather the text before loading 8 GB of weights, so input errors are instant. */
+    /* The output format, and the text, before loading 8 GB of weights, so that
+     * input errors are instant. */
+    const int to_stdout = strcmp(output, "-") == 0;
+    vox_audio_format fmt = VOX_AUDIO_WAV;
+    vox_error werr = {0};
+    if (!list_voices) {
+        if (format_name) {
+            fmt = vox_audio_format_from_name(format_name);
+            if (fmt == VOX_AUDIO_UNKNOWN) {
+                fprintf(stderr, "voxtts: unknown audio format '%s' for --format (known: %s)\n",
+                        format_name, VOX_AUDIO_FORMAT_NAMES);
+                return 2;
+            }
+        } else if (!to_stdout) {
+            fmt = vox_audio_format_from_path(output);
+            if (fmt == VOX_AUDIO_UNKNOWN) {
+                fprintf(stderr,
+                        "voxtts: cannot tell the audio format of '%s' from its extension (use .wav, "
+                        ".pcm, .raw, .flac, .ogg, .opus or .mp3, or --format NAME)\n",
+                        output);
+                return 2;
+            }
+        }
+        if (float32 && fmt != VOX_AUDIO_WAV) {
+            fprintf(stderr, "voxtts: --float is for wav output, not %s\n", vox_audio_format_name(fmt));
+            return 2;
+        }
+        if (out_rate && vox_audio_format_check(fmt, (int)out_rate, "--rate", &werr) != VOX_OK) {
+            fprintf(stderr, "voxtts: %s\n", werr.msg);
+            return 2;
+        }
+    }
+
     char *text = NULL;
     size_t text_len = 0;
     if (!list_voices) {
@@ -296,44 +322,47 @@ int main(int argc, char **argv) {
     sp.progress = on_progress;
     sp.progress_user = &ps;
 
+    /* Open the output before synthesis: an unwritable one fails now. */
     int sr = voxtts_model_sample_rate(m);
-    const int to_stdout = strcmp(output, "-") == 0;
-    wav_pipe wp;
-    if (to_stdout) {
-        wav_pipe_open(&wp, stdout, sr);
-        sp.on_audio = wav_pipe_write;
-        sp.audio_user = &wp;
+    const int rate = out_rate ? (int)out_rate : sr;
+    vox_audio_writer_opts wo = {float32, sr};
+    audio_out out = {0};
+    int rc = to_stdout
+                 ? vox_audio_writer_open_fd(&out.w, STDOUT_FILENO, "stdout", fmt, rate, &wo, &werr)
+                 : vox_audio_writer_open(&out.w, output, fmt, rate, &wo, &werr);
+    if (rc != VOX_OK) {
+        cli_print_error("cannot write the audio", &werr);
+        free(text);
+        voxtts_voice_free(own);
+        voxtts_model_free(m);
+        return werr.code == VOX_E_UNSUPPORTED || werr.code == VOX_E_ARG ? 2 : 1;
     }
+    sp.on_audio = audio_out_write;
+    sp.audio_user = &out;
+    catch_stop_signals();
 
     voxtts_audio audio = {0};
-    int rc = voxtts_synthesize(m, text, &sp, &audio, &err);
+    rc = voxtts_synthesize(m, text, &sp, &audio, &err);
     if (ps.enabled) fputc('\n', stderr);
     free(text);
-    if (to_stdout && wp.write_errno) {
-        fprintf(stderr, "voxtts: cannot write the audio to stdout: %s\n", strerror(wp.write_errno));
+    if (g_stop_signal || out.failed || rc != VOXTTS_OK) {
+        int sig = g_stop_signal;
+        if (sig) fprintf(stderr, "voxtts: interrupted by signal %d; no output written\n", sig);
+        else if (out.failed) cli_print_error("cannot write the audio", &out.err);
+        else cli_print_error("synthesis failed", &err);
+        vox_audio_writer_abort(out.w); /* removes the temporary file */
         voxtts_audio_free(&audio);
         voxtts_voice_free(own);
         voxtts_model_free(m);
-        return 1;
+        return sig ? 128 + sig : 1;
     }
-    if (rc != VOXTTS_OK) {
-        cli_print_error("synthesis failed", &err);
-        voxtts_voice_free(own);
-        voxtts_model_free(m);
-        return 1;
-    }
-    vox_error werr = {0};
-    if (to_stdout) {
-        int e = wav_pipe_close(&wp);
-        if (e) rc = vox_fail(&werr, VOX_E_IO, "stdout: write failed: %s", strerror(e));
-    } else {
-        rc = vox_wav_write_file(output, audio.samples, audio.n_samples, sr, &werr);
-    }
+    rc = vox_audio_writer_close(out.w, &werr);
     if (rc != VOXTTS_OK) {
         cli_print_error("cannot write the audio", &werr);
-    } else if (!quiet && strcmp(output, "-") != 0) {
-        fprintf(stderr, "voxtts: wrote %s (%d frames, %.2f s, voice %s)\n", output, audio.n_frames,
-                (double)audio.n_samples / sr, voice);
+    } else if (!quiet && !to_stdout) {
+        fprintf(stderr, "voxtts: wrote %s (%d frames, %.2f s, voice %s, %s%s %d Hz)\n", output,
+                audio.n_frames, (double)audio.n_samples / sr, voice, vox_audio_format_name(fmt),
+                float32 ? " float" : "", rate);
     }
     voxtts_audio_free(&audio);
     voxtts_voice_free(own);

@@ -19,6 +19,8 @@ need cc build-essential
 need make build-essential
 need /usr/include/pcre2.h libpcre2-dev
 need /usr/include/cjson/cJSON.h libcjson-dev
+need /usr/include/sndfile.h libsndfile1-dev
+need /usr/include/soxr.h libsoxr-dev
 need curl curl
 missing=$(printf '%s\n' $missing | sort -u | xargs)
 if [ -n "$missing" ]; then

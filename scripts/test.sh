@@ -16,6 +16,8 @@ need cc build-essential
 need make build-essential
 need /usr/include/pcre2.h libpcre2-dev
 need /usr/include/cjson/cJSON.h libcjson-dev
+need /usr/include/sndfile.h libsndfile1-dev
+need /usr/include/soxr.h libsoxr-dev
 need curl curl
 need /usr/bin/python3 python3
 need /usr/lib/python3/dist-packages/numpy/__init__.py python3-numpy

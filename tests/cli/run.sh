@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run.sh BUILD_DIR — the voxtts command end to end on the tiny checkpoint
 # tests/models/tiny-a: WAV format and length, determinism, the ways of giving
-# text and output, and every bad-input case (clear message, non-zero exit, no crash,
+# text and output, every output format (read back with tools/audio_probe), and
+# every bad-input case (clear message, non-zero exit, no crash,
 # no output file left behind).
 set -u
 BUILD=${1:-build}
@@ -52,6 +53,78 @@ check "-- lets text begin with a dash" '[ $rc -eq 0 ] && [ -s "$tmp/h.wav" ]'
 check "--help exits 0 and documents -v" '[ $rc -eq 0 ] && grep -q -- "--voice" "$tmp/help"'
 "$VOX" debug tokenize -m "$MODEL" "Hello" > "$tmp/ids"; rc=$?
 check "debug tokenize prints ids" '[ $rc -eq 0 ] && grep -qE "^[0-9]+( [0-9]+)*$" "$tmp/ids"'
+
+# --- output formats: from the extension, --format, --float, --rate --------
+PROBE="$BUILD/tools/audio_probe"
+probe() { "$PROBE" "$@" 2>&1; }
+field() { sed -nE "s/.*(^| )$1=([^ ]*).*/\2/p"; }
+NS=$((frames * 1920))
+WAVP=$(probe "$tmp/a.wav")
+check "audio_probe reads the WAV: 24000 Hz, mono, s16, every sample" '[ "$(echo "$WAVP" | field rate)" = 24000 ] && [ "$(echo "$WAVP" | field channels)" = 1 ] && [ "$(echo "$WAVP" | field encoding)" = s16 ] && [ "$(echo "$WAVP" | field n)" = $NS ]'
+WAVRMS=$(echo "$WAVP" | field rms)
+for ext in pcm raw flac ogg opus mp3; do
+    "$VOX" -m "$MODEL" -v "$VOICE" -o "$tmp/fmt.$ext" --max-frames 12 "Hello world." 2> "$tmp/err"; rc=$?
+    check ".$ext: exits 0 and says so" '[ $rc -eq 0 ] && grep -q "$ext\|pcm" "$tmp/err" && [ -s "$tmp/fmt.$ext" ]'
+    check ".$ext: no temporary file left" '[ -z "$(ls "$tmp" | grep -F "fmt.$ext.tmp")" ]'
+done
+check ".pcm: the WAV's samples without the header" 'cmp -s "$tmp/fmt.pcm" <(tail -c +45 "$tmp/a.wav")'
+check ".raw is pcm too" 'cmp -s "$tmp/fmt.pcm" "$tmp/fmt.raw"'
+P=$(probe "$tmp/fmt.flac")
+check ".flac: flac, 24000 Hz, mono, the WAV's samples (same count and RMS)" '[ "$(echo "$P" | field format)" = flac ] && [ "$(echo "$P" | field rate)" = 24000 ] && [ "$(echo "$P" | field channels)" = 1 ] && [ "$(echo "$P" | field n)" = $NS ] && [ "$(echo "$P" | field rms)" = "$WAVRMS" ]'
+near() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= t) }'; }
+for ext in ogg opus mp3; do
+    P=$(probe "$tmp/fmt.$ext")
+    want=ogg/vorbis; [ $ext = opus ] && want=ogg/opus; [ $ext = mp3 ] && want=mp3
+    check ".$ext: $want at 24000 Hz, mono, about as long and as loud as the WAV ($P)" '[ "$(echo "$P" | field format)" = $want ] && [ "$(echo "$P" | field rate)" = 24000 ] && [ "$(echo "$P" | field channels)" = 1 ] && near "$(echo "$P" | field n)" $NS 2 && near "$(echo "$P" | field rms)" "$WAVRMS" "$(awk -v r="$WAVRMS" "BEGIN{print r*0.25+0.002}")"'
+done
+check ".mp3: file(1) sees MPEG layer III" 'file -b "$tmp/fmt.mp3" | grep -qi "layer III"'
+check ".ogg and .opus: Ogg streams" '[ "$(head -c 4 "$tmp/fmt.ogg")" = OggS ] && [ "$(head -c 4 "$tmp/fmt.opus")" = OggS ]'
+
+"$VOX" -m "$MODEL" -v "$VOICE" -o "$tmp/float.wav" --float --max-frames 12 "Hello world." 2>/dev/null; rc=$?
+P=$(probe "$tmp/float.wav")
+check "--float: IEEE float WAV (format 3, 32 bits), every sample" '[ $rc -eq 0 ] && [ "$(u16 "$tmp/float.wav" 20)" = 3 ] && [ "$(u16 "$tmp/float.wav" 34)" = 32 ] && [ "$(echo "$P" | field encoding)" = f32 ] && [ "$(echo "$P" | field n)" = $NS ]'
+"$VOX" -m "$MODEL" -v "$VOICE" -o "$tmp/r16.wav" --rate 16000 --max-frames 12 "Hello world." 2>/dev/null; rc=$?
+P=$(probe "$tmp/r16.wav")
+check "--rate 16000: a 16 kHz WAV, 2/3 of the samples" '[ $rc -eq 0 ] && [ "$(u32 "$tmp/r16.wav" 24)" = 16000 ] && near "$(echo "$P" | field n)" $((NS * 2 / 3)) 2'
+"$VOX" -m "$MODEL" -v "$VOICE" -o "$tmp/r48.opus" --rate 48000 --max-frames 12 "Hello world." 2>/dev/null; rc=$?
+P=$(probe "$tmp/r48.opus")
+check "--rate 48000 .opus" '[ $rc -eq 0 ] && [ "$(echo "$P" | field rate)" = 48000 ] && near "$(echo "$P" | field n)" $((NS * 2)) 4'
+"$VOX" -m "$MODEL" -v "$VOICE" -o "$tmp/over.wav" --format flac --max-frames 12 "Hello world." 2>/dev/null; rc=$?
+check "--format flac overrides the .wav extension" '[ $rc -eq 0 ] && [ "$(probe "$tmp/over.wav" | field format)" = flac ]'
+"$VOX" -m "$MODEL" -v "$VOICE" -o - --format pcm --max-frames 12 "Hello world." 2>/dev/null | cat > "$tmp/p.pcm"
+check "-o - --format pcm streams the same samples" 'cmp -s "$tmp/p.pcm" "$tmp/fmt.pcm"'
+for f in flac ogg opus mp3; do
+    "$VOX" -m "$MODEL" -v "$VOICE" -o - --format $f --max-frames 12 "Hello world." 2>/dev/null | cat > "$tmp/p.$f"
+    P=$(probe "$tmp/p.$f")
+    tol=2; [ $f = mp3 ] && tol=2400   # a stream has no LAME tag: the encoder delay stays
+    check "-o - --format $f into a pipe: a readable stream ($P)" '[ "$(echo "$P" | field rate)" = 24000 ] && near "$(echo "$P" | field n)" $NS $tol'
+done
+check "-o - --format flac into a pipe: the same samples as the file" '[ "$(probe "$tmp/p.flac" | field rms)" = "$WAVRMS" ]'
+
+expect_no_file() { # name, pattern, file, command...
+    local name=$1 pat=$2 out=$3; shift 3
+    rm -f "$out"
+    "$@" > "$tmp/stdout" 2> "$tmp/stderr"; local rc=$?
+    check "$name: non-zero exit" '[ $rc -ne 0 ] && [ $rc -lt 128 ]'
+    check "$name: message matches '$pat'" 'grep -qiE -- "$pat" "$tmp/stderr"'
+    check "$name: no output file" '[ ! -e "$out" ] && [ -z "$(ls "$tmp" | grep -F "$(basename "$out").")" ]'
+}
+# before the model is even loaded: a missing model would be the error otherwise
+expect_no_file "unknown extension" "extension.*xyz|xyz.*extension" "$tmp/out.xyz" "$VOX" -m "$tmp/nope" -o "$tmp/out.xyz" "Hi"
+expect_no_file "no extension" "extension" "$tmp/outnoext" "$VOX" -m "$tmp/nope" -o "$tmp/outnoext" "Hi"
+expect_no_file "unknown --format" "unknown audio format 'aac'" "$tmp/out.wav" "$VOX" -m "$tmp/nope" --format aac -o "$tmp/out.wav" "Hi"
+expect_no_file "--float with mp3" "float" "$tmp/out.mp3" "$VOX" -m "$tmp/nope" --float -o "$tmp/out.mp3" "Hi"
+expect_no_file "opus at 44100 Hz" "opus.*48000" "$tmp/out.opus" "$VOX" -m "$tmp/nope" --rate 44100 -o "$tmp/out.opus" "Hi"
+expect_no_file "bad --rate" "rate" "$tmp/out.wav" "$VOX" -m "$tmp/nope" --rate 5 -o "$tmp/out.wav" "Hi"
+expect_no_file "failed synthesis into mp3" "empty" "$tmp/out.mp3" "$VOX" -m "$MODEL" -v "$VOICE" -o "$tmp/out.mp3" ""
+expect_no_file "unwritable flac" "cannot write|No such" "$tmp/no/dir/out.flac" "$VOX" -m "$MODEL" -v "$VOICE" --max-frames 2 -o "$tmp/no/dir/out.flac" "Hi"
+# interrupted: the temporary file of the streamed output is removed
+"$VOX" -m "$MODEL" -v "$VOICE" -o "$tmp/int.flac" --max-frames 100000 "Hello world, this will be interrupted." 2> "$tmp/err" &
+pid=$!
+for i in $(seq 50); do ls "$tmp" | grep -q "int.flac.tmp" && break; sleep 0.1; done
+sleep 0.5; kill -INT $pid; wait $pid; rc=$?
+check "SIGINT during synthesis: exit 130, says so" '[ $rc -eq 130 ] && grep -q "interrupted" "$tmp/err"'
+check "SIGINT during synthesis: no file, no temporary" '[ -z "$(ls "$tmp" | grep -F int.flac)" ]'
 
 # --- bad input: message, non-zero exit, no output file ---------------------
 expect_fail() { # name, pattern, command...

@@ -25,19 +25,28 @@ static void debug_usage(FILE *f) {
         "                                               [2, n_acoustic]: conditional, unconditional\n"
         "  frame    -m DIR --h h.npy --noise x0.npy --out c.npy   one frame's codes [n_codebooks]\n"
         "  codec    -m DIR --codes c.npy --out wav.npy            waveform [F * samples_per_frame]\n"
+        "  encode   -m DIR [--encoder FILE] --audio a.npy --out c.npy\n"
+        "                                               codec encoder: float32 mono samples at the\n"
+        "                                               model's rate -> codes [ceil(n/spf), n_codebooks]\n"
+        "                                               (FILE: safetensors with the encoder's tensors)\n"
+        "  voice-rows -m DIR --codes c.npy --out rows.npy\n"
+        "                                               cloned-voice rows [F+1, dim] (END row last)\n"
         "common options: -f FILE (text from a file), --seed-step, --cfg A, --steps N,\n"
         "                --alibi-press, --window-w-keys, -t N (threads)\n");
 }
 
 typedef struct {
-    const char *model, *voice, *text_file, *out, *codes, *h, *x, *noise;
+    const char *model, *voice, *text_file, *out, *codes, *h, *x, *noise, *audio, *encoder;
     float t;
     int have_t;
     long threads;
     voxtts_synth_params sp;
 } debug_args;
 
-enum { D_OUT = 2000, D_CODES, D_H, D_X, D_T, D_NOISE, D_CFG, D_STEPS, D_SEED_STEP, D_ALIBI, D_WINDOW };
+enum {
+    D_OUT = 2000, D_CODES, D_H, D_X, D_T, D_NOISE, D_CFG, D_STEPS, D_SEED_STEP, D_ALIBI, D_WINDOW,
+    D_AUDIO, D_ENCODER
+};
 
 static int need(const char *val, const char *opt, const char *stage) {
     if (val) return 0;
@@ -88,7 +97,8 @@ int cli_debug_main(int argc, char **argv) {
         {"t", required_argument, 0, D_T},       {"noise", required_argument, 0, D_NOISE},
         {"cfg", required_argument, 0, D_CFG},   {"steps", required_argument, 0, D_STEPS},
         {"seed-step", no_argument, 0, D_SEED_STEP}, {"alibi-press", no_argument, 0, D_ALIBI},
-        {"window-w-keys", no_argument, 0, D_WINDOW}, {0, 0, 0, 0},
+        {"window-w-keys", no_argument, 0, D_WINDOW}, {"audio", required_argument, 0, D_AUDIO},
+        {"encoder", required_argument, 0, D_ENCODER}, {0, 0, 0, 0},
     };
     debug_args a = {0};
     a.model = cli_default_model_dir();
@@ -118,13 +128,15 @@ int cli_debug_main(int argc, char **argv) {
         case D_SEED_STEP: a.sp.seed_step = 1; break;
         case D_ALIBI: a.sp.alibi_press = 1; break;
         case D_WINDOW: a.sp.window_w_keys = 1; break;
+        case D_AUDIO: a.audio = optarg; break;
+        case D_ENCODER: a.encoder = optarg; break;
         default: debug_usage(stderr); return 2;
         }
     }
     int wants_text = !strcmp(stage, "tokenize") || !strcmp(stage, "prompt") ||
                      !strcmp(stage, "prefill") || !strcmp(stage, "decode");
     int known = wants_text || !strcmp(stage, "velocity") || !strcmp(stage, "frame") ||
-                !strcmp(stage, "codec");
+                !strcmp(stage, "codec") || !strcmp(stage, "encode") || !strcmp(stage, "voice-rows");
     if (!known) {
         fprintf(stderr, "voxtts debug: unknown stage '%s'\n", stage);
         debug_usage(stderr);
@@ -233,6 +245,35 @@ int cli_debug_main(int argc, char **argv) {
         if (voxtts_stage_frame(m, in1.data, in2.data, &a.sp, iout, &err) != VOXTTS_OK) goto fail;
         int64_t shape[1] = {n_cb};
         rc = write_npy(a.out, VOX_NPY_I32, 1, shape, iout) ? 1 : 0;
+    } else if (!strcmp(stage, "encode")) {
+        if (need(a.audio, "--audio FILE", stage) || need(a.out, "--out FILE", stage)) goto done;
+        if (read_npy(a.audio, VOX_NPY_F32, &in1)) goto done;
+        if (in1.ndim != 1) {
+            fprintf(stderr, "voxtts: %s: expected mono samples, a 1-D array [n] (got %d dimensions)\n",
+                    a.audio, in1.ndim);
+            goto done;
+        }
+        if (in1.shape[0] < 1) {
+            fprintf(stderr, "voxtts: %s: the audio has no samples\n", a.audio);
+            goto done;
+        }
+        int F = 0;
+        if (voxtts_stage_encode(m, a.encoder, in1.data, (size_t)in1.shape[0], &iout, &F, &err) !=
+            VOXTTS_OK)
+            goto fail;
+        int64_t shape[2] = {F, n_cb};
+        rc = write_npy(a.out, VOX_NPY_I32, 2, shape, iout) ? 1 : 0;
+    } else if (!strcmp(stage, "voice-rows")) {
+        if (need(a.codes, "--codes FILE", stage) || need(a.out, "--out FILE", stage)) goto done;
+        if (read_npy(a.codes, VOX_NPY_I32, &in1)) goto done;
+        if (in1.ndim != 2 || in1.shape[1] != n_cb || in1.shape[0] < 1) {
+            fprintf(stderr, "voxtts: %s: expected codes of shape [F>=1, %d]\n", a.codes, n_cb);
+            goto done;
+        }
+        int64_t F = in1.shape[0];
+        if (voxtts_stage_voice_rows(m, in1.data, (int)F, &fout, &err) != VOXTTS_OK) goto fail;
+        int64_t shape[2] = {F + 1, dim};
+        rc = write_npy(a.out, VOX_NPY_F32, 2, shape, fout) ? 1 : 0;
     } else { /* codec */
         if (need(a.codes, "--codes FILE", stage) || need(a.out, "--out FILE", stage)) goto done;
         if (read_npy(a.codes, VOX_NPY_I32, &in1)) goto done;

@@ -12,6 +12,7 @@
  * `voxtts download` and `voxtts debug STAGE` live in download.c and debug.c.
  * Exit status is 0 only on success, and a failed run leaves no output file
  * behind. */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>

@@ -6,14 +6,20 @@ writes tests/golden/<ckpt>/<case>/ following the stage contract:
 
   cmd              one line: arguments after `voxtts debug`, with the placeholders
                    {MODEL} (model dir), {CASE} (this case dir), {OUT} (output .npy)
-  inputs           text.txt (no trailing newline), codes.npy, h.npy, x.npy, x0.npy
+  inputs           text.txt (no trailing newline), codes.npy, h.npy, x.npy, x0.npy,
+                   audio.npy
   expected.txt     (tokenize, prompt) stdout, ids space separated
   expected.npy     (other stages) float32 or int32, compared by tests/golden/run.sh
 
 Expected values come from tools/reference.py (float64 math on the BF16 weights).
 Discrete outputs are made robust: frame cases are only accepted when every FSQ
 level is >= 5e-3 away from a .5 rounding boundary and the semantic argmax wins by
->= 1e-3 (noise is re-drawn otherwise); the margins are printed.
+>= 1e-3 (noise is re-drawn otherwise); encode cases when every FSQ level is >= 1e-3
+from a .5 boundary and every frame's nearest codebook row is >= 1e-3 (relative,
+squared distance) nearer than the second (the clip is re-drawn otherwise); the
+margins are printed.  The encoder's tensors are in tests/models/<ckpt>/encoder.safetensors
+(the checkpoint itself has none, like the official one); {MODELDIR} in cmd is
+always that directory, even when the golden runner swaps {MODEL} for a GGUF.
 
 Usage: /usr/bin/python3 tools/make_goldens.py [--root REPO_ROOT]
 """
@@ -247,7 +253,62 @@ def make_checkpoint(root, ckpt, report):
     if short_reflect:
         log("%s/codec_f1_short_reflect: output conv sees %d samples < pad %d + 1: VO pad1d zero-extension (§6.3)"
             % (ckpt, np.prod(c.strides[1:]), c.patch_kernel - 1))
+    encoder_cases(root, ckpt, out, report)
     log("%s: %d cases: %s" % (ckpt, len(out.cases), " ".join(out.cases)))
+
+
+def test_clip(rng, n, sr):
+    """A speech-like test signal: three sines under a slow envelope plus noise
+    (RMS ~0.1, peaks < 1)."""
+    t = np.arange(n) / sr
+    env = 0.5 + 0.5 * np.sin(2 * np.pi * rng.uniform(1, 4) * t + rng.uniform(0, 6))
+    x = sum(0.15 * np.sin(2 * np.pi * f * t + rng.uniform(0, 6))
+            for f in rng.uniform(80, sr / 8, 3)) * env
+    return x + 0.05 * rng.standard_normal(n)
+
+
+def encoder_cases(root, ckpt, out, report):
+    """Codec encoder (§7) and voice rows (§4, §7 step 8) on clips whose lengths are
+    multiples of neither the patch nor the frame: one no longer than k-1 patches
+    (the input conv's reflect pad needs VO's pad1d zero-extension, §7), two with
+    odd lengths at the stride-2 convs (their replicate right pad)."""
+    mdir = os.path.join(root, "tests", "models", ckpt)
+    m = ref.Model(mdir, os.path.join(mdir, "encoder.safetensors"))
+    c = m.cfg
+    log = report.append
+    rng = np.random.default_rng(7 + sum(map(ord, ckpt)))
+    sr = c.samples_per_frame * 12.5
+    lengths = {"encode_short_reflect": c.patch * (c.patch_kernel - 1) - c.patch // 3,
+               "encode_odd": c.samples_per_frame * 2 + c.patch + 17,
+               "encode_long": c.samples_per_frame * 5 + c.patch * 3 + 101}
+    all_codes = {}
+    for name, n in lengths.items():
+        assert n % c.patch and n % c.samples_per_frame
+        for attempt in range(200):
+            wave = f32(test_clip(rng, n, sr)).astype(np.float64)
+            codes, sem_gap, fsq_gap = ref.encoder_quantize(m, ref.encoder_latent(m, wave))
+            if sem_gap >= MIN_MARGIN and fsq_gap >= MIN_MARGIN:
+                break
+        else:
+            raise RuntimeError("no robust clip found for " + name)
+        assert codes.shape == (-(-n // c.samples_per_frame), c.n_codebooks)
+        d = out.new(name, "encode -m {MODEL} --encoder {MODELDIR}/encoder.safetensors "
+                    "--audio {CASE}/audio.npy --out {OUT}")
+        save_f32(os.path.join(d, "audio.npy"), wave)
+        save_i32(os.path.join(d, "expected.npy"), codes)
+        all_codes[name] = codes
+        log("%s/%s: %d samples (%d patches) -> %d frames, sem_gap=%.4f fsq_gap=%.4f (attempt %d)"
+            % (ckpt, name, n, -(-n // c.patch), len(codes), sem_gap, fsq_gap, attempt))
+    codes = np.concatenate(list(all_codes.values()))
+    log("%s: encoder codes over the golden clips: %d distinct semantic of %d in %d frames; "
+        "acoustic level histogram %s" % (ckpt, len(set(codes[:, 0].tolist())), c.S, len(codes),
+                                         np.bincount(codes[:, 1:].ravel() - 2, minlength=c.L).tolist()))
+    for name, src in [("voice_rows_f1", "encode_short_reflect"), ("voice_rows_odd", "encode_odd")]:
+        d = out.new(name, "voice-rows -m {MODEL} --codes {CASE}/codes.npy --out {OUT}")
+        save_i32(os.path.join(d, "codes.npy"), all_codes[src])
+        rows = ref.voice_rows(m, all_codes[src])
+        assert rows.shape == (len(all_codes[src]) + 1, c.dim)
+        save_f32(os.path.join(d, "expected.npy"), rows)
 
 
 def main():

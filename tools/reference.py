@@ -15,6 +15,8 @@ step, readable top to bottom:
   acoustic head .. semantic head + mask (§5.1), time embedding (§5.2), velocity
                    network (§5.3), Euler + CFG (§5.4), FSQ (§5.5)
   codec .......... weight norm, causal convs, ALiBi sliding-window layers, unpatch (§6)
+  encoder ........ patching, causal strided convs, quantization to codes (§7), and
+                   the voice rows of a clip's codes (§4, §7 step 8)
   generate ....... the whole loop (§8.1), for convenience
 
 Needs NumPy and the `regex` module (Debian: python3-numpy, python3-regex).  No torch.
@@ -137,6 +139,13 @@ class Config:
         self.half_window = tk["half_attn_window_upon_downsampling"]
         self.samples_per_frame = self.patch * int(np.prod(self.strides))
         self.voices = list(tk["voice"].keys())
+        # encoder (§7): each encoder_*_str list when params.json has it, else the
+        # decoder's reversed (official: lengths 2,2,2,2, kernels 4,4,4,3, strides 2,2,2,1)
+        def enc_list(key, dec):
+            return [int(s) for s in tk[key].split(",")] if key in tk else dec[::-1]
+        self.enc_lengths = enc_list("encoder_transformer_lengths_str", self.lengths)
+        self.enc_kernels = enc_list("encoder_convs_kernels_str", self.kernels)
+        self.enc_strides = enc_list("encoder_convs_strides_str", self.strides)
 
 
 class Tekken:
@@ -191,10 +200,14 @@ class Tekken:
 class Model:
     """Everything in a model directory (official layout, §1)."""
 
-    def __init__(self, path):
+    def __init__(self, path, encoder=None):
+        """encoder: a safetensors file whose tensors (the codec encoder's, §7) are
+        added to the checkpoint's."""
         with open(os.path.join(path, "params.json")) as f:
             self.cfg = Config(json.load(f))
         self.w = load_safetensors(os.path.join(path, "consolidated.safetensors"))
+        if encoder is not None:
+            self.w.update(load_safetensors(encoder))
         self.tok = Tekken(os.path.join(path, "tekken.json"))
         self.voices = {}
         for v in self.cfg.voices:
@@ -563,6 +576,104 @@ def codec_decode(m, codes, alibi_press=False, window_w_keys=False):
     po = "audio_tokenizer.output_proj.conv.parametrizations.weight."
     out = causal_conv1d(x, weight_norm(w[po + "original0"], w[po + "original1"]), "reflect")
     return out.T.reshape(-1)                       # unpatch: wave[t*patch + c] = out[c, t]
+
+
+# ===========================================================================
+# Codec encoder (§7) and voice rows (§4, §7 step 8)
+# ===========================================================================
+
+def pad_right(x, n, mode):
+    """Right-pad x [C, T] by n samples: zeros, or repeats of the last sample (replicate)."""
+    if n == 0:
+        return x
+    if mode == "replicate":
+        return np.concatenate([x, np.repeat(x[:, -1:], n, axis=1)], axis=1)
+    assert mode == "zeros"
+    return np.concatenate([x, np.zeros((x.shape[0], n))], axis=1)
+
+
+def causal_conv1d_strided(x, W, s, mode):
+    """§7 CausalConv1d with stride s: left pad k-s with `mode`, right pad
+    ceil(T/s)*s - T (the last sample repeated for replicate: odd lengths at
+    stride 2), valid conv at stride s.  x [Cin, T], W [Cout, Cin, k] ->
+    [Cout, ceil(T/s)].  For reflect the left pad follows pad_left (VO's pad1d
+    zero-extends short inputs before reflecting)."""
+    k, T = W.shape[2], x.shape[1]
+    T_out = -(-T // s)
+    xp = pad_left(x, k - s, mode)
+    xp = pad_right(xp, T_out * s - T, "replicate" if mode == "replicate" else "zeros")
+    return sum(W[:, :, j] @ xp[:, j:j + (T_out - 1) * s + 1:s] for j in range(k))
+
+
+def encoder_stages(c):
+    """§7: per stage (n_layers, window, kernel, stride), the window starting at
+    attn_sliding_window_size and halving after every stride > 1 conv (16, 8, 4, 2)."""
+    out, w = [], c.window
+    for n, k, s in zip(c.enc_lengths, c.enc_kernels, c.enc_strides):
+        out.append((n, w, k, s))
+        if s > 1 and c.half_window:
+            w //= 2
+    return out
+
+
+def encoder_latent(m, wave):
+    """§7 steps 1-6: waveform [n] -> latent [semantic_dim + A, ceil(n / samples_per_frame)]."""
+    c, w = m.cfg, m.w
+    wave = np.asarray(wave, dtype=np.float64)
+    n = len(wave)
+    assert n > 0, "empty waveform"
+    L0 = -(-n // c.patch)
+    x = np.concatenate([wave, np.zeros(L0 * c.patch - n)]).reshape(L0, c.patch).T  # [patch, L0]
+    pi = "audio_tokenizer.input_proj.conv.parametrizations.weight."
+    x = causal_conv1d_strided(x, weight_norm(w[pi + "original0"], w[pi + "original1"]), 1, "reflect")
+    stages = encoder_stages(c)
+    blk = 0
+    for i, (n_layers, W, k, s) in enumerate(stages):
+        h = x.T
+        for j in range(n_layers):
+            h = codec_layer(m, "audio_tokenizer.encoder_blocks.%d.layers.%d." % (blk, j), h, W)
+        x = h.T
+        blk += 1
+        # the conv exists unless it would be an identity 1x1 inside the stack
+        if k != 1 or s != 1 or i == len(stages) - 1:
+            pc = "audio_tokenizer.encoder_blocks.%d.conv.parametrizations.weight." % blk
+            x = causal_conv1d_strided(x, weight_norm(w[pc + "original0"], w[pc + "original1"]),
+                                      s, "replicate")
+            blk += 1
+    assert x.shape == (c.semantic_dim + c.A, -(-n // c.samples_per_frame))
+    return x
+
+
+def encoder_quantize(m, latent):
+    """§7 step 7: latent [semantic_dim + A, T] -> offset codes [T, 1+A] (+2, §4):
+    semantic = argmin Euclidean distance to the codebook rows (first on ties),
+    acoustic = round_half_even((tanh(x)+1)/2 * (L-1)).  Also returns, for the
+    golden maker, the smallest relative gap between the best and second-best
+    squared distance and the smallest distance of an FSQ level from a .5 boundary."""
+    c = m.cfg
+    sem_x = latent[:c.semantic_dim].T                                     # [T, sd]
+    C = semantic_codebook(m)                                              # [S, sd]
+    d2 = ((sem_x[:, None, :] - C[None, :, :]) ** 2).sum(axis=2)           # [T, S]
+    sem = np.argmin(d2, axis=1)
+    srt = np.sort(d2, axis=1)
+    sem_gap = float(np.min((srt[:, 1] - srt[:, 0]) / np.maximum(srt[:, 0], 1e-30)))
+    lev = (np.tanh(latent[c.semantic_dim:].T) + 1.0) / 2.0 * (c.L - 1)    # [T, A]
+    fsq_gap = float(np.min(np.abs(lev - np.floor(lev) - 0.5)))
+    codes = np.concatenate([sem[:, None], np.round(lev).astype(np.int64)], axis=1) + 2
+    return codes, sem_gap, fsq_gap
+
+
+def encode(m, wave):
+    """§7: waveform -> offset codes [ceil(n / samples_per_frame), 1+A], no END frame."""
+    return encoder_quantize(m, encoder_latent(m, wave))[0]
+
+
+def voice_rows(m, codes):
+    """§4 + §7 step 8: offset codes [T, 1+A] -> rows [T+1, dim]: each frame's summed
+    embedding, then the END frame [1, 0, ..., 0] (semantic END, acoustic EMPTY)."""
+    end = np.zeros(m.cfg.n_codebooks, dtype=np.int64)
+    end[0] = 1
+    return np.stack([embed_frame(m, f) for f in np.asarray(codes)] + [embed_frame(m, end)])
 
 
 # ===========================================================================

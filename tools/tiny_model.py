@@ -10,6 +10,11 @@ files (VOXTRAL.md §1) but have small dimensions and seeded random weights:
                             no n_decoding_steps / acoustic norm_eps (like the real file)
   consolidated.safetensors  the official tensor names (§1.2 A, B, C), all BF16,
                             no encoder tensors, no extras
+  encoder.safetensors       the codec encoder's tensors (§7), official names, BF16,
+                            in a file of their own (the official checkpoint has
+                            none; the engine attaches them with --encoder FILE);
+                            drawn from their own seeded generator, so adding them
+                            changed no byte of the other files
   tekken.json               official schema (§1.3): config with the real split
                             pattern (§2.4), vocab {rank, token_bytes, token_str}
                             with more entries than default_vocab_size allows (the
@@ -441,6 +446,78 @@ def make_weights(c, rng):
     return W
 
 
+def encoder_layout(cc):
+    """The encoder's stages (§7) for codec args cc: the decoder mirrored (lengths,
+    kernels and strides reversed: official 2,2,2,2 / 4,4,4,3 / 2,2,2,1), the
+    attention window starting at attn_sliding_window_size and halving after each
+    stride > 1 conv (official 16, 8, 4, 2).  Returns [(n_layers, window, kernel,
+    stride)] per stage; block 2i is stage i's transformer, 2i+1 its conv."""
+    kernels = [int(k) for k in cc["kernels"].split(",")][::-1]
+    strides = [int(s) for s in cc["strides"].split(",")][::-1]
+    lengths = [int(n) for n in cc["lengths"].split(",")][::-1]
+    out, w = [], cc["window"]
+    for n, k, s in zip(lengths, kernels, strides):
+        out.append((n, w, k, s))
+        if s > 1:
+            w //= 2
+    return out
+
+
+def make_encoder_weights(c, rng):
+    """The codec encoder's tensors (§7), scaled so that every stage's activations
+    stay O(1) for input samples of amplitude ~0.3, the semantic part of the latent
+    lands among many codebook rows and tanh of the acoustic part spreads over the
+    FSQ levels."""
+    W = {}
+    cc = c["codec"]
+    Dc, sd, A = cc["dim"], cc["semantic_dim"], c["A"]
+    hd = cc["head_dim"] * cc["n_heads"]
+
+    def lin(name, out, inp, gain=1.0):
+        W[name] = rng.standard_normal((out, inp)) * gain / np.sqrt(inp)
+
+    def norm(name, n):
+        W[name] = 1.0 + 0.1 * rng.standard_normal(n)
+
+    def wnorm(prefix, shape, gain):
+        # per-axis-0 scales differ, so normalizing over the wrong axis shows (§6.3)
+        v = rng.standard_normal(shape) * np.exp(rng.uniform(-1.5, 1.5, (shape[0], 1, 1)))
+        g = gain * rng.uniform(0.7, 1.3, (shape[0], 1, 1))
+        W[prefix + ".conv.parametrizations.weight.original0"] = g
+        W[prefix + ".conv.parametrizations.weight.original1"] = v
+
+    # input_proj: patch samples (amplitude ~0.3) -> dim
+    wnorm("audio_tokenizer.input_proj", (Dc, cc["patch"], cc["patch_proj_kernel_size"]), ENC_IN_GAIN)
+    stages = encoder_layout(cc)
+    for i, (n, _, k, s) in enumerate(stages):
+        for j in range(n):
+            p = "audio_tokenizer.encoder_blocks.%d.layers.%d." % (2 * i, j)
+            lin(p + "attention.wq.weight", hd, Dc)
+            lin(p + "attention.wk.weight", hd, Dc)
+            lin(p + "attention.wv.weight", hd, Dc)
+            lin(p + "attention.wo.weight", Dc, hd)
+            norm(p + "attention.q_norm.weight", hd)
+            norm(p + "attention.k_norm.weight", hd)
+            norm(p + "attention_norm.weight", Dc)
+            norm(p + "ffn_norm.weight", Dc)
+            lin(p + "feed_forward.w1.weight", cc["hidden_dim"], Dc)
+            lin(p + "feed_forward.w2.weight", Dc, cc["hidden_dim"])
+            lin(p + "feed_forward.w3.weight", cc["hidden_dim"], Dc)
+            W[p + "attention_scale"] = rng.uniform(0.1, 1.0, Dc)
+            W[p + "ffn_scale"] = rng.uniform(0.1, 1.0, Dc)
+        last = i == len(stages) - 1
+        out = sd + A if last else Dc
+        wnorm("audio_tokenizer.encoder_blocks.%d" % (2 * i + 1), (out, Dc, k),
+              ENC_OUT_GAIN if last else ENC_CONV_GAIN)
+    return W
+
+
+# gains of the encoder's convolutions (see make_encoder_weights)
+ENC_IN_GAIN = 6.0
+ENC_CONV_GAIN = 1.0
+ENC_OUT_GAIN = 0.7
+
+
 def write_model(name, outdir, seed=None):
     c = CONFIGS[name]
     rng = np.random.default_rng(c["seed"] if seed is None else seed)
@@ -459,7 +536,12 @@ def write_model(name, outdir, seed=None):
         # (what torch.save does for user-made files)
         root = "voice_embed" if i == 0 else voice
         write_torch_zip(os.path.join(outdir, "voice_embedding", voice + ".pt"), root, rows)
-    return W
+    # the encoder (§7) from a generator of its own: the files above do not depend on it
+    enc_rng = np.random.default_rng((c["seed"] if seed is None else seed) + 7000)
+    E = make_encoder_weights(c, enc_rng)
+    write_safetensors(os.path.join(outdir, "encoder.safetensors"),
+                      {k: to_bf16_bits(v) for k, v in E.items()})
+    return W, E
 
 
 def main():
@@ -468,8 +550,9 @@ def main():
     ap.add_argument("outdir")
     ap.add_argument("--seed", type=int, default=None, help="override the config's seed")
     a = ap.parse_args()
-    W = write_model(a.config, a.outdir, a.seed)
-    print("%s: %d tensors written to %s" % (a.config, len(W), a.outdir))
+    W, E = write_model(a.config, a.outdir, a.seed)
+    print("%s: %d checkpoint tensors and %d encoder tensors written to %s"
+          % (a.config, len(W), len(E), a.outdir))
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "io/wav.h"
+#include "voxtral/encoder.h"
 #include "voxtral/gguf_model.h"
 #include "voxtral/model.h"
 #include "voxtral/stream.h"
@@ -99,6 +100,7 @@ void voxtts_load_params_default(voxtts_load_params *p) {
 
 void voxtts_model_free(voxtts_model *m) {
     if (!m) return;
+    vox_encoder_free(m->enc);
     vox_weights_free(m);
     for (int i = 0; i < VOX_MAX_VOICES; i++) {
         free(m->voice_rows[i]);
@@ -179,6 +181,7 @@ int vox_model_finish_load(voxtts_model *m, int n_threads, vox_error *err) {
     if ((rc = vox_pool_create(n_threads, &m->pool, err))) return rc;
     m->n_threads = vox_pool_threads(m->pool);
     if ((rc = vox_weights_load(m, err))) return rc;
+    if ((rc = vox_encoder_load_builtin(m, err))) return rc;
     if ((rc = reserve_kernel_scratch(m, err))) return rc;
     if ((rc = vox_prompt_resolve_specials(m, err))) return rc;
     return vox_flow_precompute(m, err);
@@ -444,4 +447,26 @@ int voxtts_stage_codec(voxtts_model *m, const int32_t *codes, int n_frames,
                         n_frames, MAX_FRAMES_LIMIT);
     int press = p ? p->alibi_press : 0, wkeys = p ? p->window_w_keys : 0;
     return vox_codec_decode(m, codes, n_frames, press, wkeys, wave_out, err);
+}
+
+int voxtts_stage_encode(voxtts_model *m, const char *encoder_path, const float *samples, size_t n,
+                        int32_t **codes_out, int *n_frames, voxtts_error *err) {
+    if (codes_out) *codes_out = NULL;
+    if (n_frames) *n_frames = 0;
+    if (!m || !codes_out || !n_frames || (n > 0 && !samples))
+        return arg_fail(err, "voxtts_stage_encode",
+                        "model, samples, codes_out and n_frames must not be NULL");
+    if (encoder_path) {
+        int rc = vox_encoder_attach(m, encoder_path, err);
+        if (rc) return rc;
+    }
+    return vox_encode(m, samples, n, codes_out, n_frames, err);
+}
+
+int voxtts_stage_voice_rows(voxtts_model *m, const int32_t *codes, int n_frames, float **rows_out,
+                            voxtts_error *err) {
+    if (rows_out) *rows_out = NULL;
+    if (!m || !codes || !rows_out)
+        return arg_fail(err, "voxtts_stage_voice_rows", "model, codes and rows_out must not be NULL");
+    return vox_voice_rows_from_codes(m, codes, n_frames, rows_out, err);
 }

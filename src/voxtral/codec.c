@@ -25,7 +25,13 @@
  * operations in the same order whatever the split (the kernels' per-row
  * arithmetic does not depend on the number of rows, kernels.h; conv taps are
  * summed j = 0..k-1, attention visits keys in global order), so the samples are
- * bit-identical to one whole-sequence decode, which is itself a single call. */
+ * bit-identical to one whole-sequence decode, which is itself a single call.
+ *
+ * The encoder (encoder.c, §7) shares the pieces: a workspace for whole
+ * sequences of any rate (vox_codec_ws_rows), the transformer layers
+ * (vox_codec_ws_layers), strided convolutions over padded rows
+ * (vox_codec_conv_rows) and the reflect padding of the patch convolutions
+ * (vox_codec_reflect_pad). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +77,7 @@ struct vox_codec_ws {
     float *kc[VOX_MAX_CODEC_STAGES];          /* [n_layers][W_i][kvd]: last post-norm keys */
     float *vc[VOX_MAX_CODEC_STAGES];          /* [n_layers][W_i][kvd]: their values */
     float *out_cache;                         /* [k-1][dim]: last padded output-conv rows */
+    float *k_scratch, *v_scratch;             /* [W_max][kvd]: the carry of whole sequences */
 };
 typedef struct vox_codec_ws codec_ws;
 
@@ -92,6 +99,8 @@ static void codec_ws_release(codec_ws *w) {
         free(w->vc[i]);
     }
     free(w->out_cache);
+    free(w->k_scratch);
+    free(w->v_scratch);
 }
 
 /* Input rows a stage's conv carries from one call to the next: a causal conv
@@ -120,13 +129,35 @@ static vox_tensor tap_view(const float *taps, int j, int out_ch, int in_ch) {
     return t;
 }
 
+void vox_codec_conv_rows(const voxtts_model *m, const float *taps, int k, int s, int in_ch,
+                         int out_ch, const float *pad, int T, float *y, float *tmp, float *gather) {
+    for (int j = 0; j < k; j++) {
+        vox_tensor W = tap_view(taps, j, out_ch, in_ch);
+        const float *src = pad + (size_t)j * in_ch;
+        if (s != 1) { /* rows j, j+s, j+2s, ... made contiguous */
+            for (int t = 0; t < T; t++)
+                memcpy(gather + (size_t)t * in_ch, pad + ((size_t)t * s + j) * in_ch,
+                       sizeof(float) * (size_t)in_ch);
+            src = gather;
+        }
+        vox_matmul_pool(m->pool, &W, src, T, j == 0 ? y : tmp);
+        if (j > 0) vox_add(y, tmp, T * out_ch);
+    }
+}
+
 /* y[T][out] = causal conv of pad rows [T + k - 1][in] (stride 1). */
 static void conv_valid(const voxtts_model *m, const float *taps, int k, int in_ch, int out_ch,
                        const float *pad, int T, float *y, float *tmp) {
-    for (int j = 0; j < k; j++) {
-        vox_tensor W = tap_view(taps, j, out_ch, in_ch);
-        vox_matmul_pool(m->pool, &W, pad + (size_t)j * in_ch, T, j == 0 ? y : tmp);
-        if (j > 0) vox_add(y, tmp, T * out_ch);
+    vox_codec_conv_rows(m, taps, k, 1, in_ch, out_ch, pad, T, y, tmp, NULL);
+}
+
+void vox_codec_reflect_pad(const float *x, int T, int C, int n, float *pad) {
+    for (int p = 0; p < n; p++) {
+        const int src = n - p;
+        if (src < T)
+            memcpy(pad + (size_t)p * C, x + (size_t)src * C, sizeof(float) * (size_t)C);
+        else
+            memset(pad + (size_t)p * C, 0, sizeof(float) * (size_t)C);
     }
 }
 
@@ -269,6 +300,76 @@ int vox_codec_start_frames(const vox_config *cfg) {
     return (int)((k + rows_per_frame - 1) / rows_per_frame);
 }
 
+/* The buffers every workspace has, for T_max rows of at most C_max channels,
+ * convs of at most k_max taps and windows of at most W_max (NULL when out of
+ * memory).  The caller checked the sizes and H <= 64. */
+static codec_ws *codec_ws_alloc(const voxtts_model *m, int64_t T_max, int64_t C_max, int64_t k_max,
+                                int64_t W_max) {
+    const vox_config *c = &m->cfg;
+    const int qd = c->codec.n_heads * c->codec.head_dim,
+              kvd = c->codec.n_kv_heads * c->codec.head_dim;
+    codec_ws *w = calloc(1, sizeof *w);
+    if (!w) return NULL;
+    w->m = m;
+    w->T_max = (int)T_max;
+    w->C_max = (int)C_max;
+    w->x = alloc2((size_t)T_max, (size_t)C_max);
+    w->y = alloc2((size_t)T_max, (size_t)C_max);
+    w->tmp = alloc2((size_t)(T_max + k_max), (size_t)C_max);
+    w->pad = alloc2((size_t)(T_max + k_max), (size_t)C_max);
+    w->q = alloc2((size_t)T_max, (size_t)qd);
+    w->att = alloc2((size_t)T_max, (size_t)qd);
+    w->k = alloc2((size_t)(T_max + W_max), (size_t)kvd);
+    w->v = alloc2((size_t)(T_max + W_max), (size_t)kvd);
+    w->h1 = alloc2(FFN_ROWS, (size_t)c->codec.hidden_dim);
+    w->h3 = alloc2(FFN_ROWS, (size_t)c->codec.hidden_dim);
+    w->score_stride = (int)W_max + 1;
+    w->scores = alloc2((size_t)vox_pool_threads(m->pool), (size_t)w->score_stride);
+    if (!(w->x && w->y && w->tmp && w->pad && w->q && w->att && w->k && w->v && w->h1 && w->h3 &&
+          w->scores)) {
+        vox_codec_ws_free(w);
+        return NULL;
+    }
+    vox_codec_ws_start(w, 0, 0);
+    return w;
+}
+
+int vox_codec_ws_rows(const voxtts_model *m, int rows, int channels, int k_max, int w_max,
+                      vox_codec_ws **out, vox_error *err) {
+    const vox_config *c = &m->cfg;
+    *out = NULL;
+    if (rows < 1 || channels < 1 || k_max < 1 || w_max < 0)
+        return vox_fail(err, VOX_E_INTERNAL, "codec: workspace of %d rows", rows);
+    if (c->codec.n_heads > 64)
+        return vox_fail(err, VOX_E_UNSUPPORTED, "codec: %d attention heads (at most 64)",
+                        c->codec.n_heads);
+    int64_t C_max = channels > c->codec.dim ? channels : c->codec.dim;
+    codec_ws *w = codec_ws_alloc(m, rows, C_max, k_max, w_max);
+    const size_t kvd = (size_t)c->codec.n_kv_heads * (size_t)c->codec.head_dim;
+    if (w) {
+        w->k_scratch = alloc2((size_t)w_max, kvd);
+        w->v_scratch = alloc2((size_t)w_max, kvd);
+    }
+    if (!w || !w->k_scratch || !w->v_scratch) {
+        vox_codec_ws_free(w);
+        return vox_fail(err, VOX_E_NOMEM, "codec: out of memory for %d rows", rows);
+    }
+    *out = w;
+    return VOX_OK;
+}
+
+int vox_codec_ws_layers(vox_codec_ws *w, const vox_codec_layer_w *layers, int n_layers,
+                        int window, float *x, int T, vox_error *err) {
+    if (T < 1 || T > w->T_max || !w->k_scratch || window > w->score_stride - 1)
+        return vox_fail(err, VOX_E_INTERNAL, "codec: %d rows for a workspace of %d", T, w->T_max);
+    float *own = w->x;
+    w->x = x; /* the layers work on w->x in place */
+    for (int j = 0; j < n_layers; j++)
+        codec_layer(w, &layers[j], T, 0, window, w->k_scratch, w->v_scratch);
+    w->x = own;
+    return VOX_OK;
+}
+
 int vox_codec_ws_new(const voxtts_model *m, int max_frames, vox_codec_ws **out, vox_error *err) {
     const vox_config *c = &m->cfg;
     const vox_weights *wt = &m->w;
@@ -289,30 +390,13 @@ int vox_codec_ws_new(const voxtts_model *m, int max_frames, vox_codec_ws **out, 
     }
     int64_t C_max = latent > D ? latent : D;
     if (patch > C_max) C_max = patch;
-    const int H = c->codec.n_heads, qd = H * c->codec.head_dim,
-              kvd = c->codec.n_kv_heads * c->codec.head_dim;
+    const int H = c->codec.n_heads, kvd = c->codec.n_kv_heads * c->codec.head_dim;
     if (H > 64) return vox_fail(err, VOX_E_UNSUPPORTED, "codec: %d attention heads (at most 64)", H);
 
-    codec_ws *w = calloc(1, sizeof *w);
-    if (!w) return vox_fail(err, VOX_E_NOMEM, "codec: out of memory");
-    w->m = m;
+    codec_ws *w = codec_ws_alloc(m, T_max, C_max, k_max, W_max);
+    if (!w) return vox_fail(err, VOX_E_NOMEM, "codec: out of memory for %d frames", max_frames);
     w->max_frames = max_frames;
-    w->T_max = (int)T_max;
-    w->C_max = (int)C_max;
-    w->x = alloc2((size_t)T_max, (size_t)C_max);
-    w->y = alloc2((size_t)T_max, (size_t)C_max);
-    w->tmp = alloc2((size_t)(T_max + k_max), (size_t)C_max);
-    w->pad = alloc2((size_t)(T_max + k_max), (size_t)C_max);
-    w->q = alloc2((size_t)T_max, (size_t)qd);
-    w->att = alloc2((size_t)T_max, (size_t)qd);
-    w->k = alloc2((size_t)(T_max + W_max), (size_t)kvd);
-    w->v = alloc2((size_t)(T_max + W_max), (size_t)kvd);
-    w->h1 = alloc2(FFN_ROWS, (size_t)c->codec.hidden_dim);
-    w->h3 = alloc2(FFN_ROWS, (size_t)c->codec.hidden_dim);
-    w->score_stride = (int)W_max + 1;
-    w->scores = alloc2((size_t)vox_pool_threads(m->pool), (size_t)w->score_stride);
-    int ok = w->x && w->y && w->tmp && w->pad && w->q && w->att && w->k && w->v && w->h1 &&
-             w->h3 && w->scores;
+    int ok = 1;
     for (int i = 0; ok && i < wt->n_stages; i++) {
         const vox_codec_stage_w *st = &wt->stages[i];
         const size_t cache = (size_t)st->n_layers * (size_t)st->window;
@@ -431,13 +515,7 @@ int vox_codec_decode_next(vox_codec_ws *w, const int32_t *codes, int n_frames, i
      * afterwards the last k-1 padded rows of the previous call */
     const int k = wt->out_kernel;
     if (w->rows_out == 0) {
-        for (int p = 0; p < k - 1; p++) {
-            const int src = k - 1 - p;
-            if (src < T)
-                memcpy(w->pad + (size_t)p * D, w->x + (size_t)src * D, sizeof(float) * (size_t)D);
-            else
-                memset(w->pad + (size_t)p * D, 0, sizeof(float) * (size_t)D);
-        }
+        vox_codec_reflect_pad(w->x, T, D, k - 1, w->pad);
     } else {
         memcpy(w->pad, w->out_cache, sizeof(float) * (size_t)(k - 1) * D);
     }

@@ -268,6 +268,62 @@ static int derive_windows(cctx *c, vox_config *cfg) {
     return VOX_OK;
 }
 
+/* The encoder's stages (VOXTRAL.md §7): each encoder_*_str list when params.json
+ * has it, else the decoder's list reversed (which gives VO's defaults 2,2,2,2 /
+ * 4,4,4,3 / 2,2,2,1 for the official decoder).  Its window starts at
+ * attn_sliding_window_size and halves after every stride > 1 conv; its strides
+ * must make the same frame as the decoder's. */
+static int derive_encoder(cctx *c, const cJSON *tk, vox_config *cfg) {
+    static const char *keys[3] = {"encoder_transformer_lengths_str", "encoder_convs_kernels_str",
+                                  "encoder_convs_strides_str"};
+    const char *TK = "multimodal.audio_tokenizer_args";
+    int *lists[3] = {cfg->codec.enc_transformer_lengths, cfg->codec.enc_conv_kernels,
+                     cfg->codec.enc_conv_strides};
+    const int *dec[3] = {cfg->codec.transformer_lengths, cfg->codec.conv_kernels,
+                         cfg->codec.conv_strides};
+    const int n = cfg->codec.n_stages;
+    int counts[3], rc;
+    for (int k = 0; k < 3; k++) {
+        if (cJSON_GetObjectItemCaseSensitive(tk, keys[k])) {
+            if ((rc = get_int_list(c, tk, TK, keys[k], k == 0 ? 0 : 1, lists[k], &counts[k])))
+                return rc;
+        } else {
+            for (int i = 0; i < n; i++) lists[k][i] = dec[k][n - 1 - i];
+            counts[k] = n;
+        }
+    }
+    if (counts[0] != counts[1] || counts[0] != counts[2])
+        return vox_fail(c->err, VOX_E_FORMAT,
+                        "%s: %s: the encoder's transformer lengths, conv kernels and conv strides "
+                        "have %d, %d and %d entries (must be equal; a missing encoder_*_str is the "
+                        "decoder's list reversed)", c->path, TK, counts[0], counts[1], counts[2]);
+    cfg->codec.enc_n_stages = counts[0];
+    long long prod = 1;
+    int w = cfg->codec.attn_sliding_window_size;
+    for (int i = 0; i < cfg->codec.enc_n_stages; i++) {
+        const int s = cfg->codec.enc_conv_strides[i];
+        cfg->codec.enc_window[i] = w;
+        if (s > 1 && cfg->codec.half_attn_window_upon_downsampling) w /= 2;
+        if (cfg->codec.enc_conv_kernels[i] < s)
+            return vox_fail(c->err, VOX_E_FORMAT, "%s: %s: encoder conv %d has kernel %d < stride %d",
+                            c->path, TK, i, cfg->codec.enc_conv_kernels[i], s);
+        prod *= s;
+        if (prod > 1000000000LL)
+            return vox_fail(c->err, VOX_E_FORMAT, "%s: %s: the encoder's strides overflow", c->path, TK);
+    }
+    long long up = 1;
+    for (int i = 0; i < n; i++) up *= cfg->codec.conv_strides[i];
+    if (prod != up)
+        return vox_fail(c->err, VOX_E_FORMAT,
+                        "%s: %s: the encoder's strides downsample by %lld, the decoder's upsample by "
+                        "%lld (must be equal)", c->path, TK, prod, up);
+    if (cfg->codec.enc_n_stages > 0 && w < 1)
+        return vox_fail(c->err, VOX_E_FORMAT,
+                        "%s: %s.attn_sliding_window_size %d is too small to halve at every encoder "
+                        "stride > 1", c->path, TK, cfg->codec.attn_sliding_window_size);
+    return VOX_OK;
+}
+
 static int parse_root(cctx *c, const cJSON *root, vox_config *cfg) {
     int rc;
     double d;
@@ -373,6 +429,7 @@ static int parse_root(cctx *c, const cJSON *root, vox_config *cfg) {
                         c->path, TK, nl, nk, ns);
     cfg->codec.n_stages = nl;
     if ((rc = derive_windows(c, cfg))) return rc;
+    if ((rc = derive_encoder(c, tk, cfg))) return rc;
     long long spf = cfg->codec.patch_size;
     for (int i = 0; i < ns; i++) {
         spf *= cfg->codec.conv_strides[i];

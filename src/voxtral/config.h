@@ -57,6 +57,14 @@ typedef struct vox_config {
         int window[VOX_MAX_CODEC_STAGES];               /* derived attention window W per stage (§6.2) */
         int samples_per_frame;                          /* patch_size * prod(strides) = 1920 */
         int has_encoder_keys;                           /* any encoder_* key present */
+        /* encoder (§7): encoder_{transformer_lengths,convs_kernels,convs_strides}_str
+         * when present, else the decoder's lists reversed (official: 2,2,2,2 /
+         * 4,4,4,3 / 2,2,2,1); stage i = transformer (window enc_window[i]) then conv */
+        int enc_n_stages;
+        int enc_transformer_lengths[VOX_MAX_CODEC_STAGES];
+        int enc_conv_kernels[VOX_MAX_CODEC_STAGES];
+        int enc_conv_strides[VOX_MAX_CODEC_STAGES];
+        int enc_window[VOX_MAX_CODEC_STAGES];           /* 16, 8, 4, 2 */
     } codec;
 
     /* preset voice names, in params.json order (audio_tokenizer_args.voice) */

@@ -124,6 +124,10 @@ struct voxtts_model {
     float *inv_freq;
     float *tproj;
     int tproj_steps;
+
+    /* codec encoder (§7, encoder.c): NULL unless the checkpoint has its tensors
+     * or a file was attached */
+    struct vox_encoder *enc;
 };
 
 struct voxtts_tokenizer {
@@ -137,6 +141,17 @@ int vox_model_finish_load(voxtts_model *m, int n_threads, vox_error *err);
 /* ---- weights.c ---- */
 int vox_weights_load(voxtts_model *m, vox_error *err);
 void vox_weights_free(voxtts_model *m);
+/* One codec transformer layer's tensors `prefix`attention.wq.weight ... from src
+ * (shapes from the codec args); free with vox_codec_layer_free. */
+int vox_codec_layer_load(const voxtts_model *m, const vox_source *src, const char *prefix,
+                         vox_codec_layer_w *l, vox_error *err);
+void vox_codec_layer_free(vox_codec_layer_w *l);
+/* The codec convolution `prefix`.conv from src, weight norm folded (§6.3), as taps
+ * [k][out_ch][in_ch] (*taps malloc'd).  Stored [out][in][k], or [in][out][k] when
+ * transposed. */
+int vox_codec_conv_load(const voxtts_model *m, const vox_source *src, const char *prefix,
+                        int transposed, int64_t in_ch, int64_t out_ch, int64_t k, float **taps,
+                        vox_error *err);
 
 /* ---- backbone.c: LLM with KV cache (§3) ---- */
 typedef struct vox_llm_state {
@@ -231,11 +246,7 @@ int vox_voice_select(voxtts_model *m, const voxtts_synth_params *p, vox_voice_se
                      vox_error *err);
 /* The selection of preset i. */
 int vox_voice_select_preset(voxtts_model *m, int voice, vox_voice_sel *sel, vox_error *err);
-/* Voice rows from T frames of offset codes (§4) followed by the END frame
- * [1, 0, ..., 0] (§7 step 8): *rows malloc'd [(T+1)][D].  Codes are checked. */
-int vox_voice_rows_from_codes(voxtts_model *m, const int32_t *codes, int T, float **rows,
-                              vox_error *err);
-/* SHA-256 of the model's identity for voices (see voice_rows.c), cached in m. */
+/* SHA-256 of the model's identity for voices (see fingerprint.c), cached in m. */
 int vox_model_fingerprint(voxtts_model *m, uint8_t out[32], vox_error *err);
 
 /* ---- prompt.c (§2) ---- */
@@ -254,6 +265,11 @@ int vox_prompt_embeddings_sel(voxtts_model *m, const int32_t *ids, size_t n,
                               const vox_voice_sel *v, float **emb, vox_error *err);
 /* e[D] = sum_c E_audio[offset_c + codes[c]] (§4); codes must be valid. */
 void vox_embed_frame(const voxtts_model *m, const int32_t *codes, float *e, float *tmp);
+/* Voice rows of a clip's codes (§4, §7 step 8): offset codes [T][n_codebooks]
+ * (real codes, 2..) -> *rows malloc'd [T+1][dim]: each frame's summed embedding,
+ * then the END frame [1, 0, ..., 0] (semantic END, acoustic EMPTY).  (voice.c) */
+int vox_voice_rows_from_codes(voxtts_model *m, const int32_t *codes, int T, float **rows,
+                              vox_error *err);
 /* Check offset codes: semantic in [lo, S+2), acoustic in [lo, L+2); frame index for messages. */
 int vox_check_codes(const voxtts_model *m, const int32_t *codes, int n_frames, int lo,
                     vox_error *err);

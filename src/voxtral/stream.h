@@ -47,6 +47,24 @@ void vox_codec_ws_start(vox_codec_ws *w, int alibi_press, int window_w_keys);
 int vox_codec_decode_next(vox_codec_ws *w, const int32_t *codes, int n_frames, int final,
                           float *wave, vox_error *err);
 
+/* ---- codec.c: whole sequences at any rate (the encoder, encoder.c, §7) ---- */
+/* A workspace for the transformer layers on up to `rows` rows, windows up to
+ * w_max (ALiBi and window as the official code, §6.4). */
+int vox_codec_ws_rows(const voxtts_model *m, int rows, int channels, int k_max, int w_max,
+                      vox_codec_ws **out, vox_error *err);
+/* n_layers codec transformer layers (§6.4) with window W on x [T][dim] in place,
+ * the sequence starting at row 0 (workspaces from vox_codec_ws_rows only). */
+int vox_codec_ws_layers(vox_codec_ws *w, const vox_codec_layer_w *layers, int n_layers,
+                        int window, float *x, int T, vox_error *err);
+/* y[T][out_ch] = sum_j tap_j · pad[t*s + j] for taps [k][out_ch][in_ch] over padded
+ * rows pad[(T-1)*s + k][in_ch]; tmp [T][out_ch] scratch; gather [T][in_ch]
+ * scratch, used only when s > 1. */
+void vox_codec_conv_rows(const voxtts_model *m, const float *taps, int k, int s, int in_ch,
+                         int out_ch, const float *pad, int T, float *y, float *tmp, float *gather);
+/* The n rows of a reflect left pad of x [T][C] (§6.3): x[n], x[n-1], ..., x[1];
+ * where the mirror runs past the end (T <= n) zeros, as VO's pad1d. */
+void vox_codec_reflect_pad(const float *x, int T, int C, int n, float *pad);
+
 /* ---- stream.c: the emission schedule ---- */
 #define VOX_STREAM_FIRST_CHUNK 5   /* frames per emission while <= 25 frames exist */
 #define VOX_STREAM_CHUNK 25        /* frames per emission afterwards */

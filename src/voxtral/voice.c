@@ -15,7 +15,9 @@
  * vox_voice_select picks what a request speaks with: a voice of one's own
  * (voxtts_voice, voice_api.c) when the request carries one, else the preset.
  * A voice with codes must have been embedded by this model's table (its stored
- * fingerprint); rows of the wrong width are refused. */
+ * fingerprint); rows of the wrong width are refused.
+ *
+ * A cloned voice's rows come from a clip's codes (vox_voice_rows_from_codes). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,5 +186,38 @@ int vox_voice_select(voxtts_model *m, const voxtts_synth_params *p, vox_voice_se
     sel->name = v->info.name;
     sel->preset = -1;
     sel->key = v->key;
+    return VOX_OK;
+}
+
+/* Rows of a cloned voice (§4, §7 step 8): one summed code embedding per frame,
+ * then the END frame [1, 0, ..., 0] (END_AUDIO semantic, EMPTY acoustic: raw
+ * specials, no +2), as VO appends after an encoded clip. */
+int vox_voice_rows_from_codes(voxtts_model *m, const int32_t *codes, int T, float **rows,
+                              vox_error *err) {
+    if (rows) *rows = NULL;
+    if (!m || !rows || (T > 0 && !codes))
+        return vox_fail(err, VOX_E_ARG, "voice rows: model, codes and rows must be given");
+    if (T < 1 || T > (1 << 24))
+        return vox_fail(err, VOX_E_ARG, "voice rows: %d frames of codes (need 1..%d)", T, 1 << 24);
+    /* real codes only: the END frame is appended here */
+    int rc = vox_check_codes(m, codes, T, 2, err);
+    if (rc) return rc;
+    const int D = m->cfg.llm.dim, ncb = m->cfg.n_codebooks;
+    float *out = malloc(sizeof(float) * (size_t)(T + 1) * (size_t)D);
+    float *tmp = malloc(sizeof(float) * (size_t)D);
+    int32_t *end = calloc((size_t)ncb, sizeof *end);
+    if (!out || !tmp || !end) {
+        free(out);
+        free(tmp);
+        free(end);
+        return vox_fail(err, VOX_E_NOMEM, "voice rows: out of memory for %d frames", T);
+    }
+    for (int t = 0; t < T; t++)
+        vox_embed_frame(m, codes + (size_t)t * ncb, out + (size_t)t * D, tmp);
+    end[0] = 1; /* END_AUDIO; acoustic EMPTY_AUDIO = 0 */
+    vox_embed_frame(m, end, out + (size_t)T * D, tmp);
+    free(tmp);
+    free(end);
+    *rows = out;
     return VOX_OK;
 }

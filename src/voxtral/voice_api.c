@@ -4,7 +4,7 @@
  * the accessors.  Cloning from audio is in voice_clone.c.
  *
  * A voice with codes has its rows embedded by a model (vox_voice_rows_from_codes)
- * and records that model's fingerprint (voice_rows.c).  Loading it with another
+ * and records that model's fingerprint (fingerprint.c).  Loading it with another
  * model embeds the codes again with that model's table, so a voice made with
  * the BF16 checkpoint also serves its quantized GGUF; a voice without codes
  * (imported rows) is used as it is and must only have the model's width. */

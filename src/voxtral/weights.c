@@ -24,17 +24,22 @@
 #include "tensor/kernels.h"
 #include "voxtral/model.h"
 
+static int expect_in(const vox_source *src, const char *name, int ndim, int64_t d0, int64_t d1,
+                     int64_t d2, const vox_tensor **out, vox_error *err) {
+    int64_t shape[3] = {d0, d1, d2};
+    return vox_source_expect(src, name, ndim, shape, out, err);
+}
+
 static int expect(voxtts_model *m, const char *name, int ndim, int64_t d0, int64_t d1, int64_t d2,
                   const vox_tensor **out, vox_error *err) {
-    int64_t shape[3] = {d0, d1, d2};
-    return vox_source_expect(m->src, name, ndim, shape, out, err);
+    return expect_in(m->src, name, ndim, d0, d1, d2, out, err);
 }
 
 /* Find a tensor and convert it to a malloc'd f32 array. */
-static int expect_f32(voxtts_model *m, const char *name, int ndim, int64_t d0, int64_t d1,
-                      int64_t d2, float **out, vox_error *err) {
+static int expect_f32_in(const vox_source *src, const char *name, int ndim, int64_t d0,
+                         int64_t d1, int64_t d2, float **out, vox_error *err) {
     const vox_tensor *t;
-    int rc = expect(m, name, ndim, d0, d1, d2, &t, err);
+    int rc = expect_in(src, name, ndim, d0, d1, d2, &t, err);
     if (rc) return rc;
     int64_t n = vox_tensor_numel(t);
     float *f = malloc((size_t)(n > 0 ? n : 1) * sizeof *f);
@@ -42,6 +47,11 @@ static int expect_f32(voxtts_model *m, const char *name, int ndim, int64_t d0, i
     vox_tensor_to_f32(t, f);
     *out = f;
     return VOX_OK;
+}
+
+static int expect_f32(voxtts_model *m, const char *name, int ndim, int64_t d0, int64_t d1,
+                      int64_t d2, float **out, vox_error *err) {
+    return expect_f32_in(m->src, name, ndim, d0, d1, d2, out, err);
 }
 
 static int load_block(voxtts_model *m, const char *prefix, const vox_transformer_cfg *c,
@@ -91,8 +101,8 @@ static int pack_block(voxtts_model *m, vox_block_w *b, int rows, vox_error *err)
     return VOX_OK;
 }
 
-static int load_codec_layer(voxtts_model *m, const char *prefix, vox_codec_layer_w *l,
-                            vox_error *err) {
+int vox_codec_layer_load(const voxtts_model *m, const vox_source *src, const char *prefix,
+                         vox_codec_layer_w *l, vox_error *err) {
     const vox_config *cfg = &m->cfg;
     char name[256];
     const int64_t D = cfg->codec.dim, q = (int64_t)cfg->codec.n_heads * cfg->codec.head_dim,
@@ -101,10 +111,10 @@ static int load_codec_layer(voxtts_model *m, const char *prefix, vox_codec_layer
     int rc;
 #define MAT(field, suffix, rows, cols)                                               \
     snprintf(name, sizeof name, "%s%s", prefix, suffix);                             \
-    if ((rc = expect(m, name, 2, rows, cols, 0, &l->field, err))) return rc;
+    if ((rc = expect_in(src, name, 2, rows, cols, 0, &l->field, err))) return rc;
 #define VEC(field, suffix, n)                                                        \
     snprintf(name, sizeof name, "%s%s", prefix, suffix);                             \
-    if ((rc = expect_f32(m, name, 1, n, 0, 0, &l->field, err))) return rc;
+    if ((rc = expect_f32_in(src, name, 1, n, 0, 0, &l->field, err))) return rc;
     MAT(wq, "attention.wq.weight", q, D)
     MAT(wk, "attention.wk.weight", kv, D)
     MAT(wv, "attention.wv.weight", kv, D)
@@ -127,7 +137,7 @@ static int load_codec_layer(voxtts_model *m, const char *prefix, vox_codec_layer
     return VOX_OK;
 }
 
-static void free_codec_layer(vox_codec_layer_w *l) {
+void vox_codec_layer_free(vox_codec_layer_w *l) {
     free(l->attention_norm);
     free(l->ffn_norm);
     free(l->q_norm);
@@ -140,8 +150,9 @@ static void free_codec_layer(vox_codec_layer_w *l) {
  * [a0][a1][k] = [out][in][k] (Conv1d) or [in][out][k] (ConvTranspose1d), fold
  * W = g·v/||v|| with the norm over axes 1,2 per axis-0 index, no epsilon (§6.3),
  * and rearrange into taps [k][out][in]. */
-static int load_conv(voxtts_model *m, const char *prefix, int transposed, int64_t in_ch,
-                     int64_t out_ch, int64_t k, float **taps_out, vox_error *err) {
+int vox_codec_conv_load(const voxtts_model *m, const vox_source *src, const char *prefix,
+                        int transposed, int64_t in_ch, int64_t out_ch, int64_t k, float **taps_out,
+                        vox_error *err) {
     char name[256];
     int64_t a0 = transposed ? in_ch : out_ch, a1 = transposed ? out_ch : in_ch;
     size_t n = (size_t)(a0 * a1 * k);
@@ -149,9 +160,9 @@ static int load_conv(voxtts_model *m, const char *prefix, int transposed, int64_
     int rc;
     if (m->cfg.codec.conv_weight_norm) {
         snprintf(name, sizeof name, "%s.conv.parametrizations.weight.original1", prefix);
-        if ((rc = expect_f32(m, name, 3, a0, a1, k, &v, err))) goto out;
+        if ((rc = expect_f32_in(src, name, 3, a0, a1, k, &v, err))) goto out;
         snprintf(name, sizeof name, "%s.conv.parametrizations.weight.original0", prefix);
-        if ((rc = expect_f32(m, name, 3, a0, 1, 1, &g, err))) goto out;
+        if ((rc = expect_f32_in(src, name, 3, a0, 1, 1, &g, err))) goto out;
         for (int64_t i = 0; i < a0; i++) {
             float *vi = v + (size_t)(i * a1 * k);
             double ss = 0.0;
@@ -159,7 +170,7 @@ static int load_conv(voxtts_model *m, const char *prefix, int transposed, int64_
             if (!(ss > 0.0)) {
                 rc = vox_fail(err, VOX_E_FORMAT,
                               "%s: weight-norm direction v is zero for index %lld (file %s)", name,
-                              (long long)i, vox_source_label(m->src));
+                              (long long)i, vox_source_label(src));
                 goto out;
             }
             double scale = (double)g[i] / sqrt(ss);
@@ -167,7 +178,7 @@ static int load_conv(voxtts_model *m, const char *prefix, int transposed, int64_
         }
     } else {
         snprintf(name, sizeof name, "%s.conv.weight", prefix);
-        if ((rc = expect_f32(m, name, 3, a0, a1, k, &v, err))) goto out;
+        if ((rc = expect_f32_in(src, name, 3, a0, a1, k, &v, err))) goto out;
     }
     taps = malloc(n * sizeof *taps);
     if (!taps) {
@@ -342,8 +353,8 @@ int vox_weights_load(voxtts_model *m, vox_error *err) {
         st->out_ch = (int)Dc;
         st->window = windows[i];
         snprintf(prefix, sizeof prefix, "audio_tokenizer.decoder_blocks.%d", 2 * i);
-        if ((rc = load_conv(m, prefix, st->transposed, st->in_ch, st->out_ch, st->kernel,
-                            &st->taps, err)))
+        if ((rc = vox_codec_conv_load(m, m->src, prefix, st->transposed, st->in_ch, st->out_ch,
+                                      st->kernel, &st->taps, err)))
             return rc;
         st->n_layers = c->codec.transformer_lengths[i];
         st->layers = calloc((size_t)(st->n_layers > 0 ? st->n_layers : 1), sizeof *st->layers);
@@ -351,12 +362,12 @@ int vox_weights_load(voxtts_model *m, vox_error *err) {
         for (int j = 0; j < st->n_layers; j++) {
             snprintf(prefix, sizeof prefix, "audio_tokenizer.decoder_blocks.%d.layers.%d.",
                      2 * i + 1, j);
-            if ((rc = load_codec_layer(m, prefix, &st->layers[j], err))) return rc;
+            if ((rc = vox_codec_layer_load(m, m->src, prefix, &st->layers[j], err))) return rc;
         }
     }
     w->out_kernel = c->codec.patch_proj_kernel_size;
-    return load_conv(m, "audio_tokenizer.output_proj", 0, Dc, c->codec.patch_size, w->out_kernel,
-                     &w->out_taps, err);
+    return vox_codec_conv_load(m, m->src, "audio_tokenizer.output_proj", 0, Dc,
+                               c->codec.patch_size, w->out_kernel, &w->out_taps, err);
 }
 
 void vox_weights_free(voxtts_model *m) {
@@ -374,7 +385,7 @@ void vox_weights_free(voxtts_model *m) {
         vox_codec_stage_w *st = &w->stages[i];
         free(st->taps);
         if (st->layers)
-            for (int j = 0; j < st->n_layers; j++) free_codec_layer(&st->layers[j]);
+            for (int j = 0; j < st->n_layers; j++) vox_codec_layer_free(&st->layers[j]);
         free(st->layers);
     }
     free(w->out_taps);

@@ -17,6 +17,7 @@ check() { if eval "$2"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL
 u16() { od -An -tu2 -j"$2" -N2 "$1" | tr -d ' '; }
 u32() { od -An -tu4 -j"$2" -N4 "$1" | tr -d ' '; }
 
+ST=consolidated.safetensors
 VOICE=$("$VOX" -m "$MODEL" --list-voices | head -n 1)
 check "--list-voices lists the preset voices" '[ -n "$VOICE" ]'
 NV=$("$VOX" -m "$MODEL" --list-voices | wc -l)
@@ -145,8 +146,48 @@ expect_fail "bad --max-frames" "max-frames" synth "$MODEL" --max-frames zero "Hi
 expect_fail "missing text file" "cannot open" "$VOX" -m "$MODEL" -o "$tmp/out.wav" -f "$tmp/none.txt"
 expect_fail "unwritable output" "cannot write|No such" "$VOX" -m "$MODEL" -v "$VOICE" --max-frames 2 -o "$tmp/no/dir/out.wav" "Hi"
 
+# debug encode / voice-rows (codec encoder, docs/MODEL.md §7): inputs from the goldens
+G=tests/golden/tiny-a
+ENC="$MODEL/encoder.safetensors"
+"$VOX" debug encode -m "$MODEL" --encoder "$ENC" --audio $G/encode_odd/audio.npy --out "$tmp/codes.npy" 2>/dev/null; rc=$?
+check "debug encode writes codes" '[ $rc -eq 0 ] && cmp -s "$tmp/codes.npy" $G/encode_odd/expected.npy'
+"$VOX" debug voice-rows -m "$MODEL" --codes "$tmp/codes.npy" --out "$tmp/rows.npy" 2>/dev/null; rc=$?
+check "debug voice-rows writes rows" '[ $rc -eq 0 ] && [ -s "$tmp/rows.npy" ]'
+# the encoder's tensors inside the checkpoint, and inside GGUFs made from it: found without --encoder
+mkdir "$tmp/me"; cp -r "$MODEL/params.json" "$MODEL/tekken.json" "$MODEL/voice_embedding" "$tmp/me/"
+"$EDIT" "$MODEL/$ST" "$tmp/me/$ST" merge "$ENC"
+"$VOX" debug encode -m "$tmp/me" --audio $G/encode_odd/audio.npy --out "$tmp/codes2.npy" 2>/dev/null; rc=$?
+check "encoder inside the checkpoint: same codes without --encoder" '[ $rc -eq 0 ] && cmp -s "$tmp/codes2.npy" $G/encode_odd/expected.npy'
+"$VOX" quantize "$tmp/me" "$tmp/me.gguf" --type bf16 >/dev/null 2>&1
+"$VOX" debug encode -m "$tmp/me.gguf" --audio $G/encode_odd/audio.npy --out "$tmp/codes3.npy" 2>/dev/null; rc=$?
+check "encoder inside a bf16 GGUF: same codes without --encoder" '[ $rc -eq 0 ] && cmp -s "$tmp/codes3.npy" $G/encode_odd/expected.npy'
+"$VOX" quantize "$tmp/me" "$tmp/me8.gguf" --type q8_0 >/dev/null 2>&1
+"$VOX" debug encode -m "$tmp/me8.gguf" --audio $G/encode_odd/audio.npy --out "$tmp/codes4.npy" 2>/dev/null; rc=$?
+check "encoder inside a q8_0 GGUF: codes of the same shape" '[ $rc -eq 0 ] && [ "$(stat -c %s "$tmp/codes4.npy")" = "$(stat -c %s $G/encode_odd/expected.npy)" ]'
+"$EDIT" "$tmp/me/$ST" "$tmp/me/x.st" drop audio_tokenizer.encoder_blocks.2.layers.0.attention.wv.weight && mv "$tmp/me/x.st" "$tmp/me/$ST"
+expect_fail "checkpoint with an incomplete encoder" "encoder_blocks.2.layers.0.attention.wv.weight" synth "$tmp/me" "Hi"
+# an empty float32 .npy (shape (0,)), written by hand: v1.0 header padded to 128 bytes
+hdr="{'descr': '<f4', 'fortran_order': False, 'shape': (0,), }"
+hpad=$((128 - 10 - ${#hdr} - 1))
+{ printf '\223NUMPY\001\000'; printf "\\$(printf %03o $((hpad + ${#hdr} + 1)))\\000"; printf '%s' "$hdr"
+  printf '%*s' $hpad ''; printf '\n'; } > "$tmp/empty.npy"
+enc() { "$VOX" debug encode -m "$MODEL" --out "$tmp/out.wav" "$@"; }
+expect_fail "encode: empty audio" "no samples" enc --encoder "$ENC" --audio "$tmp/empty.npy"
+expect_fail "encode: 2-D audio" "1-D|dimensions" enc --encoder "$ENC" --audio $G/voice_rows_odd/expected.npy
+expect_fail "encode: int32 audio" "float32" enc --encoder "$ENC" --audio $G/voice_rows_odd/codes.npy
+expect_fail "encode: no --audio" "--audio" enc --encoder "$ENC"
+expect_fail "encode: model without an encoder" "encoder" enc --audio $G/encode_odd/audio.npy
+expect_fail "encode: --encoder without encoder tensors" "none of" enc --encoder "$MODEL/$ST" --audio $G/encode_odd/audio.npy
+expect_fail "encode: --encoder missing" "nope.safetensors" enc --encoder "$tmp/nope.safetensors" --audio $G/encode_odd/audio.npy
+"$EDIT" "$ENC" "$tmp/enc.safetensors" drop audio_tokenizer.encoder_blocks.5.conv.parametrizations.weight.original0
+expect_fail "encode: --encoder lacking a tensor" "encoder_blocks.5.conv.parametrizations.weight.original0" enc --encoder "$tmp/enc.safetensors" --audio $G/encode_odd/audio.npy
+"$EDIT" "$ENC" "$tmp/enc.safetensors" transpose audio_tokenizer.encoder_blocks.0.layers.1.feed_forward.w1.weight
+expect_fail "encode: --encoder with a misshapen tensor" "encoder_blocks.0.layers.1.feed_forward.w1.weight" enc --encoder "$tmp/enc.safetensors" --audio $G/encode_odd/audio.npy
+vrows() { "$VOX" debug voice-rows -m "$MODEL" --out "$tmp/out.wav" "$@"; }
+expect_fail "voice-rows: codes of another model" "shape" vrows --codes tests/golden/tiny-b/voice_rows_odd/codes.npy
+expect_fail "voice-rows: float codes" "int32" vrows --codes $G/encode_odd/audio.npy
+
 broken() { rm -rf "$tmp/bm"; cp -r "$MODEL" "$tmp/bm"; }
-ST=consolidated.safetensors
 T_NORM=norm.weight
 T_WQ=layers.0.feed_forward.w1.weight
 broken; head -c 6 "$MODEL/$ST" > "$tmp/bm/$ST"

@@ -5,7 +5,8 @@
 #   BUILD_DIR  holds voxtts and tools/npycmp (default: build)
 #   FILTER     only cases whose "<checkpoint>/<case>" contains this string
 # For each tests/golden/<ckpt>/<case>/cmd: substitute {MODEL} (tests/models/<ckpt>),
-# {CASE} (the case dir) and {OUT} (a temporary .npy), run BUILD_DIR/voxtts debug
+# {MODELDIR} (always tests/models/<ckpt>: files beside the checkpoint, such as
+# encoder.safetensors), {CASE} (the case dir) and {OUT} (a temporary .npy), run BUILD_DIR/voxtts debug
 # with those arguments, and compare: expected.txt against stdout (trailing
 # newlines ignored), expected.npy with npycmp (float32 rel err <= 1e-4, int32
 # identical).  One line per case, then "golden: N passed, M failed"; exit 1 on
@@ -45,6 +46,7 @@ for cmdfile in "$ROOT"/tests/golden/*/*/cmd; do
     [ -n "${!override:-}" ] && model=${!override}
     out=$TMP/${name//\//_}.npy
     line=$(head -n 1 "$cmdfile")
+    line=${line//\{MODELDIR\}/$ROOT/tests/models/$ckpt}
     line=${line//\{MODEL\}/$model}
     line=${line//\{CASE\}/$casedir}
     line=${line//\{OUT\}/$out}

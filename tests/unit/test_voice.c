@@ -1,5 +1,5 @@
 /* test_voice.c — voices of one's own (include/voxtts.h "voices", voice_file.c,
- * voice_api.c, voice_rows.c) on the tiny checkpoints tests/models/tiny-a and
+ * voice_api.c, fingerprint.c) on the tiny checkpoints tests/models/tiny-a and
  * tiny-b (a missing fixture fails).
  *
  * Rows from codes are the §4 sums plus the END frame; the voice file round trips

@@ -1,11 +1,6 @@
-/* voice_rows.c — voice rows from codec codes, and the model fingerprint voices
- * are tied to.
- *
- * Rows (docs/MODEL.md §4, §7 step 8): for each of the T frames of offset codes
- * the sum of the n_codebooks audio-embedding rows E_audio[offset_c + code_c],
- * then one END frame: semantic END_AUDIO (1) and every acoustic code EMPTY_AUDIO
- * (raw 0, not offset), embedded the same way.  N = T + 1 rows, matching the
- * cloning prompt's ceil(len/1920) + 1 placeholders (§2.2).
+/* fingerprint.c — the model fingerprint that voices of one's own are tied to
+ * (their rows are sums of the audio-embedding table's rows, docs/MODEL.md §4;
+ * vox_voice_rows_from_codes in voice.c makes them).
  *
  * Fingerprint: SHA-256 over the text
  *   "voxtts-model-fingerprint-1\n"
@@ -22,33 +17,6 @@
 
 #include "base/sha256.h"
 #include "voxtral/model.h"
-
-int vox_voice_rows_from_codes(voxtts_model *m, const int32_t *codes, int T, float **rows,
-                              vox_error *err) {
-    *rows = NULL;
-    const int K = m->cfg.n_codebooks, D = m->cfg.llm.dim;
-    if (T < 1) return vox_fail(err, VOX_E_ARG, "a voice needs at least one frame of codes");
-    if (!codes) return vox_fail(err, VOX_E_ARG, "codes are NULL");
-    int rc = vox_check_codes(m, codes, T, 2, err);
-    if (rc) return rc;
-    float *r = malloc(sizeof(float) * ((size_t)T + 1) * (size_t)D);
-    float *tmp = malloc(sizeof(float) * (size_t)D);
-    int32_t *end = calloc((size_t)K, sizeof *end);
-    if (!r || !tmp || !end) {
-        free(r);
-        free(tmp);
-        free(end);
-        return vox_fail(err, VOX_E_NOMEM, "out of memory for %d voice rows", T + 1);
-    }
-    for (int f = 0; f < T; f++)
-        vox_embed_frame(m, codes + (size_t)f * K, r + (size_t)f * D, tmp);
-    end[0] = 1; /* END_AUDIO; acoustic codebooks EMPTY_AUDIO = 0 */
-    vox_embed_frame(m, end, r + (size_t)T * D, tmp);
-    free(tmp);
-    free(end);
-    *rows = r;
-    return VOX_OK;
-}
 
 int vox_model_fingerprint(voxtts_model *m, uint8_t out[32], vox_error *err) {
     if (m->fingerprint_done) {

@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "voxtral/codec_impl.h"
 #include "voxtral/model.h"
 #include "voxtral/stream.h"
 
@@ -110,14 +111,13 @@ static int conv_keep(const vox_codec_stage_w *st) {
     return st->transposed ? (st->kernel - 1) / st->stride : st->kernel - 1;
 }
 
-static float *alloc2(size_t a, size_t b) {
+float *vox_codec_alloc2(size_t a, size_t b) {
     if (a == 0 || b == 0) return malloc(sizeof(float));
     if (b > SIZE_MAX / sizeof(float) / a) return NULL;
     return malloc(a * b * sizeof(float));
 }
 
-/* Tap j of a folded conv as a [out][in] f32 matrix view. */
-static vox_tensor tap_view(const float *taps, int j, int out_ch, int in_ch) {
+vox_tensor vox_codec_tap_view(const float *taps, int j, int out_ch, int in_ch) {
     vox_tensor t;
     memset(&t, 0, sizeof t);
     t.dtype = VOX_F32;
@@ -132,7 +132,7 @@ static vox_tensor tap_view(const float *taps, int j, int out_ch, int in_ch) {
 void vox_codec_conv_rows(const voxtts_model *m, const float *taps, int k, int s, int in_ch,
                          int out_ch, const float *pad, int T, float *y, float *tmp, float *gather) {
     for (int j = 0; j < k; j++) {
-        vox_tensor W = tap_view(taps, j, out_ch, in_ch);
+        vox_tensor W = vox_codec_tap_view(taps, j, out_ch, in_ch);
         const float *src = pad + (size_t)j * in_ch;
         if (s != 1) { /* rows j, j+s, j+2s, ... made contiguous */
             for (int t = 0; t < T; t++)
@@ -145,12 +145,6 @@ void vox_codec_conv_rows(const voxtts_model *m, const float *taps, int k, int s,
     }
 }
 
-/* y[T][out] = causal conv of pad rows [T + k - 1][in] (stride 1). */
-static void conv_valid(const voxtts_model *m, const float *taps, int k, int in_ch, int out_ch,
-                       const float *pad, int T, float *y, float *tmp) {
-    vox_codec_conv_rows(m, taps, k, 1, in_ch, out_ch, pad, T, y, tmp, NULL);
-}
-
 void vox_codec_reflect_pad(const float *x, int T, int C, int n, float *pad) {
     for (int p = 0; p < n; p++) {
         const int src = n - p;
@@ -158,6 +152,69 @@ void vox_codec_reflect_pad(const float *x, int T, int C, int n, float *pad) {
             memcpy(pad + (size_t)p * C, x + (size_t)src * C, sizeof(float) * (size_t)C);
         else
             memset(pad + (size_t)p * C, 0, sizeof(float) * (size_t)C);
+    }
+}
+
+void vox_codec_conv_valid(const voxtts_model *m, const float *taps, int k, int in_ch, int out_ch,
+                          const float *pad, int T, float *y, float *tmp) {
+    for (int j = 0; j < k; j++) {
+        vox_tensor W = vox_codec_tap_view(taps, j, out_ch, in_ch);
+        vox_matmul_pool(m->pool, &W, pad + (size_t)j * in_ch, T, j == 0 ? y : tmp);
+        if (j > 0) vox_add(y, tmp, T * out_ch);
+    }
+}
+
+void vox_codec_conv_transpose(const voxtts_model *m, const float *taps, int k, int s, int in_ch,
+                              int out_ch, const float *x, int have, int nc, int T2, float *y,
+                              float *tmp) {
+    memset(y, 0, sizeof(float) * (size_t)T2 * out_ch);
+    for (int j = 0; j < k; j++) {
+        vox_tensor W = vox_codec_tap_view(taps, j, out_ch, in_ch);
+        vox_matmul_pool(m->pool, &W, x, have, tmp);
+        for (int t = 0; t < have; t++) {
+            const int pos = (t - nc) * s + j; /* relative to the first new output row */
+            if (pos >= 0 && pos < T2)
+                vox_add(y + (size_t)pos * out_ch, tmp + (size_t)t * out_ch, out_ch);
+        }
+    }
+}
+
+void vox_codec_reflect_start(const float *x, int T, int D, int k, float *pad) {
+    for (int p = 0; p < k - 1; p++) {
+        const int src = k - 1 - p;
+        if (src < T)
+            memcpy(pad + (size_t)p * D, x + (size_t)src * D, sizeof(float) * (size_t)D);
+        else
+            memset(pad + (size_t)p * D, 0, sizeof(float) * (size_t)D);
+    }
+}
+
+void vox_codec_slopes(int n_heads, int alibi_press, float *slopes) {
+    for (int h = 0; h < n_heads; h++)
+        slopes[h] = (float)pow(2.0, -8.0 * (double)(h + (alibi_press ? 1 : 0)) / (double)n_heads);
+}
+
+void vox_codec_attn_head(const float *q, const float *k, const float *v, size_t kv_stride, int n,
+                         int hd, float scale, float slope, int d0, float *p, float *out) {
+    for (int j = 0; j < n; j++)
+        p[j] = vox_dot_f32(q, k + (size_t)j * kv_stride, hd) * scale + slope * (float)(j + d0);
+    vox_softmax(p, n);
+    memset(out, 0, sizeof(float) * (size_t)hd);
+    for (int j = 0; j < n; j++) {
+        const float pj = p[j], *vj = v + (size_t)j * kv_stride;
+        for (int d = 0; d < hd; d++) out[d] += pj * vj[d];
+    }
+}
+
+void vox_codec_latent_rows(const voxtts_model *m, const int32_t *codes, int n, float *latent) {
+    const vox_config *c = &m->cfg;
+    const int sd = c->codec.semantic_dim, A = c->n_acoustic_codebook, L = c->acoustic_codebook_size,
+              ncb = c->n_codebooks;
+    for (int f = 0; f < n; f++) {
+        const int32_t *fc = codes + (size_t)f * ncb;
+        float *row = latent + (size_t)f * (sd + A);
+        memcpy(row, m->w.semantic_codebook + (size_t)(fc[0] - 2) * sd, sizeof(float) * (size_t)sd);
+        for (int a = 0; a < A; a++) row[sd + a] = vox_fsq_value(fc[1 + a] - 2, L);
     }
 }
 
@@ -184,22 +241,12 @@ static void codec_attn_run(void *ctx, int64_t begin, int64_t end, int tid) {
     for (int64_t it = begin; it < end; it++) {
         const int i = (int)(it / H), h = (int)(it % H), kvh = h / group;
         const int64_t gi = t->base + i;
-        int64_t lo = gi - t->window + (t->w_keys ? 1 : 0);
-        if (lo < 0) lo = 0;
+        const int64_t lo = vox_codec_key_lo(gi, t->window, t->w_keys);
         const int n = (int)(gi - lo + 1); /* may be 0 with W keys and W = 0 */
-        const float *q = w->q + (size_t)i * qd + (size_t)h * hd;
-        const float slope = w->slopes[h];
-        for (int64_t j = lo; j <= gi; j++)
-            sc[j - lo] = vox_dot_f32(q, w->k + (size_t)(j - first) * kvd + (size_t)kvh * hd, hd) *
-                             t->scale +
-                         slope * (float)(j - gi);
-        vox_softmax(sc, n);
-        float *out = w->att + (size_t)i * qd + (size_t)h * hd;
-        memset(out, 0, sizeof(float) * (size_t)hd);
-        for (int64_t j = lo; j <= gi; j++) {
-            const float p = sc[j - lo], *v = w->v + (size_t)(j - first) * kvd + (size_t)kvh * hd;
-            for (int d = 0; d < hd; d++) out[d] += p * v[d];
-        }
+        const size_t kv0 = (size_t)(lo - first) * kvd + (size_t)kvh * hd;
+        vox_codec_attn_head(w->q + (size_t)i * qd + (size_t)h * hd, w->k + kv0, w->v + kv0, kvd, n,
+                            hd, t->scale, w->slopes[h], (int)(lo - gi), sc,
+                            w->att + (size_t)i * qd + (size_t)h * hd);
     }
 }
 
@@ -313,18 +360,18 @@ static codec_ws *codec_ws_alloc(const voxtts_model *m, int64_t T_max, int64_t C_
     w->m = m;
     w->T_max = (int)T_max;
     w->C_max = (int)C_max;
-    w->x = alloc2((size_t)T_max, (size_t)C_max);
-    w->y = alloc2((size_t)T_max, (size_t)C_max);
-    w->tmp = alloc2((size_t)(T_max + k_max), (size_t)C_max);
-    w->pad = alloc2((size_t)(T_max + k_max), (size_t)C_max);
-    w->q = alloc2((size_t)T_max, (size_t)qd);
-    w->att = alloc2((size_t)T_max, (size_t)qd);
-    w->k = alloc2((size_t)(T_max + W_max), (size_t)kvd);
-    w->v = alloc2((size_t)(T_max + W_max), (size_t)kvd);
-    w->h1 = alloc2(FFN_ROWS, (size_t)c->codec.hidden_dim);
-    w->h3 = alloc2(FFN_ROWS, (size_t)c->codec.hidden_dim);
+    w->x = vox_codec_alloc2((size_t)T_max, (size_t)C_max);
+    w->y = vox_codec_alloc2((size_t)T_max, (size_t)C_max);
+    w->tmp = vox_codec_alloc2((size_t)(T_max + k_max), (size_t)C_max);
+    w->pad = vox_codec_alloc2((size_t)(T_max + k_max), (size_t)C_max);
+    w->q = vox_codec_alloc2((size_t)T_max, (size_t)qd);
+    w->att = vox_codec_alloc2((size_t)T_max, (size_t)qd);
+    w->k = vox_codec_alloc2((size_t)(T_max + W_max), (size_t)kvd);
+    w->v = vox_codec_alloc2((size_t)(T_max + W_max), (size_t)kvd);
+    w->h1 = vox_codec_alloc2(FFN_ROWS, (size_t)c->codec.hidden_dim);
+    w->h3 = vox_codec_alloc2(FFN_ROWS, (size_t)c->codec.hidden_dim);
     w->score_stride = (int)W_max + 1;
-    w->scores = alloc2((size_t)vox_pool_threads(m->pool), (size_t)w->score_stride);
+    w->scores = vox_codec_alloc2((size_t)vox_pool_threads(m->pool), (size_t)w->score_stride);
     if (!(w->x && w->y && w->tmp && w->pad && w->q && w->att && w->k && w->v && w->h1 && w->h3 &&
           w->scores)) {
         vox_codec_ws_free(w);
@@ -347,8 +394,8 @@ int vox_codec_ws_rows(const voxtts_model *m, int rows, int channels, int k_max, 
     codec_ws *w = codec_ws_alloc(m, rows, C_max, k_max, w_max);
     const size_t kvd = (size_t)c->codec.n_kv_heads * (size_t)c->codec.head_dim;
     if (w) {
-        w->k_scratch = alloc2((size_t)w_max, kvd);
-        w->v_scratch = alloc2((size_t)w_max, kvd);
+        w->k_scratch = vox_codec_alloc2((size_t)w_max, kvd);
+        w->v_scratch = vox_codec_alloc2((size_t)w_max, kvd);
     }
     if (!w || !w->k_scratch || !w->v_scratch) {
         vox_codec_ws_free(w);
@@ -400,12 +447,12 @@ int vox_codec_ws_new(const voxtts_model *m, int max_frames, vox_codec_ws **out, 
     for (int i = 0; ok && i < wt->n_stages; i++) {
         const vox_codec_stage_w *st = &wt->stages[i];
         const size_t cache = (size_t)st->n_layers * (size_t)st->window;
-        w->conv_cache[i] = alloc2((size_t)conv_keep(st), (size_t)st->in_ch);
-        w->kc[i] = alloc2(cache, (size_t)kvd);
-        w->vc[i] = alloc2(cache, (size_t)kvd);
+        w->conv_cache[i] = vox_codec_alloc2((size_t)conv_keep(st), (size_t)st->in_ch);
+        w->kc[i] = vox_codec_alloc2(cache, (size_t)kvd);
+        w->vc[i] = vox_codec_alloc2(cache, (size_t)kvd);
         ok = w->conv_cache[i] && w->kc[i] && w->vc[i];
     }
-    if (ok) w->out_cache = alloc2((size_t)(wt->out_kernel - 1), (size_t)D);
+    if (ok) w->out_cache = vox_codec_alloc2((size_t)(wt->out_kernel - 1), (size_t)D);
     if (!ok || !w->out_cache) {
         vox_codec_ws_free(w);
         return vox_fail(err, VOX_E_NOMEM, "codec: out of memory for %d frames", max_frames);
@@ -423,8 +470,7 @@ void vox_codec_ws_free(vox_codec_ws *w) {
 
 void vox_codec_ws_start(vox_codec_ws *w, int alibi_press, int window_w_keys) {
     const int H = w->m->cfg.codec.n_heads;
-    for (int h = 0; h < H; h++)
-        w->slopes[h] = (float)pow(2.0, -8.0 * (double)(h + (alibi_press ? 1 : 0)) / (double)H);
+    vox_codec_slopes(H, alibi_press, w->slopes);
     w->w_keys = window_w_keys ? 1 : 0;
     w->frames_done = 0;
     w->rows_out = 0;
@@ -446,16 +492,9 @@ int vox_codec_decode_next(vox_codec_ws *w, const int32_t *codes, int n_frames, i
                         vox_codec_start_frames(c), n_frames);
     int rc = vox_check_codes(m, codes, n_frames, 2, err);
     if (rc) return rc;
-    const int sd = c->codec.semantic_dim, A = c->n_acoustic_codebook, L = c->acoustic_codebook_size,
-              ncb = c->n_codebooks, D = c->codec.dim, patch = c->codec.patch_size;
-    const int latent = sd + A;
+    const int D = c->codec.dim, patch = c->codec.patch_size;
     /* latent (§6.1), one row per frame */
-    for (int f = 0; f < n_frames; f++) {
-        const int32_t *fc = codes + (size_t)f * ncb;
-        float *row = w->x + (size_t)f * latent;
-        memcpy(row, wt->semantic_codebook + (size_t)(fc[0] - 2) * sd, sizeof(float) * (size_t)sd);
-        for (int a = 0; a < A; a++) row[sd + a] = vox_fsq_value(fc[1 + a] - 2, L);
-    }
+    vox_codec_latent_rows(m, codes, n_frames, w->x);
 
     int T = n_frames;
     for (int i = 0; i < wt->n_stages; i++) {
@@ -480,7 +519,7 @@ int vox_codec_decode_next(vox_codec_ws *w, const int32_t *codes, int n_frames, i
         w->rows_in[i] += T;
         int64_t base; /* rows of this stage's output decoded before this call */
         if (!st->transposed) {
-            conv_valid(m, st->taps, k, cin, st->out_ch, w->pad, T, w->x, w->tmp);
+            vox_codec_conv_valid(m, st->taps, k, cin, st->out_ch, w->pad, T, w->x, w->tmp);
             base = before;
         } else {
             /* CausalConvTranspose1d: y[t*s + j] += W_j^T x[t] over the full
@@ -489,16 +528,8 @@ int vox_codec_decode_next(vox_codec_ws *w, const int32_t *codes, int n_frames, i
              * past the end come back next call from the carried inputs */
             const int s = st->stride, cout = st->out_ch;
             const int T2 = T * s;
-            memset(w->y, 0, sizeof(float) * (size_t)T2 * cout);
-            for (int j = 0; j < k; j++) {
-                vox_tensor W = tap_view(st->taps, j, cout, cin);
-                vox_matmul_pool(m->pool, &W, w->pad, have, w->tmp);
-                for (int t = 0; t < have; t++) {
-                    const int pos = (t - nc) * s + j; /* relative to output row B*s */
-                    if (pos >= 0 && pos < T2)
-                        vox_add(w->y + (size_t)pos * cout, w->tmp + (size_t)t * cout, cout);
-                }
-            }
+            vox_codec_conv_transpose(m, st->taps, k, s, cin, cout, w->pad, have, nc, T2, w->y,
+                                     w->tmp);
             memcpy(w->x, w->y, sizeof(float) * (size_t)T2 * cout);
             T = T2;
             base = before * s;
@@ -523,7 +554,7 @@ int vox_codec_decode_next(vox_codec_ws *w, const int32_t *codes, int n_frames, i
     memcpy(w->out_cache, w->pad + (size_t)T * D, sizeof(float) * (size_t)(k - 1) * D);
     w->rows_out += T;
     w->frames_done += n_frames;
-    conv_valid(m, wt->out_taps, k, D, patch, w->pad, T, wave, w->tmp);
+    vox_codec_conv_valid(m, wt->out_taps, k, D, patch, w->pad, T, wave, w->tmp);
     return VOX_OK;
 }
 

@@ -43,9 +43,12 @@ char *cli_voices_dir(const char *override);
  * Returns 0, or -1 with the message printed. */
 int cli_resolve_voice(voxtts_model *m, const char *arg, const char *voices_dir,
                       const char **preset, voxtts_voice **voice);
+/* Attach codec-encoder weights when path is set: 0, or -1 with the message printed. */
+int cli_attach_encoder(voxtts_model *m, const char *path);
 /* `--ref AUDIO`: the clone of AUDIO for model m, from the voices directory's
- * cache/ when made before (key: SHA-256 of the audio file and the model
- * fingerprint, iterations and seed), else cloned now and cached.  0 or -1. */
+ * cache/ when made before (key: SHA-256 of the audio file, the model
+ * fingerprint, and "enc" when the model has an encoder, else the inversion's
+ * iterations and seed), else cloned now and cached.  0 or -1. */
 int cli_ref_voice(voxtts_model *m, const char *audio, const char *voices_dir, int iters,
                   uint64_t seed, int quiet, voxtts_voice **voice);
 

@@ -46,6 +46,7 @@ static void usage(FILE *f) {
         "                        voices directory (presets win on a name clash)\n"
         "      --ref AUDIO       speak with a clone of AUDIO (cached in the voices directory)\n"
         "      --iters N         cloning steps for --ref when the model has no codec encoder\n"
+        "      --encoder FILE    codec-encoder weights (safetensors) for --ref\n"
         "      --voices-dir DIR  voices directory (default $XDG_DATA_HOME/voxtts/voices,\n"
         "                        else ~/.local/share/voxtts/voices)\n"
         "  -o, --output FILE     output audio file, written as the audio is produced; the\n"
@@ -139,7 +140,7 @@ static int audio_out_write(const float *samples, size_t n, void *user) {
 enum {
     OPT_SEED = 1000, OPT_MAX_FRAMES, OPT_CFG, OPT_STEPS, OPT_LIST, OPT_VERSION,
     OPT_SEED_STEP, OPT_ALIBI_PRESS, OPT_WINDOW_W, OPT_FORMAT, OPT_FLOAT, OPT_RATE,
-    OPT_VOICES_DIR, OPT_REF, OPT_ITERS,
+    OPT_VOICES_DIR, OPT_REF, OPT_ITERS, OPT_ENCODER,
 };
 
 int main(int argc, char **argv) {
@@ -164,6 +165,7 @@ int main(int argc, char **argv) {
         {"voices-dir", required_argument, 0, OPT_VOICES_DIR},
         {"ref", required_argument, 0, OPT_REF},
         {"iters", required_argument, 0, OPT_ITERS},
+        {"encoder", required_argument, 0, OPT_ENCODER},
         {"format", required_argument, 0, OPT_FORMAT},
         {"float", no_argument, 0, OPT_FLOAT},
         {"rate", required_argument, 0, OPT_RATE},
@@ -171,6 +173,7 @@ int main(int argc, char **argv) {
     };
     const char *model_dir = cli_default_model_dir(), *voice = NULL, *output = "out.wav";
     const char *text_file = NULL, *format_name = NULL, *voices_dir = NULL, *ref = NULL;
+    const char *encoder = NULL;
     int list_voices = 0, quiet = 0, float32 = 0;
     long out_rate = 0;
     long threads = 0, v, iters = 0;
@@ -205,6 +208,7 @@ int main(int argc, char **argv) {
         case OPT_WINDOW_W: sp.window_w_keys = 1; break;
         case OPT_VOICES_DIR: voices_dir = optarg; break;
         case OPT_REF: ref = optarg; break;
+        case OPT_ENCODER: encoder = optarg; break;
         case OPT_ITERS: if (cli_parse_int("--iters", optarg, 1, 1000000, &iters)) return 2; break;
         case OPT_FORMAT: format_name = optarg; break;
         case OPT_FLOAT: float32 = 1; break;
@@ -216,6 +220,10 @@ int main(int argc, char **argv) {
         }
     }
 
+    if (encoder && !ref) {
+        fprintf(stderr, "voxtts: --encoder is used with --ref AUDIO\n");
+        return 2;
+    }
     if (ref && voice) {
         fprintf(stderr, "voxtts: give either -v VOICE or --ref AUDIO, not both\n");
         return 2;
@@ -303,7 +311,7 @@ int main(int argc, char **argv) {
     voxtts_voice *own = NULL;
     const char *preset = NULL;
     int vrc = 0;
-    if (ref)
+    if (ref && !(vrc = cli_attach_encoder(m, encoder)))
         vrc = cli_ref_voice(m, ref, vdir, (int)iters, sp.seed, quiet, &own);
     else if (voice)
         vrc = cli_resolve_voice(m, voice, vdir, &preset, &own);

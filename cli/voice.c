@@ -303,7 +303,18 @@ static char *save_path(voxtts_model *m, const char *dir, const char *name) {
     return pv;
 }
 
-enum { V_VOICES_DIR = 3000, V_PT, V_ROWS, V_CODES, V_NAME, V_AUDIO, V_ITERS, V_SEED, V_CODES_OUT };
+enum { V_VOICES_DIR = 3000, V_PT, V_ROWS, V_CODES, V_NAME, V_AUDIO, V_ITERS, V_SEED, V_CODES_OUT,
+       V_ENCODER };
+
+int cli_attach_encoder(voxtts_model *m, const char *path) {
+    if (!path) return 0;
+    voxtts_error err = {0};
+    if (voxtts_model_attach_encoder(m, path, &err) != VOXTTS_OK) {
+        cli_print_error("cannot attach the codec encoder", &err);
+        return -1;
+    }
+    return 0;
+}
 
 int cli_voice_main(int argc, char **argv) {
     if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
@@ -475,7 +486,10 @@ int cli_ref_voice(voxtts_model *m, const char *audio, const char *voices_dir, in
         return -1;
     }
     char file[256];
-    snprintf(file, sizeof file, "/cache/%s-%.16s-i%d-s%" PRIu64 ".voxv", ash, fp, iters, seed);
+    if (voxtts_model_has_encoder(m)) /* encoding ignores iterations and seed */
+        snprintf(file, sizeof file, "/cache/%s-%.16s-enc.voxv", ash, fp);
+    else
+        snprintf(file, sizeof file, "/cache/%s-%.16s-i%d-s%" PRIu64 ".voxv", ash, fp, iters, seed);
     char *path = voices_dir ? join(voices_dir, file, "") : NULL;
     if (path && file_exists(path) && voxtts_voice_load(m, path, voice, &err) == VOXTTS_OK) {
         if (!quiet) fprintf(stderr, "voxtts: using the cached clone %s\n", path);
@@ -505,6 +519,9 @@ static void clone_usage(FILE *f) {
         "  -o FILE            write the voice to exactly FILE (docs/VOICE_FORMAT.md)\n"
         "  --name NAME        the voice's name; without -o it is saved as NAME in the\n"
         "                     voices directory (must not be a preset's name)\n"
+        "  --encoder FILE     codec-encoder weights (safetensors) to encode with; without\n"
+        "                     them (the open checkpoint has none) the codes are found by\n"
+        "                     inversion through the codec decoder (slow)\n"
         "  --iters N          inversion steps when the model has no codec encoder\n"
         "  --seed N           inversion seed (default 42)\n"
         "  --codes-out C.npy  also write the codes, int32 [T, n_codebooks]\n"
@@ -519,11 +536,12 @@ int cli_clone_main(int argc, char **argv) {
         {"iters", required_argument, 0, V_ITERS},     {"seed", required_argument, 0, V_SEED},
         {"codes-out", required_argument, 0, V_CODES_OUT},
         {"voices-dir", required_argument, 0, V_VOICES_DIR},
+        {"encoder", required_argument, 0, V_ENCODER},
         {"quiet", no_argument, 0, 'q'},               {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     const char *model = cli_default_model_dir(), *out = NULL, *audio = NULL, *name = NULL;
-    const char *codes_out = NULL, *vdir = NULL;
+    const char *codes_out = NULL, *vdir = NULL, *encoder = NULL;
     long iters = 0;
     unsigned long long seed = 42;
     int quiet = 0, c;
@@ -538,6 +556,7 @@ int cli_clone_main(int argc, char **argv) {
         case V_SEED: if (cli_parse_u64("--seed", optarg, &seed)) return 2; break;
         case V_CODES_OUT: codes_out = optarg; break;
         case V_VOICES_DIR: vdir = optarg; break;
+        case V_ENCODER: encoder = optarg; break;
         case 'q': quiet = 1; break;
         case 'h': clone_usage(stdout); return 0;
         default: fprintf(stderr, "Try 'voxtts clone --help'.\n"); return 2;
@@ -563,6 +582,10 @@ int cli_clone_main(int argc, char **argv) {
     }
     voxtts_model *m = NULL;
     if (load_model(model, &m)) return 1;
+    if (cli_attach_encoder(m, encoder)) {
+        voxtts_model_free(m);
+        return 1;
+    }
     char *dir = NULL, *path = NULL;
     voxtts_voice *v = NULL;
     voxtts_error err = {0};

@@ -224,6 +224,12 @@ int voxtts_voice_from_preset(voxtts_model *m, const char *preset, voxtts_voice *
  * neither. */
 int voxtts_voice_clone(voxtts_model *m, const float *samples, size_t n, int rate,
                        const voxtts_clone_params *p, voxtts_voice **out, voxtts_error *err);
+/* Give the model codec-encoder weights from a safetensors file (tensor names as
+ * in the checkpoint, audio_tokenizer.input_proj..., audio_tokenizer.encoder_blocks...;
+ * the open checkpoint has none), so that cloning encodes instead of inverting. */
+int voxtts_model_attach_encoder(voxtts_model *m, const char *safetensors_path, voxtts_error *err);
+/* 1 when the model has codec-encoder weights (its own or attached). */
+int voxtts_model_has_encoder(const voxtts_model *m);
 /* The same from an audio file (any format and rate libsndfile reads, mixed to
  * mono); records the file's name, SHA-256 and duration as the voice's source. */
 int voxtts_voice_clone_file(voxtts_model *m, const char *audio_path, const voxtts_clone_params *p,

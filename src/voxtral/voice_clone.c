@@ -24,6 +24,15 @@
  * to tens of seconds. */
 #define VOX_CLONE_MAX_SECONDS 600.0
 
+int voxtts_model_attach_encoder(voxtts_model *m, const char *safetensors_path, voxtts_error *err) {
+    if (!m || !safetensors_path || !*safetensors_path)
+        return vox_fail(err, VOX_E_ARG,
+                        "voxtts_model_attach_encoder: model and path must not be NULL or empty");
+    return vox_encoder_attach(m, safetensors_path, err);
+}
+
+int voxtts_model_has_encoder(const voxtts_model *m) { return m && vox_encoder_available(m); }
+
 int voxtts_voice_clone(voxtts_model *m, const float *samples, size_t n, int rate,
                        const voxtts_clone_params *p, voxtts_voice **out, voxtts_error *err) {
     if (out) *out = NULL;

@@ -13,7 +13,10 @@
  * prefix; the prefix cache of user voices stays bounded; .pt export reads back
  * (bf16-rounded) with our torch loader and as a voice; .npy export; preview
  * decodes the codes like the codec stage; a voice made with tiny-a is embedded
- * again by tiny-b while rows-only voices of the wrong width are refused. */
+ * again by tiny-b while rows-only voices of the wrong width are refused.
+ * Cloning: by inversion without an encoder (steps, progress, cancellation), by
+ * the attached encoder (codes equal the encoder stage's, 16 kHz input resampled),
+ * from a file (source name, SHA-256, duration), and its bad arguments. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -537,6 +540,129 @@ static void test_other_model(voxtts_model *a, voxtts_model *b) {
     voxtts_model_free(a2);
 }
 
+static int count_steps(int step, int max_steps, float loss, void *user) {
+    (void)max_steps, (void)loss;
+    int *n = user;
+    *n = step;
+    return 0;
+}
+
+static int cancel_at_2(int step, int max_steps, float loss, void *user) {
+    (void)max_steps, (void)loss, (void)user;
+    return step >= 2;
+}
+
+/* voxtts_voice_clone: the encoder when attached (resampling other rates), the
+ * inversion otherwise; clone_file records the source. */
+static void test_clone(void) {
+    voxtts_model *m = load(MODEL_A);
+    if (!m) return;
+    voxtts_error err = {0};
+    const int spf = voxtts_model_samples_per_frame(m), sr = voxtts_model_sample_rate(m);
+    const size_t n = (size_t)spf * 3 + 100; /* 3 frames and a bit: T = 4 */
+    float *wave = malloc(sizeof(float) * n);
+    if (!wave) exit(2);
+    for (size_t i = 0; i < n; i++)
+        wave[i] = 0.3f * sinf(0.031f * (float)i) + 0.1f * sinf(0.0071f * (float)(i * i % 9973));
+    /* no encoder: inversion with a tiny budget */
+    CHECK(!voxtts_model_has_encoder(m), "tiny-a has no built-in encoder");
+    voxtts_clone_params cp;
+    voxtts_clone_params_default(&cp);
+    cp.name = "inv";
+    cp.max_iters = 3;
+    int steps = 0;
+    cp.progress = count_steps;
+    cp.progress_user = &steps;
+    voxtts_voice *v = NULL;
+    CHECK(voxtts_voice_clone(m, wave, n, sr, &cp, &v, &err) == VOXTTS_OK, "inversion: %s", err.msg);
+    if (v) {
+        voxtts_voice_info in;
+        voxtts_voice_get_info(v, &in);
+        CHECK(strcmp(in.method, "inversion") == 0 && in.iterations == 3 && steps == 3 &&
+                  in.n_frames == 4 && in.n_rows == 5 && isfinite(in.final_loss),
+              "inversion voice: %s, %d iterations (%d seen), %d frames", in.method, in.iterations,
+              steps, in.n_frames);
+        voxtts_voice_free(v);
+        v = NULL;
+    }
+    cp.progress = cancel_at_2;
+    cp.max_iters = 10;
+    CHECK(voxtts_voice_clone(m, wave, n, sr, &cp, &v, &err) == VOXTTS_E_CANCELLED && !v,
+          "cancel: %s", err.msg);
+    cp.progress = NULL;
+    /* encoder attached: codes equal the encoder stage's, rows its embedding */
+    char enc[256];
+    snprintf(enc, sizeof enc, "%s/encoder.safetensors", MODEL_A);
+    CHECK(voxtts_model_attach_encoder(m, enc, &err) == VOXTTS_OK && voxtts_model_has_encoder(m),
+          "attach: %s", err.msg);
+    int32_t *codes = NULL;
+    int T = 0;
+    CHECK(voxtts_stage_encode(m, NULL, wave, n, &codes, &T, &err) == VOXTTS_OK && T == 4, "encode: %s",
+          err.msg);
+    cp.name = "enc";
+    CHECK(voxtts_voice_clone(m, wave, n, sr, &cp, &v, &err) == VOXTTS_OK, "encoder clone: %s", err.msg);
+    if (v && codes) {
+        voxtts_voice_info in;
+        voxtts_voice_get_info(v, &in);
+        CHECK(strcmp(in.method, "encoder") == 0 && in.n_frames == T &&
+                  memcmp(voxtts_voice_codes(v), codes, sizeof(int32_t) * T * in.n_codebooks) == 0 &&
+                  fabs(in.duration_s - (double)n / sr) < 1e-9,
+              "encoder voice: %s, %d frames, %g s", in.method, in.n_frames, in.duration_s);
+        voxtts_voice *w = NULL;
+        CHECK(voxtts_voice_from_codes(m, codes, T, "x", &w, &err) == 0, "%s", err.msg);
+        CHECK(w && memcmp(voxtts_voice_rows(w), voxtts_voice_rows(v),
+                          sizeof(float) * (size_t)(T + 1) * in.dim) == 0, "rows of the codes");
+        voxtts_voice_free(w);
+    }
+    voxtts_voice_free(v);
+    v = NULL;
+    /* another rate: resampled to 24 kHz first (same number of frames for the same duration) */
+    const size_t n16 = n * 2 / 3;
+    float *w16 = malloc(sizeof(float) * n16);
+    if (!w16) exit(2);
+    for (size_t i = 0; i < n16; i++) w16[i] = wave[i * 3 / 2];
+    CHECK(voxtts_voice_clone(m, w16, n16, 16000, &cp, &v, &err) == VOXTTS_OK, "16 kHz: %s", err.msg);
+    CHECK(v && voxtts_voice_n_frames(v) == 4, "16 kHz: %d frames", v ? voxtts_voice_n_frames(v) : -1);
+    voxtts_voice_free(v);
+    v = NULL;
+    /* bad arguments */
+    CHECK(voxtts_voice_clone(m, wave, 0, sr, &cp, &v, &err) == VOXTTS_E_ARG, "no samples");
+    CHECK(voxtts_voice_clone(m, wave, n, 0, &cp, &v, &err) == VOXTTS_E_ARG, "rate 0");
+    wave[10] = NAN;
+    CHECK(voxtts_voice_clone(m, wave, n, sr, &cp, &v, &err) == VOXTTS_E_ARG && strstr(err.msg, "10"),
+          "NaN sample: %s", err.msg);
+    CHECK(voxtts_model_attach_encoder(m, "/nonexistent/enc.safetensors", &err) != VOXTTS_OK &&
+              strstr(err.msg, "/nonexistent/enc.safetensors"), "bad encoder path: %s", err.msg);
+    /* from a file: source name, SHA-256 and duration recorded */
+    wave[10] = 0.0f;
+    voxtts_audio a = {0};
+    a.samples = wave;
+    a.n_samples = n;
+    a.sample_rate = sr;
+    char p[512];
+    tpath(p, "ref.wav");
+    CHECK(voxtts_audio_save_wav(&a, p, &err) == VOXTTS_OK, "%s", err.msg);
+    CHECK(voxtts_voice_clone_file(m, p, &cp, &v, &err) == VOXTTS_OK, "clone file: %s", err.msg);
+    if (v) {
+        voxtts_voice_info in;
+        voxtts_voice_get_info(v, &in);
+        char sha[65];
+        voxtts_sha256_file(p, sha, &err);
+        CHECK(strcmp(in.source, "ref.wav") == 0 && strcmp(in.source_sha256, sha) == 0 &&
+                  fabs(in.duration_s - (double)n / sr) < 1e-6 && in.n_frames == 4,
+              "file source: %s %s %g", in.source, in.source_sha256, in.duration_s);
+    }
+    voxtts_voice_free(v);
+    v = NULL;
+    tpath(p, "none.wav");
+    CHECK(voxtts_voice_clone_file(m, p, &cp, &v, &err) != VOXTTS_OK && !v && strstr(err.msg, p),
+          "missing file: %s", err.msg);
+    free(codes);
+    free(w16);
+    free(wave);
+    voxtts_model_free(m);
+}
+
 int main(void) {
     make_dir("voice");
     voxtts_model *a = load(MODEL_A), *b = load(MODEL_B);
@@ -548,6 +674,7 @@ int main(void) {
         test_prefix_cache_bounded(a);
         if (b) test_other_model(a, b);
     }
+    test_clone();
     voxtts_model_free(a);
     voxtts_model_free(b);
     rm_dir();

@@ -7,7 +7,9 @@
 # audio as the voice it came from); presets win on a name clash; and every bad
 # input (unknown name, corrupt or truncated voice file, wrong width for the
 # model, missing arguments, preset names, bad names) fails with a message naming
-# the culprit, a non-zero exit and no output file left behind.
+# the culprit, a non-zero exit and no output file left behind.  Cloning: `voxtts
+# clone` with the tiny encoder (tests/models/tiny-a/encoder.safetensors) and by
+# inversion, `--codes-out`, and `--ref` (cloned once, then from the cache).
 set -u
 BUILD=${1:-build}
 cd "$(dirname "$0")/../.."
@@ -122,6 +124,28 @@ vv import "$tmp/codes.npy" --name gone -m "$MODEL" 2>/dev/null
 vv rm gone; rc=$?
 check "rm removes the voice" '[ $rc -eq 0 ] && [ ! -e "$VD/gone.voxv" ]'
 
+# --- cloning ---------------------------------------------------------------------------
+ENC="$MODEL/encoder.safetensors"
+check "fixture: tiny-a encoder weights" '[ -f "$ENC" ]'
+"$VOX" clone -m "$MODEL" --encoder "$ENC" --audio "$tmp/prev.wav" -o "$tmp/enc.voxv" --codes-out "$tmp/enc_codes.npy" 2> "$tmp/err"; rc=$?
+check "clone with the encoder exits 0" '[ $rc -eq 0 ] && [ -f "$tmp/enc.voxv" ]'
+"$VOX" voice show "$tmp/enc.voxv" > "$tmp/eshow" 2>&1
+check "clone: method encoder, 6 frames, 7 rows, source recorded" 'grep -q "^method: *encoder" "$tmp/eshow" && grep -q "^frames (codes): *6" "$tmp/eshow" && grep -q "^rows: *7 x 64" "$tmp/eshow" && grep -q "^source: *prev.wav" "$tmp/eshow" && grep -q "^source sha256: *$(sha256sum "$tmp/prev.wav" | cut -c1-64)" "$tmp/eshow"'
+check "clone -o names the voice after the file" 'grep -q "^name: *enc$" "$tmp/eshow"'
+"$PY" -c "import numpy as np, sys; a = np.load('$tmp/enc_codes.npy'); sys.exit(0 if a.dtype == np.int32 and a.shape == (6, 37) and a.min() >= 2 else 1)"
+check "--codes-out writes int32 [T, 37] real codes" '[ $? -eq 0 ]'
+"$VOX" clone -m "$MODEL" --audio "$tmp/prev.wav" --name inv --iters 3 --voices-dir "$VD" -q 2> "$tmp/err"; rc=$?
+check "clone by inversion into the voices directory" '[ $rc -eq 0 ] && [ -f "$VD/inv.voxv" ]'
+vv show inv > "$tmp/ishow" 2>&1
+check "inversion: method and 3 iterations recorded" 'grep -q "^method: *inversion" "$tmp/ishow" && grep -q "^iterations: *3" "$tmp/ishow"'
+syn --encoder "$ENC" --ref "$tmp/prev.wav" -o "$tmp/r1.wav"; rc=$?
+check "--ref clones and speaks" '[ $rc -eq 0 ] && [ -s "$tmp/r1.wav" ] && [ -n "$(ls "$VD/cache/"*-enc.voxv 2>/dev/null)" ]'
+"$VOX" -m "$MODEL" --voices-dir "$VD" --max-frames 6 --encoder "$ENC" --ref "$tmp/prev.wav" -o "$tmp/r2.wav" "Hello world." 2> "$tmp/err"
+check "--ref again uses the cached clone, same audio" 'grep -q "cached clone" "$tmp/err" && cmp -s "$tmp/r1.wav" "$tmp/r2.wav"'
+syn -v "$tmp/enc.voxv" -o "$tmp/r3.wav"
+check "the clone saved with -o speaks like --ref" 'cmp -s "$tmp/r1.wav" "$tmp/r3.wav"'
+rm -f "$VD/inv.voxv"
+
 # --- bad input: message, non-zero exit, no output file -----------------------------------
 expect_fail() { # name, pattern, command...
     local name=$1 pat=$2; shift 2
@@ -162,7 +186,12 @@ expect_fail "--ref of a missing file" "missing.wav" speak "$MODEL" --ref "$tmp/m
 expect_fail "clone without --audio" "needs --audio" "$VOX" clone -m "$MODEL" -o "$tmp/out.wav"
 expect_fail "clone of a missing file" "missing.wav.*does not exist" "$VOX" clone -m "$MODEL" --audio "$tmp/missing.wav" -o "$tmp/out.wav"
 expect_fail "clone with a bad --name" "invalid --name" "$VOX" clone -m "$MODEL" --audio "$tmp/prev.wav" --name "../x"
-check "no voice files were left by the failures" '[ "$(ls "$VD" | tr "\n" " ")" = "frompt.voxv mine.voxv " ]'
+expect_fail "clone under a preset's name" "preset" "$VOX" clone -m "$MODEL" --audio "$tmp/prev.wav" --name "$PRESET" --voices-dir "$VD"
+printf 'not audio at all' > "$tmp/notaudio.wav"
+expect_fail "clone of a file that is not audio" "notaudio.wav" "$VOX" clone -m "$MODEL" --encoder "$ENC" --audio "$tmp/notaudio.wav" -o "$tmp/out.wav"
+expect_fail "clone with a missing encoder file" "nope.safetensors" "$VOX" clone -m "$MODEL" --encoder "$tmp/nope.safetensors" --audio "$tmp/prev.wav" -o "$tmp/out.wav"
+expect_fail "--encoder without --ref" "--ref" speak "$MODEL" --encoder "$ENC"
+check "no voice files were left by the failures" '[ "$(ls "$VD" | grep -v "^cache$" | tr "\n" " ")" = "frompt.voxv mine.voxv " ]'
 
 echo "voice: $pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -3,7 +3,8 @@
  *
  *   voxtts voice list    [-m MODEL]                 voices in the voices directory (+ presets with -m)
  *   voxtts voice show    NAME|FILE [-m MODEL]       metadata of one voice
- *   voxtts voice preview NAME|FILE -o out.wav       decode the voice's codes to audio
+ *   voxtts voice preview NAME|FILE -o out.wav       decode the voice's codes to audio (a voice
+ *                                                   without codes: those its rows decompose into)
  *   voxtts voice export  NAME|FILE --pt OUT.pt      official .pt layout (+ --rows-npy, --codes-npy)
  *   voxtts voice import  FILE [--name N]            copy a voice file or .pt into the directory
  *   voxtts voice rm      NAME                       delete NAME from the directory
@@ -215,6 +216,25 @@ static int resolve_any(voxtts_model *m, const char *arg, const char *dir, voxtts
     return 0;
 }
 
+/* A voice without codes (a preset, an imported .pt) gets the codes its rows
+ * decompose into (voxtts_voice_recover_codes) when a model is loaded. */
+static int ensure_codes(voxtts_model *m, voxtts_voice **v) {
+    if (voxtts_voice_codes(*v) || !m) return 0;
+    voxtts_voice *w = NULL;
+    voxtts_error err = {0};
+    float rel = 0.0f;
+    if (voxtts_voice_recover_codes(m, *v, &w, &rel, &err) != VOXTTS_OK) {
+        fprintf(stderr, "voxtts: voice '%s' has no codes, and none could be recovered from its "
+                        "rows: %s\n", voxtts_voice_name(*v), err.msg);
+        return -1;
+    }
+    fprintf(stderr, "voxtts: codes recovered from the rows of '%s' (%d frames, relative residual %.2g)\n",
+            voxtts_voice_name(w), voxtts_voice_n_frames(w), rel);
+    voxtts_voice_free(*v);
+    *v = w;
+    return 0;
+}
+
 static int cmd_list(voxtts_model *m, const char *dir) {
     int bad = 0;
     if (m) {
@@ -406,6 +426,7 @@ int cli_voice_main(int argc, char **argv) {
             rc = 0;
         } else if (strcmp(cmd, "preview") == 0) {
             voxtts_audio a = {0};
+            if (ensure_codes(m, &v)) goto out;
             if (voxtts_voice_preview(m, v, &a, &err) != VOXTTS_OK ||
                 voxtts_audio_save_wav(&a, out, &err) != VOXTTS_OK) {
                 cli_print_error("preview failed", &err);
@@ -420,6 +441,7 @@ int cli_voice_main(int argc, char **argv) {
                 cli_print_error("cannot export the voice", &err);
                 goto out;
             }
+            if (codes && ensure_codes(m, &v)) goto out;
             if ((rows || codes) && voxtts_voice_export_npy(v, codes, rows, &err) != VOXTTS_OK) {
                 cli_print_error("cannot export the voice", &err);
                 goto out;

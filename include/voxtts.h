@@ -265,6 +265,14 @@ int voxtts_voice_dim(const voxtts_voice *v);
 const int32_t *voxtts_voice_codes(const voxtts_voice *v); /* [T][n_codebooks] or NULL */
 const float *voxtts_voice_rows(const voxtts_voice *v);    /* [N][dim] */
 int voxtts_voice_get_info(const voxtts_voice *v, voxtts_voice_info *out);
+/* Codes back from a voice's rows (a preset, an imported .pt): each row
+ * decomposed as a sum of one audio-embedding row per codebook (docs/MODEL.md §4,
+ * coordinate descent), the last row the END frame.  *out: a copy of v with those
+ * T = N - 1 frames of codes (rows unchanged); *rel_residual (may be NULL): the
+ * largest ||row - embed(codes)|| / ||row||.  VOXTTS_E_FORMAT when the rows are
+ * not such sums for this model (residual above 1e-2, or no END row). */
+int voxtts_voice_recover_codes(voxtts_model *m, const voxtts_voice *v, voxtts_voice **out,
+                               float *rel_residual, voxtts_error *err);
 /* Decode the voice's codes to audio with m's codec (out as from voxtts_synthesize;
  * out->codes holds a copy of the codes).  VOXTTS_E_ARG for a voice without codes. */
 int voxtts_voice_preview(voxtts_model *m, const voxtts_voice *v, voxtts_audio *out,

@@ -540,6 +540,51 @@ static void test_other_model(voxtts_model *a, voxtts_model *b) {
     voxtts_model_free(a2);
 }
 
+/* Codes recovered from rows: exact for rows made from codes (also after bf16
+ * rounding through a .pt), refused for rows that are no such sums. */
+static void test_recover(voxtts_model *m, const char *label) {
+    voxtts_error err = {0};
+    const int T = 7, K = m->cfg.n_codebooks;
+    int32_t *codes = make_codes(m, T, 5);
+    voxtts_voice *v = NULL, *imp = NULL, *rec = NULL;
+    CHECK(voxtts_voice_from_codes(m, codes, T, "rec", &v, &err) == 0, "%s: %s", label, err.msg);
+    char p[512];
+    tpath(p, "rec.pt");
+    if (v) CHECK(voxtts_voice_export_pt(v, p, &err) == 0, "%s", err.msg);
+    CHECK(voxtts_voice_load(m, p, &imp, &err) == 0 && imp && !voxtts_voice_codes(imp), "%s", err.msg);
+    float rel = -1.0f;
+    if (imp) {
+        CHECK(voxtts_voice_recover_codes(m, imp, &rec, &rel, &err) == VOXTTS_OK && rec, "%s: recover: %s",
+              label, err.msg);
+    }
+    if (rec) {
+        CHECK(voxtts_voice_n_frames(rec) == T &&
+                  memcmp(voxtts_voice_codes(rec), codes, sizeof(int32_t) * T * K) == 0,
+              "%s: the codes come back exactly", label);
+        CHECK(rel > 0.0f && rel < 5e-3f, "%s: residual %g (bf16 rounding only)", label, rel);
+        CHECK(memcmp(voxtts_voice_rows(rec), voxtts_voice_rows(imp),
+                     sizeof(float) * (size_t)(T + 1) * voxtts_voice_dim(imp)) == 0,
+              "%s: rows kept as they were", label);
+        voxtts_audio a = {0}, b = {0};
+        CHECK(voxtts_voice_preview(m, rec, &a, &err) == 0 && voxtts_voice_preview(m, v, &b, &err) == 0 &&
+                  same_audio(&a, &b), "%s: preview of the recovered codes", label);
+        voxtts_audio_free(&a);
+        voxtts_audio_free(&b);
+    }
+    /* rows that are no sums: a row of noise */
+    voxtts_voice_free(rec);
+    rec = NULL;
+    if (v) {
+        for (int d = 0; d < v->info.dim; d++) v->rows[2 * v->info.dim + d] += (d % 2 ? 0.5f : -0.5f);
+        CHECK(voxtts_voice_recover_codes(m, v, &rec, &rel, &err) == VOXTTS_E_FORMAT && !rec &&
+                  strstr(err.msg, "not sums"), "%s: noise refused: %s", label, err.msg);
+    }
+    voxtts_voice_free(v);
+    voxtts_voice_free(imp);
+    voxtts_voice_free(rec);
+    free(codes);
+}
+
 static int count_steps(int step, int max_steps, float loss, void *user) {
     (void)max_steps, (void)loss;
     int *n = user;
@@ -674,6 +719,13 @@ int main(void) {
         test_prefix_cache_bounded(a);
         if (b) test_other_model(a, b);
     }
+    if (b) test_recover(b, "tiny-b");
+    voxtts_model *syn = NULL;
+    voxtts_error serr = {0};
+    CHECK(voxtts_model_synthetic("tests/data/params_bench_small.json", "bf16", 1, &syn, &serr) == 0,
+          "synthetic: %s", serr.msg);
+    if (syn) test_recover(syn, "synthetic dim 256");
+    voxtts_model_free(syn);
     test_clone();
     voxtts_model_free(a);
     voxtts_model_free(b);

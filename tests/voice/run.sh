@@ -10,6 +10,7 @@
 # the culprit, a non-zero exit and no output file left behind.  Cloning: `voxtts
 # clone` with the tiny encoder (tests/models/tiny-a/encoder.safetensors) and by
 # inversion, `--codes-out`, and `--ref` (cloned once, then from the cache).
+# Codes recovered from a .pt's rows (preview, export --codes-npy) on tiny-b.
 set -u
 BUILD=${1:-build}
 cd "$(dirname "$0")/../.."
@@ -124,6 +125,22 @@ vv import "$tmp/codes.npy" --name gone -m "$MODEL" 2>/dev/null
 vv rm gone; rc=$?
 check "rm removes the voice" '[ $rc -eq 0 ] && [ ! -e "$VD/gone.voxv" ]'
 
+# --- codes recovered from rows (tiny-b: 9 codebooks of dim 96) -------------------------
+"$PY" -c "
+import numpy as np
+c = np.zeros((5, 9), dtype=np.int32)
+for f in range(5):
+    for k in range(9):
+        c[f, k] = 2 + (f * 5 + k * 3) % (40 if k == 0 else 9)
+np.save('$tmp/codes_b.npy', c)"
+"$VOX" voice export "$tmp/codes_b.npy" -m "$MODEL_B" --pt "$tmp/b.pt" > /dev/null 2>&1
+"$VOX" voice preview "$tmp/codes_b.npy" -m "$MODEL_B" -o "$tmp/b_codes.wav" 2> /dev/null
+"$VOX" voice preview "$tmp/b.pt" -m "$MODEL_B" -o "$tmp/b_rows.wav" 2> "$tmp/err"; rc=$?
+check "preview of a .pt (rows only) recovers its codes" '[ $rc -eq 0 ] && grep -q "codes recovered" "$tmp/err" && cmp -s "$tmp/b_codes.wav" "$tmp/b_rows.wav"'
+"$VOX" voice export "$tmp/b.pt" -m "$MODEL_B" --codes-npy "$tmp/b_back.npy" > /dev/null 2>&1
+"$PY" -c "import numpy as np, sys; sys.exit(0 if np.array_equal(np.load('$tmp/b_back.npy'), np.load('$tmp/codes_b.npy')) else 1)"
+check "export --codes-npy of a .pt gives the codes back" '[ $? -eq 0 ]'
+
 # --- cloning ---------------------------------------------------------------------------
 ENC="$MODEL/encoder.safetensors"
 check "fixture: tiny-a encoder weights" '[ -f "$ENC" ]'
@@ -168,7 +185,7 @@ expect_fail "rows of the wrong width for the model" "frompt.voxv.*dim" speak "$M
 expect_fail "codes for another codebook layout" "mine.voxv.*codes per frame" speak "$MODEL_B" -v "$VD/mine.voxv"
 expect_fail "show an unknown name" "unknown voice 'nobody'" vv show nobody
 expect_fail "show a corrupt file" "flip.voxv.*checksum" vv show "$tmp/flip.voxv"
-expect_fail "preview a voice without codes" "no codes" vv preview frompt -m "$MODEL" -o "$tmp/out.wav"
+expect_fail "preview rows that are no sums of code embeddings" "no codes.*not sums" vv preview frompt -m "$MODEL" -o "$tmp/out.wav"
 expect_fail "preview without -o" "needs -o" vv preview mine -m "$MODEL"
 expect_fail "export without --pt" "needs --pt" vv export mine
 expect_fail "export an unknown voice" "unknown voice" vv export nobody --pt "$tmp/out.pt"

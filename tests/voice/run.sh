@@ -208,6 +208,10 @@ printf 'not audio at all' > "$tmp/notaudio.wav"
 expect_fail "clone of a file that is not audio" "notaudio.wav" "$VOX" clone -m "$MODEL" --encoder "$ENC" --audio "$tmp/notaudio.wav" -o "$tmp/out.wav"
 expect_fail "clone with a missing encoder file" "nope.safetensors" "$VOX" clone -m "$MODEL" --encoder "$tmp/nope.safetensors" --audio "$tmp/prev.wav" -o "$tmp/out.wav"
 expect_fail "--encoder without --ref" "--ref" speak "$MODEL" --encoder "$ENC"
+cp "$tmp/flip.voxv" "$VD/broken.voxv"
+vv list > "$tmp/listb" 2> "$tmp/errb"; rc=$?
+check "list with a corrupt voice: exit 1, the file named, the others listed" '[ $rc -eq 1 ] && grep -q "broken.voxv.*checksum" "$tmp/errb" && grep -q "^mine " "$tmp/listb" && grep -q "^frompt " "$tmp/listb"'
+rm -f "$VD/broken.voxv"
 check "no voice files were left by the failures" '[ "$(ls "$VD" | grep -v "^cache$" | tr "\n" " ")" = "frompt.voxv mine.voxv " ]'
 
 echo "voice: $pass passed, $fail failed"

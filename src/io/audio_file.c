@@ -102,7 +102,7 @@ static int check_rates(const char *what, int in_rate, int out_rate, vox_error *e
     if (!rate_ok(out_rate))
         return vox_fail(err, VOX_E_ARG, "%s: output sample rate %d Hz is outside %d..%d", what,
                         out_rate, VOX_AUDIO_MIN_RATE, VOX_AUDIO_MAX_RATE);
-    if (in_rate <= 0 || in_rate > VOX_AUDIO_MAX_RATE ||
+    if (!rate_ok(in_rate) ||
         (double)out_rate / in_rate > MAX_RATIO || (double)in_rate / out_rate > MAX_RATIO)
         return vox_fail(err, VOX_E_UNSUPPORTED,
                         "%s: cannot resample %d Hz to %d Hz (rates %d..%d, ratio at most %g)", what,

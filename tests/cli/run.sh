@@ -119,10 +119,11 @@ expect_no_file "opus at 44100 Hz" "opus.*48000" "$tmp/out.opus" "$VOX" -m "$tmp/
 expect_no_file "bad --rate" "rate" "$tmp/out.wav" "$VOX" -m "$tmp/nope" --rate 5 -o "$tmp/out.wav" "Hi"
 expect_no_file "failed synthesis into mp3" "empty" "$tmp/out.mp3" "$VOX" -m "$MODEL" -v "$VOICE" -o "$tmp/out.mp3" ""
 expect_no_file "unwritable flac" "cannot write|No such" "$tmp/no/dir/out.flac" "$VOX" -m "$MODEL" -v "$VOICE" --max-frames 2 -o "$tmp/no/dir/out.flac" "Hi"
-# interrupted: the temporary file of the streamed output is removed
-"$VOX" -m "$MODEL" -v "$VOICE" -o "$tmp/int.flac" --max-frames 100000 "Hello world, this will be interrupted." 2> "$tmp/err" &
+# interrupted: the temporary file of the streamed output is removed (50 flow
+# steps a frame keep it busy long after the output is opened)
+"$VOX" -m "$MODEL" -v "$VOICE" -o "$tmp/int.flac" --steps 50 --max-frames 100000 "Hello" 2> "$tmp/err" &
 pid=$!
-for i in $(seq 50); do ls "$tmp" | grep -q "int.flac.tmp" && break; sleep 0.1; done
+for i in $(seq 300); do ls "$tmp" | grep -q "int.flac.tmp" && break; sleep 0.1; done
 sleep 0.5; kill -INT $pid; wait $pid; rc=$?
 check "SIGINT during synthesis: exit 130, says so" '[ $rc -eq 130 ] && grep -q "interrupted" "$tmp/err"'
 check "SIGINT during synthesis: no file, no temporary" '[ -z "$(ls "$tmp" | grep -F int.flac)" ]'

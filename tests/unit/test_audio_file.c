@@ -307,6 +307,17 @@ static void test_read_errors(void) {
           "header claiming 4 GB, 10 ms allowed: %s", err.msg);
     free(x);
 
+    /* a 500 Hz file: read as it is, but not resampled (ratio 48) */
+    unsigned char lo[44 + 200];
+    wav_bytes(lo, 1, 1, 500, 16, 200);
+    memset(lo + 44, 0, 200);
+    write_bytes(tpath(p, "lo.wav"), lo, sizeof lo);
+    expect_read_error("500 Hz file to 24 kHz", p, OUT_RATE, 0, VOX_E_UNSUPPORTED, "500 Hz");
+    x = NULL;
+    CHECK(vox_audio_read(p, 0, 0, &x, &n, NULL, &err) == VOX_OK && n == 100, "500 Hz as is: %s",
+          err.msg);
+    free(x);
+
     /* NaN and infinities in a float WAV read as silence */
     unsigned char fw[44 + 4 * 6];
     wav_bytes(fw, 3, 2, 24000, 32, 4 * 6);

@@ -347,11 +347,12 @@ int vox_codec_start_frames(const vox_config *cfg) {
     return (int)((k + rows_per_frame - 1) / rows_per_frame);
 }
 
-/* The buffers every workspace has, for T_max rows of at most C_max channels,
- * convs of at most k_max taps and windows of at most W_max (NULL when out of
- * memory).  The caller checked the sizes and H <= 64. */
+/* The buffers of a workspace for T_max rows of at most C_max channels, convs
+ * of at most k_max taps and windows of at most W_max (NULL when out of memory);
+ * layers_only: just what the transformer layers use (no x, pad, tmp).  The
+ * caller checked the sizes and H <= 64. */
 static codec_ws *codec_ws_alloc(const voxtts_model *m, int64_t T_max, int64_t C_max, int64_t k_max,
-                                int64_t W_max) {
+                                int64_t W_max, int layers_only) {
     const vox_config *c = &m->cfg;
     const int qd = c->codec.n_heads * c->codec.head_dim,
               kvd = c->codec.n_kv_heads * c->codec.head_dim;
@@ -360,10 +361,12 @@ static codec_ws *codec_ws_alloc(const voxtts_model *m, int64_t T_max, int64_t C_
     w->m = m;
     w->T_max = (int)T_max;
     w->C_max = (int)C_max;
-    w->x = vox_codec_alloc2((size_t)T_max, (size_t)C_max);
     w->y = vox_codec_alloc2((size_t)T_max, (size_t)C_max);
-    w->tmp = vox_codec_alloc2((size_t)(T_max + k_max), (size_t)C_max);
-    w->pad = vox_codec_alloc2((size_t)(T_max + k_max), (size_t)C_max);
+    if (!layers_only) {
+        w->x = vox_codec_alloc2((size_t)T_max, (size_t)C_max);
+        w->tmp = vox_codec_alloc2((size_t)(T_max + k_max), (size_t)C_max);
+        w->pad = vox_codec_alloc2((size_t)(T_max + k_max), (size_t)C_max);
+    }
     w->q = vox_codec_alloc2((size_t)T_max, (size_t)qd);
     w->att = vox_codec_alloc2((size_t)T_max, (size_t)qd);
     w->k = vox_codec_alloc2((size_t)(T_max + W_max), (size_t)kvd);
@@ -372,8 +375,8 @@ static codec_ws *codec_ws_alloc(const voxtts_model *m, int64_t T_max, int64_t C_
     w->h3 = vox_codec_alloc2(FFN_ROWS, (size_t)c->codec.hidden_dim);
     w->score_stride = (int)W_max + 1;
     w->scores = vox_codec_alloc2((size_t)vox_pool_threads(m->pool), (size_t)w->score_stride);
-    if (!(w->x && w->y && w->tmp && w->pad && w->q && w->att && w->k && w->v && w->h1 && w->h3 &&
-          w->scores)) {
+    if (!((layers_only || (w->x && w->tmp && w->pad)) && w->y && w->q && w->att && w->k && w->v &&
+          w->h1 && w->h3 && w->scores)) {
         vox_codec_ws_free(w);
         return NULL;
     }
@@ -381,17 +384,16 @@ static codec_ws *codec_ws_alloc(const voxtts_model *m, int64_t T_max, int64_t C_
     return w;
 }
 
-int vox_codec_ws_rows(const voxtts_model *m, int rows, int channels, int k_max, int w_max,
-                      vox_codec_ws **out, vox_error *err) {
+int vox_codec_ws_rows(const voxtts_model *m, int rows, int w_max, vox_codec_ws **out,
+                      vox_error *err) {
     const vox_config *c = &m->cfg;
     *out = NULL;
-    if (rows < 1 || channels < 1 || k_max < 1 || w_max < 0)
+    if (rows < 1 || w_max < 0)
         return vox_fail(err, VOX_E_INTERNAL, "codec: workspace of %d rows", rows);
     if (c->codec.n_heads > 64)
         return vox_fail(err, VOX_E_UNSUPPORTED, "codec: %d attention heads (at most 64)",
                         c->codec.n_heads);
-    int64_t C_max = channels > c->codec.dim ? channels : c->codec.dim;
-    codec_ws *w = codec_ws_alloc(m, rows, C_max, k_max, w_max);
+    codec_ws *w = codec_ws_alloc(m, rows, c->codec.dim, 1, w_max, 1);
     const size_t kvd = (size_t)c->codec.n_kv_heads * (size_t)c->codec.head_dim;
     if (w) {
         w->k_scratch = vox_codec_alloc2((size_t)w_max, kvd);
@@ -440,7 +442,7 @@ int vox_codec_ws_new(const voxtts_model *m, int max_frames, vox_codec_ws **out, 
     const int H = c->codec.n_heads, kvd = c->codec.n_kv_heads * c->codec.head_dim;
     if (H > 64) return vox_fail(err, VOX_E_UNSUPPORTED, "codec: %d attention heads (at most 64)", H);
 
-    codec_ws *w = codec_ws_alloc(m, T_max, C_max, k_max, W_max);
+    codec_ws *w = codec_ws_alloc(m, T_max, C_max, k_max, W_max, 0);
     if (!w) return vox_fail(err, VOX_E_NOMEM, "codec: out of memory for %d frames", max_frames);
     w->max_frames = max_frames;
     int ok = 1;

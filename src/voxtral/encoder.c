@@ -295,7 +295,7 @@ int vox_encode(voxtts_model *m, const float *wave, size_t n, int32_t **codes, in
         rc = vox_fail(err, VOX_E_NOMEM, "encode: out of memory for %zu samples", n);
         goto done;
     }
-    if ((rc = vox_codec_ws_rows(m, L0, C_max, k_max, W_max, &ws, err))) goto done;
+    if ((rc = vox_codec_ws_rows(m, L0, W_max, &ws, err))) goto done;
 
     /* patches: the zero-padded wave is already [L0][patch] time-major (§7 step 1) */
     memcpy(x, wave, n * sizeof *x);

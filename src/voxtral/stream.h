@@ -48,10 +48,10 @@ int vox_codec_decode_next(vox_codec_ws *w, const int32_t *codes, int n_frames, i
                           float *wave, vox_error *err);
 
 /* ---- codec.c: whole sequences at any rate (the encoder, encoder.c, §7) ---- */
-/* A workspace for the transformer layers on up to `rows` rows, windows up to
- * w_max (ALiBi and window as the official code, §6.4). */
-int vox_codec_ws_rows(const voxtts_model *m, int rows, int channels, int k_max, int w_max,
-                      vox_codec_ws **out, vox_error *err);
+/* A workspace for the transformer layers (only) on up to `rows` rows, windows up
+ * to w_max (ALiBi and window as the official code, §6.4). */
+int vox_codec_ws_rows(const voxtts_model *m, int rows, int w_max, vox_codec_ws **out,
+                      vox_error *err);
 /* n_layers codec transformer layers (§6.4) with window W on x [T][dim] in place,
  * the sequence starting at row 0 (workspaces from vox_codec_ws_rows only). */
 int vox_codec_ws_layers(vox_codec_ws *w, const vox_codec_layer_w *layers, int n_layers,

@@ -13,11 +13,12 @@
  *   snap     every semantic vector becomes its nearest codebook row (Euclidean)
  *            and stays fixed;
  *   phase 2  u alone, fresh Adam, lr 0.1 with a cosine decay to 0.01 over the
- *            rest of the budget; it stops early when the loss has not improved
- *            by 0.1 % for 60 steps.  With straight_through, the last steps
- *            (the final 25 % of phase 2, or from the plateau on) feed the
- *            FSQ-rounded values to the decoder and pass the gradient through
- *            the rounding unchanged;
+ *            rest of the budget; it stops early once the FSQ levels the
+ *            values round to have not changed for 80 steps, or the loss has
+ *            not improved by 0.1 % for 60 steps.  With straight_through (off
+ *            by default), the last steps (the final 25 % of phase 2, or from
+ *            the loss plateau on) feed the FSQ-rounded values to the decoder
+ *            and pass the gradient through the rounding unchanged;
  *   output   acoustic level = FSQ rounding of tanh(u) (§5.5), codes + 2 (§4).
  * Gradients are clipped to a global norm of 1 before each Adam step.
  *
@@ -46,6 +47,7 @@
 #define P1_MAX_FRAC 0.7
 #define P2_PATIENCE 60
 #define P2_MIN_GAIN 1e-3
+#define P2_LEVELS_STABLE 80
 #define ST_FRAC 0.25
 #define U_JITTER 1e-3f
 
@@ -53,7 +55,7 @@ void vox_invert_params_default(vox_invert_params *p) {
     memset(p, 0, sizeof *p);
     p->max_iters = VOX_INVERT_DEFAULT_ITERS;
     p->seed = 42;
-    p->straight_through = 1;
+    p->straight_through = 0;
 }
 
 /* Adam state of one parameter block. */
@@ -122,6 +124,7 @@ typedef struct inv_state {
     float *wave, *gwave;     /* [n_wave] */
     float *cb_norm;          /* [S] */
     int *idx, *idx_prev;     /* [T] */
+    int *lev;                /* [T][A] FSQ levels of tanh(u) after the last step */
     adam a_sem, a_u;
 } inv_state;
 
@@ -139,6 +142,7 @@ static void state_free(inv_state *s) {
     free(s->cb_norm);
     free(s->idx);
     free(s->idx_prev);
+    free(s->lev);
     free(s->a_sem.m);
     free(s->a_sem.v);
     free(s->a_u.m);
@@ -259,6 +263,7 @@ int vox_invert(voxtts_model *m, const float *wave, size_t n, const vox_invert_pa
     s.cb_norm = falloc(s.S, 1);
     s.idx = calloc(Tz, sizeof(int));
     s.idx_prev = calloc(Tz, sizeof(int));
+    s.lev = calloc(Tz * (size_t)A, sizeof(int));
     s.a_sem.n = (size_t)T * sd;
     s.a_u.n = (size_t)T * A;
     s.a_sem.m = falloc(T, sd);
@@ -267,7 +272,7 @@ int vox_invert(voxtts_model *m, const float *wave, size_t n, const vox_invert_pa
     s.a_u.v = falloc(T, A);
     out = malloc(sizeof(int32_t) * Tz * (size_t)c->n_codebooks);
     if (!target || !s.sem || !s.u || !s.gsem || !s.gu || !s.latent || !s.dlatent || !s.wave ||
-        !s.gwave || !s.cb_norm || !s.idx || !s.idx_prev || !s.a_sem.m || !s.a_sem.v || !s.a_u.m ||
+        !s.gwave || !s.cb_norm || !s.idx || !s.idx_prev || !s.lev || !s.a_sem.m || !s.a_sem.v || !s.a_u.m ||
         !s.a_u.v || !out) {
         rc = vox_fail(err, VOX_E_NOMEM, "invert: out of memory for %d frames", T);
         goto done;
@@ -345,6 +350,8 @@ int vox_invert(voxtts_model *m, const float *wave, size_t n, const vox_invert_pa
     const int st_from = p->straight_through ? p1_steps + (int)((1.0 - ST_FRAC) * p2_len) : budget;
     double best = INFINITY;
     int best_step = step, plateau = 0;
+    last_change = step;
+    for (size_t i = 0; i < (size_t)T * A; i++) s.lev[i] = -1;
     while (step < budget) {
         const int rounded = step >= st_from || plateau;
         rc = eval_step(&s, 0, rounded, 1, &loss, err);
@@ -359,6 +366,15 @@ int vox_invert(voxtts_model *m, const float *wave, size_t n, const vox_invert_pa
                           step);
             goto done;
         }
+        /* the FSQ levels the output would take: stable for long enough -> done */
+        int changed = 0;
+        for (size_t i = 0; i < (size_t)T * A; i++) {
+            const int lv = vox_fsq_level(tanhf(s.u[i]), s.L);
+            changed |= lv != s.lev[i];
+            s.lev[i] = lv;
+        }
+        if (changed) last_change = step;
+        if (step - last_change >= P2_LEVELS_STABLE) break;
         if (loss < best * (1.0 - P2_MIN_GAIN)) {
             best = loss;
             best_step = step;

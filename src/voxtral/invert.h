@@ -18,7 +18,7 @@
 typedef int (*vox_invert_progress_fn)(int step, int max_steps, float loss, void *user);
 
 /* The default step budget (see invert.c for how it was chosen). */
-#define VOX_INVERT_DEFAULT_ITERS 400
+#define VOX_INVERT_DEFAULT_ITERS 500
 
 typedef struct vox_invert_params {
     int max_iters;       /* step budget; 0: VOX_INVERT_DEFAULT_ITERS */

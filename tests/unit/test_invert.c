@@ -69,10 +69,11 @@ static int cancel_cb(int step, int max_steps, float loss, void *user) {
     return c->at > 0 && step >= c->at;
 }
 
-static voxtts_model *load(const char *dir) {
+/* Tiny models: one thread (a second one only adds pool overhead at these sizes). */
+static voxtts_model *load(const char *dir, int threads) {
     voxtts_load_params lp;
     voxtts_load_params_default(&lp);
-    lp.n_threads = 2;
+    lp.n_threads = threads;
     voxtts_model *m = NULL;
     vox_error err = {0};
     if (voxtts_model_load(dir, &lp, &m, &err) != VOXTTS_OK) {
@@ -83,7 +84,7 @@ static voxtts_model *load(const char *dir) {
 }
 
 static void clone_case(const char *dir, double seconds, int iters) {
-    voxtts_model *m = load(dir);
+    voxtts_model *m = load(dir, 1);
     if (!m) return;
     const int sr = voxtts_model_sample_rate(m), spf = voxtts_model_samples_per_frame(m);
     const int ncb = voxtts_model_n_codebooks(m), A = voxtts_model_n_acoustic(m);
@@ -168,7 +169,7 @@ out:
 
 /* Same seed -> same codes; cancellation; bad input. */
 static void misc_case(const char *dir) {
-    voxtts_model *m = load(dir);
+    voxtts_model *m = load(dir, 1);
     if (!m) return;
     const int spf = voxtts_model_samples_per_frame(m), ncb = voxtts_model_n_codebooks(m);
     const int T = 4;
@@ -196,6 +197,17 @@ static void misc_case(const char *dir) {
           "same seed, same codes");
     CHECK(r1.iters == r2.iters && r1.final_loss == r2.final_loss, "same seed, same loss %g %g",
           r1.final_loss, r2.final_loss);
+    /* the same codes with two threads (the decoder and the losses split work by rows) */
+    voxtts_model *m2 = load(dir, 2);
+    if (m2) {
+        int32_t *c4 = NULL;
+        int n4 = 0;
+        CHECK(vox_invert(m2, target, n, &p, &c4, &n4, NULL, &err) == 0, "2 threads: %s", err.msg);
+        CHECK(c4 && n4 == T && memcmp(c1, c4, sizeof(int32_t) * (size_t)T * ncb) == 0,
+              "same codes with 1 and 2 threads");
+        free(c4);
+        voxtts_model_free(m2);
+    }
     /* cancellation at step 5 */
     cancel_ctx cc = {5, 0, 0, 0};
     p.progress = cancel_cb;

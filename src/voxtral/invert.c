@@ -85,24 +85,22 @@ static void adam_step(adam *a, float *x, const float *g, double scale, float lr)
 }
 
 typedef struct nearest_task {
-    const float *cb, *cb_norm, *sem;
-    int S, sd;
+    const float *scores, *cb_norm; /* [T][S] sem_t . C_j; [S] ||C_j||^2 */
+    int S;
     int *idx;
 } nearest_task;
 
-/* idx[t] = argmin_j ||sem_t - C_j||^2 (ties: the first j), frames [begin, end). */
+/* idx[t] = argmin_j ||sem_t - C_j||^2 = argmin_j ||C_j||^2 - 2 sem_t . C_j
+ * (ties: the first j), frames [begin, end). */
 static void nearest_run(void *ctx, int64_t begin, int64_t end, int tid) {
     const nearest_task *t = ctx;
     (void)tid;
     for (int64_t f = begin; f < end; f++) {
-        const float *s = t->sem + (size_t)f * t->sd;
-        double best = INFINITY;
+        const float *sc = t->scores + (size_t)f * t->S;
+        float best = INFINITY;
         int bi = 0;
         for (int j = 0; j < t->S; j++) {
-            const float *c = t->cb + (size_t)j * t->sd;
-            double dot = 0.0;
-            for (int i = 0; i < t->sd; i++) dot += (double)s[i] * c[i];
-            const double d = t->cb_norm[j] - 2.0 * dot;
+            const float d = t->cb_norm[j] - 2.0f * sc[j];
             if (d < best) {
                 best = d;
                 bi = j;
@@ -123,6 +121,7 @@ typedef struct inv_state {
     float *latent, *dlatent; /* [T][ld] */
     float *wave, *gwave;     /* [n_wave] */
     float *cb_norm;          /* [S] */
+    float *scores;           /* [T][S] */
     int *idx, *idx_prev;     /* [T] */
     int *lev;                /* [T][A] FSQ levels of tanh(u) after the last step */
     adam a_sem, a_u;
@@ -140,6 +139,7 @@ static void state_free(inv_state *s) {
     free(s->wave);
     free(s->gwave);
     free(s->cb_norm);
+    free(s->scores);
     free(s->idx);
     free(s->idx_prev);
     free(s->lev);
@@ -156,7 +156,18 @@ static float *falloc(size_t a, size_t b) {
 }
 
 static void nearest(inv_state *s, int *idx) {
-    nearest_task t = {s->m->w.semantic_codebook, s->cb_norm, s->sem, s->S, s->sd, idx};
+    /* the dot products as one product with the codebook (row-independent
+     * kernels: the same bits for any thread count) */
+    vox_tensor C;
+    memset(&C, 0, sizeof C);
+    C.dtype = VOX_F32;
+    C.ndim = 2;
+    C.shape[0] = s->S;
+    C.shape[1] = s->sd;
+    C.data = s->m->w.semantic_codebook;
+    C.nbytes = sizeof(float) * (size_t)s->S * s->sd;
+    vox_matmul_pool(s->m->pool, &C, s->sem, s->T, s->scores);
+    nearest_task t = {s->scores, s->cb_norm, s->S, idx};
     vox_pool_for(s->m->pool, s->T, 1, nearest_run, &t);
 }
 
@@ -261,6 +272,7 @@ int vox_invert(voxtts_model *m, const float *wave, size_t n, const vox_invert_pa
     s.wave = falloc(s.n_wave, 1);
     s.gwave = falloc(s.n_wave, 1);
     s.cb_norm = falloc(s.S, 1);
+    s.scores = falloc(Tz, (size_t)s.S);
     s.idx = calloc(Tz, sizeof(int));
     s.idx_prev = calloc(Tz, sizeof(int));
     s.lev = calloc(Tz * (size_t)A, sizeof(int));
@@ -272,7 +284,7 @@ int vox_invert(voxtts_model *m, const float *wave, size_t n, const vox_invert_pa
     s.a_u.v = falloc(T, A);
     out = malloc(sizeof(int32_t) * Tz * (size_t)c->n_codebooks);
     if (!target || !s.sem || !s.u || !s.gsem || !s.gu || !s.latent || !s.dlatent || !s.wave ||
-        !s.gwave || !s.cb_norm || !s.idx || !s.idx_prev || !s.lev || !s.a_sem.m || !s.a_sem.v || !s.a_u.m ||
+        !s.gwave || !s.cb_norm || !s.scores || !s.idx || !s.idx_prev || !s.lev || !s.a_sem.m || !s.a_sem.v || !s.a_u.m ||
         !s.a_u.v || !out) {
         rc = vox_fail(err, VOX_E_NOMEM, "invert: out of memory for %d frames", T);
         goto done;

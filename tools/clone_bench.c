@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "voxtral/audio_loss.h"
 #include "voxtral/bench.h"
@@ -25,6 +26,14 @@
 #include "voxtral/model.h"
 #include "voxtral/stream.h"
 #include "voxtts.h"
+
+/* CPU time of the process (all threads): on a shared machine the wall time
+ * includes waiting for a core. */
+static double cpu_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
 
 static int progress(int step, int max_steps, float loss, void *user) {
     const double *t0 = user;
@@ -143,10 +152,12 @@ int main(int argc, char **argv) {
     }
     vox_invert_result r;
     int nf = 0;
+    const double cpu0 = cpu_s();
     if (vox_invert(m, target, n, &p, &found, &nf, &r, &err)) {
         fprintf(stderr, "clone_bench: %s\n", err.msg);
         goto out;
     }
+    const double cpu = cpu_s() - cpu0;
     const int64_t rss = vox_bench_peak_rss();
     if (voxtts_stage_codec(m, found, nf, &sp, w_found, &err)) {
         fprintf(stderr, "clone_bench: decode: %s\n", err.msg);
@@ -179,8 +190,9 @@ int main(int argc, char **argv) {
     vox_logmel_distance(target, w_found, n, sr, m->pool, &d_found, &err);
     vox_logmel_distance(target, w_other, n, sr, m->pool, &d_other, &err);
     printf("steps %d (phase 1: %d) of budget %d\n", r.iters, r.phase1_iters, p.max_iters);
-    printf("seconds per step %.3f\n", r.seconds / r.iters);
-    printf("total %.1f s\n", r.seconds);
+    printf("seconds per step %.3f (decoder %.3f, losses %.3f); CPU seconds per step %.3f (all threads)\n",
+           r.seconds / r.iters, r.codec_seconds / r.iters, r.loss_seconds / r.iters, cpu / r.iters);
+    printf("total %.1f s (CPU %.1f s)\n", r.seconds, cpu);
     printf("peak RSS %.2f GB (weights %.2f GB, + %.2f GB)\n", rss / 1e9, traffic.weight_bytes / 1e9,
            (rss - traffic.weight_bytes) / 1e9);
     printf("final loss %.4f; semantic %.1f %%, acoustic exact %.1f %% (within one level %.1f %%); "

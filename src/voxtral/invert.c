@@ -125,6 +125,7 @@ typedef struct inv_state {
     int *idx, *idx_prev;     /* [T] */
     int *lev;                /* [T][A] FSQ levels of tanh(u) after the last step */
     adam a_sem, a_u;
+    double codec_s, loss_s; /* wall seconds in the decoder and in the losses */
 } inv_state;
 
 static void state_free(inv_state *s) {
@@ -191,15 +192,21 @@ static void build_latent(inv_state *s, int rounded) {
 static int eval_step(inv_state *s, int want_sem, int rounded, int want_grad, double *loss,
                      vox_error *err) {
     build_latent(s, rounded);
+    const double t0 = vox_now_s();
     int rc = vox_codec_grad_forward(s->ws, s->latent, s->wave, err);
     if (rc) return rc;
+    const double t1 = vox_now_s();
     vox_audio_loss_terms terms;
     rc = vox_audio_loss_eval_f(s->loss, s->wave, want_grad ? s->gwave : NULL, &terms, err);
     if (rc) return rc;
+    const double t2 = vox_now_s();
+    s->codec_s += t1 - t0;
+    s->loss_s += t2 - t1;
     *loss = terms.total;
     if (!want_grad) return VOX_OK;
     rc = vox_codec_grad_backward(s->ws, s->gwave, s->dlatent, err);
     if (rc) return rc;
+    s->codec_s += vox_now_s() - t2;
     for (int t = 0; t < s->T; t++) {
         const float *d = s->dlatent + (size_t)t * s->ld;
         if (want_sem) memcpy(s->gsem + (size_t)t * s->sd, d, sizeof(float) * (size_t)s->sd);
@@ -412,6 +419,8 @@ int vox_invert(voxtts_model *m, const float *wave, size_t n, const vox_invert_pa
         res->phase1_iters = p1_steps;
         res->final_loss = (float)loss;
         res->seconds = vox_now_s() - t_start;
+        res->codec_seconds = s.codec_s;
+        res->loss_seconds = s.loss_s;
     }
     *codes = out;
     *n_frames = T;

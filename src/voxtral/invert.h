@@ -35,6 +35,8 @@ typedef struct vox_invert_result {
     int phase1_iters;    /* of which with a free semantic vector */
     float final_loss;    /* loss of the decoded codes found (rounded) */
     double seconds;
+    double codec_seconds;/* of which in the decoder's forward and backward */
+    double loss_seconds; /* and in the losses */
 } vox_invert_result;
 
 void vox_invert_params_default(vox_invert_params *p);

@@ -8,11 +8,11 @@
  * Defaults: tests/data/params_official.json (full size), bf16, a 5 s target,
  * 2 threads, the default step budget.  --model loads a checkpoint (e.g. the
  * tiny test models) instead of building a synthetic one; --no-st turns the
- * straight-through refinement off (to measure what it brings).  Prints the steps run (and how many in
- * phase 1), seconds per step, total seconds, peak RSS next to the weight bytes,
- * and how close the codes found are to the truth (semantic codes recovered,
- * acoustic codes exact, log-mel distance against that of other random codes).
- * Progress (step, loss) goes to stderr every 10 steps unless --quiet. */
+ * straight-through refinement off (to measure what it brings).  Prints the steps run (and how many
+ * in phase 1), seconds per step, total seconds, peak RSS next to the weight bytes, and how close
+ * the codes found are to the truth (semantic codes recovered, acoustic codes exact, log-mel
+ * distance against that of other random codes). Progress (step, loss) goes to stderr every 10 steps
+ * unless --quiet. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -38,7 +38,8 @@ static double cpu_s(void) {
 static int progress(int step, int max_steps, float loss, void *user) {
     const double *t0 = user;
     if (step % 10 == 0 || step == 1)
-        fprintf(stderr, "step %d/%d loss %.5f (%.1f s)\n", step, max_steps, loss, vox_now_s() - *t0);
+        fprintf(stderr, "step %d/%d loss %.5f (%.1f s)\n", step, max_steps, loss,
+                vox_now_s() - *t0);
     return 0;
 }
 
@@ -64,13 +65,20 @@ int main(int argc, char **argv) {
         }
         const char *v = argv[++i];
         char *end = NULL;
-        if (!strcmp(a, "--params")) params = v;
-        else if (!strcmp(a, "--type")) type = v;
-        else if (!strcmp(a, "--model")) model_dir = v;
-        else if (!strcmp(a, "--seconds")) seconds = strtod(v, &end);
-        else if (!strcmp(a, "--threads")) threads = (int)strtol(v, &end, 10);
-        else if (!strcmp(a, "--iters")) iters = (int)strtol(v, &end, 10);
-        else if (!strcmp(a, "--seed")) seed = strtoull(v, &end, 10);
+        if (!strcmp(a, "--params"))
+            params = v;
+        else if (!strcmp(a, "--type"))
+            type = v;
+        else if (!strcmp(a, "--model"))
+            model_dir = v;
+        else if (!strcmp(a, "--seconds"))
+            seconds = strtod(v, &end);
+        else if (!strcmp(a, "--threads"))
+            threads = (int)strtol(v, &end, 10);
+        else if (!strcmp(a, "--iters"))
+            iters = (int)strtol(v, &end, 10);
+        else if (!strcmp(a, "--seed"))
+            seed = strtoull(v, &end, 10);
         else {
             fprintf(stderr, "clone_bench: unknown option %s\n", a);
             usage();
@@ -110,10 +118,12 @@ int main(int argc, char **argv) {
     int T = (int)lround(seconds * sr / spf);
     if (T < 1) T = 1;
     const size_t n = (size_t)T * spf;
-    printf("model %s (%s), weights %.2f GB, loaded in %.1f s; target %d frames = %.2f s, %d threads\n",
-           params, type, traffic.weight_bytes / 1e9, vox_now_s() - t_load, T, (double)n / sr, threads);
+    printf(
+        "model %s (%s), weights %.2f GB, loaded in %.1f s; target %d frames = %.2f s, %d threads\n",
+        params, type, traffic.weight_bytes / 1e9, vox_now_s() - t_load, T, (double)n / sr, threads);
     int rc = 1;
-    int32_t *truth = malloc(sizeof(int32_t) * (size_t)T * ncb), *other = malloc(sizeof(int32_t) * (size_t)T * ncb);
+    int32_t *truth = malloc(sizeof(int32_t) * (size_t)T * ncb),
+            *other = malloc(sizeof(int32_t) * (size_t)T * ncb);
     float *target = malloc(sizeof(float) * n), *w_other = malloc(sizeof(float) * n),
           *w_found = malloc(sizeof(float) * n);
     int32_t *found = NULL;
@@ -190,7 +200,8 @@ int main(int argc, char **argv) {
     vox_logmel_distance(target, w_found, n, sr, m->pool, &d_found, &err);
     vox_logmel_distance(target, w_other, n, sr, m->pool, &d_other, &err);
     printf("steps %d (phase 1: %d) of budget %d\n", r.iters, r.phase1_iters, p.max_iters);
-    printf("seconds per step %.3f (decoder %.3f, losses %.3f); CPU seconds per step %.3f (all threads)\n",
+    printf("seconds per step %.3f (decoder %.3f, losses %.3f); CPU seconds per step %.3f (all "
+           "threads)\n",
            r.seconds / r.iters, r.codec_seconds / r.iters, r.loss_seconds / r.iters, cpu / r.iters);
     printf("total %.1f s (CPU %.1f s)\n", r.seconds, cpu);
     printf("peak RSS %.2f GB (weights %.2f GB, + %.2f GB)\n", rss / 1e9, traffic.weight_bytes / 1e9,

@@ -139,19 +139,21 @@ static void clone_case(const char *dir, double seconds, int iters) {
     CHECK(vox_logmel_distance(target, w_found, n, sr, NULL, &d_found, &err) == 0, "mel");
     CHECK(vox_logmel_distance(target, w_other, n, sr, NULL, &d_other, &err) == 0, "mel");
     const double sem_pct = 100.0 * sem_ok / T;
-    printf("%s: %d frames (%.2f s), %d steps (%d in phase 1), %.1f s (%.3f s/step): semantic %.1f %%, "
-           "acoustic exact %.1f %% / within one level %.1f %%, SNR %.2f dB, log-mel %.4f vs %.4f for "
-           "other codes (ratio %.4f), final loss %.4f\n",
-           dir, T, (double)n / sr, r.iters, r.phase1_iters, r.seconds, r.seconds / r.iters, sem_pct,
-           100.0 * ac_exact / (T * A), 100.0 * ac_near / (T * A), 10 * log10(y2 / (e2 + 1e-30)),
-           d_found, d_other, d_found / d_other, r.final_loss);
+    printf(
+        "%s: %d frames (%.2f s), %d steps (%d in phase 1), %.1f s (%.3f s/step): semantic %.1f %%, "
+        "acoustic exact %.1f %% / within one level %.1f %%, SNR %.2f dB, log-mel %.4f vs %.4f for "
+        "other codes (ratio %.4f), final loss %.4f\n",
+        dir, T, (double)n / sr, r.iters, r.phase1_iters, r.seconds, r.seconds / r.iters, sem_pct,
+        100.0 * ac_exact / (T * A), 100.0 * ac_near / (T * A), 10 * log10(y2 / (e2 + 1e-30)),
+        d_found, d_other, d_found / d_other, r.final_loss);
     CHECK(d_found <= 0.1 * d_other, "%s: log-mel %.4f not <= 0.1 x %.4f", dir, d_found, d_other);
     CHECK(sem_pct >= 90.0, "%s: semantic codes recovered %.1f %% < 90 %%", dir, sem_pct);
     CHECK(r.iters > 0 && r.iters <= p.max_iters, "%s: %d steps within the budget %d", dir, r.iters,
           p.max_iters);
     int valid = 1;
     for (int t = 0; t < T; t++) {
-        valid &= found[(size_t)t * ncb] >= 2 && found[(size_t)t * ncb] < 2 + m->cfg.semantic_codebook_size;
+        valid &= found[(size_t)t * ncb] >= 2 &&
+                 found[(size_t)t * ncb] < 2 + m->cfg.semantic_codebook_size;
         for (int a = 1; a <= A; a++)
             valid &= found[(size_t)t * ncb + a] >= 2 &&
                      found[(size_t)t * ncb + a] < 2 + m->cfg.acoustic_codebook_size;

@@ -40,12 +40,12 @@ typedef struct loss_res {
     double ynorm;        /* ||Y||_F */
     double *ymel;        /* [F][n_mels] log(mel_Y + eps) */
     /* per evaluation */
-    double *spec;        /* [F][K][2] */
-    double *mag;         /* [F][K] */
-    double *xmel;        /* [F][n_mels] mel_X */
-    double *fsum;        /* [F][3]: sum D^2, sum |dlog|, sum |dlogmel| */
-    double *fgrad;       /* [F][N] windowed frame gradient */
-    int pair0;           /* first global pair index of this resolution */
+    double *spec;  /* [F][K][2] */
+    double *mag;   /* [F][K] */
+    double *xmel;  /* [F][n_mels] mel_X */
+    double *fsum;  /* [F][3]: sum D^2, sum |dlog|, sum |dlogmel| */
+    double *fgrad; /* [F][N] windowed frame gradient */
+    int pair0;     /* first global pair index of this resolution */
 } loss_res;
 
 struct vox_audio_loss {
@@ -54,22 +54,22 @@ struct vox_audio_loss {
     int n_threads;
     size_t n;
     int sample_rate;
-    double *y;           /* [n] target */
-    double y_abs_sum;    /* sum |y| */
-    int n_res;           /* resolutions including an extra mel one */
-    int n_stft;          /* resolutions that count in the stft term */
+    double *y;        /* [n] target */
+    double y_abs_sum; /* sum |y| */
+    int n_res;        /* resolutions including an extra mel one */
+    int n_stft;       /* resolutions that count in the stft term */
     loss_res res[VOX_LOSS_MAX_RES + 1];
-    int n_pairs;         /* frame pairs over all resolutions */
+    int n_pairs; /* frame pairs over all resolutions */
     /* mel filter bank on the mel resolution's bins */
-    int *mel_lo, *mel_len;   /* [n_mels] */
-    size_t *mel_off;         /* [n_mels] into mel_w */
+    int *mel_lo, *mel_len; /* [n_mels] */
+    size_t *mel_off;       /* [n_mels] into mel_w */
     double *mel_w;
-    double *scratch;     /* [n_threads][2 * N_max] complex FFT buffer */
+    double *scratch; /* [n_threads][2 * N_max] complex FFT buffer */
     int n_max;
     /* state of the current evaluation */
     const double *x;
     double *grad;
-    int target_pass;     /* pass A fills the target tables */
+    int target_pass;                       /* pass A fills the target tables */
     double sc_scale[VOX_LOSS_MAX_RES + 1]; /* dL/d|X| factor of D per resolution */
     double lm_scale[VOX_LOSS_MAX_RES + 1]; /* of sign(dlog)/|X| */
     double mel_scale;                      /* of sign(dlogmel)/(mel+eps) */
@@ -388,7 +388,8 @@ int vox_audio_loss_new(const float *target, size_t n, int sample_rate,
                        vox_error *err) {
     *out = NULL;
     if (!target || n == 0) return vox_fail(err, VOX_E_ARG, "audio loss: empty target");
-    if (sample_rate <= 0) return vox_fail(err, VOX_E_ARG, "audio loss: bad sample rate %d", sample_rate);
+    if (sample_rate <= 0)
+        return vox_fail(err, VOX_E_ARG, "audio loss: bad sample rate %d", sample_rate);
     if (p->n_res < 0 || p->n_res > VOX_LOSS_MAX_RES)
         return vox_fail(err, VOX_E_ARG, "audio loss: %d resolutions (at most %d)", p->n_res,
                         VOX_LOSS_MAX_RES);

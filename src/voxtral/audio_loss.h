@@ -31,18 +31,18 @@
 #define VOX_LOSS_MAX_RES 8
 
 typedef struct vox_audio_loss_params {
-    int n_res;                      /* STFT resolutions (<= VOX_LOSS_MAX_RES) */
-    int fft[VOX_LOSS_MAX_RES];      /* FFT sizes: powers of two >= 8 */
-    int mel_fft;                    /* FFT size of the mel spectrum (power of two) */
-    int n_mels;                     /* mel bands (0: no mel term) */
-    double w_stft, w_mel, w_wave;   /* term weights */
-    double mag_eps;                 /* |X| = sqrt(power + mag_eps) */
-    double mel_eps;                 /* log(mel + mel_eps) */
+    int n_res;                    /* STFT resolutions (<= VOX_LOSS_MAX_RES) */
+    int fft[VOX_LOSS_MAX_RES];    /* FFT sizes: powers of two >= 8 */
+    int mel_fft;                  /* FFT size of the mel spectrum (power of two) */
+    int n_mels;                   /* mel bands (0: no mel term) */
+    double w_stft, w_mel, w_wave; /* term weights */
+    double mag_eps;               /* |X| = sqrt(power + mag_eps) */
+    double mel_eps;               /* log(mel + mel_eps) */
 } vox_audio_loss_params;
 
 /* The values of the terms (unweighted) and the weighted total. */
 typedef struct vox_audio_loss_terms {
-    double sc, logmag;  /* averaged over the resolutions */
+    double sc, logmag; /* averaged over the resolutions */
     double stft, mel, wave, total;
 } vox_audio_loss_terms;
 

@@ -30,8 +30,8 @@ static double urand(void) {
 static void make_signal(float *x, size_t n, double noise) {
     const double f1 = 200 + 800 * urand(), f2 = 1500 + 3000 * urand();
     for (size_t i = 0; i < n; i++)
-        x[i] = (float)(0.2 * sin(2 * PI_D * f1 * i / 24000.0) + 0.1 * sin(2 * PI_D * f2 * i / 24000.0) +
-                       noise * (urand() - 0.5));
+        x[i] = (float)(0.2 * sin(2 * PI_D * f1 * i / 24000.0) +
+                       0.1 * sin(2 * PI_D * f2 * i / 24000.0) + noise * (urand() - 0.5));
 }
 
 /* Reference stft terms with a naive DFT (definition in audio_loss.h). */
@@ -107,8 +107,10 @@ static void check_values(void) {
     vox_audio_loss_free(L);
     /* log-mel distance of a signal to itself is 0, to another > 0 */
     double d0 = -1, d1 = -1;
-    CHECK(vox_logmel_distance(y, y, n, 24000, NULL, &d0, &err) == 0 && d0 == 0.0, "mel(y,y) %g", d0);
-    CHECK(vox_logmel_distance(y, xf, n, 24000, NULL, &d1, &err) == 0 && d1 > 0.05, "mel(y,x) %g", d1);
+    CHECK(vox_logmel_distance(y, y, n, 24000, NULL, &d0, &err) == 0 && d0 == 0.0, "mel(y,y) %g",
+          d0);
+    CHECK(vox_logmel_distance(y, xf, n, 24000, NULL, &d1, &err) == 0 && d1 > 0.05, "mel(y,x) %g",
+          d1);
     free(y);
     free(xf);
     free(x);
@@ -220,7 +222,8 @@ static void check_threads(void) {
         CHECK(memcmp(g[k], g[0], n * sizeof(double)) == 0, "%d threads: gradient bit-identical",
               k + 1);
     }
-    printf("default loss on 2 s of unrelated signals: sc %.4f logmag %.4f mel %.4f wave %.4f total %.4f\n",
+    printf("default loss on 2 s of unrelated signals: sc %.4f logmag %.4f mel %.4f wave %.4f total "
+           "%.4f\n",
            t[0].sc, t[0].logmag, t[0].mel, t[0].wave, t[0].total);
     for (int k = 0; k < 3; k++) free(g[k]);
     free(y);
@@ -242,13 +245,13 @@ static void check_errors(void) {
     CHECK(vox_audio_loss_new(y, 0, 24000, &p, NULL, &L, &err) == VOX_E_ARG && !L, "empty target");
     CHECK(vox_audio_loss_new(y, 100, 0, &p, NULL, &L, &err) == VOX_E_ARG && !L, "bad rate");
     /* a silent target still gives finite values */
-    CHECK(vox_audio_loss_new(y, 100, 24000, &p, NULL, &L, &err) == 0, "silent target: %s",
-          err.msg);
+    CHECK(vox_audio_loss_new(y, 100, 24000, &p, NULL, &L, &err) == 0, "silent target: %s", err.msg);
     if (L) {
         double x[100], g[100];
         for (int i = 0; i < 100; i++) x[i] = 0.01 * sin(i);
         vox_audio_loss_terms t;
-        CHECK(vox_audio_loss_eval(L, x, g, &t, &err) == 0 && isfinite(t.total), "finite %g", t.total);
+        CHECK(vox_audio_loss_eval(L, x, g, &t, &err) == 0 && isfinite(t.total), "finite %g",
+              t.total);
         int fin = 1;
         for (int i = 0; i < 100; i++) fin &= isfinite(g[i]);
         CHECK(fin, "finite gradient on a silent target");

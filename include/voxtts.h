@@ -171,8 +171,9 @@ int voxtts_audio_save_wav(const voxtts_audio *a, const char *path, voxtts_error 
  * embedding rows of each frame (docs/MODEL.md §4) and the END frame [1, 0, ..., 0]
  * (§7 step 8).  A voice imported from an official-layout .pt has rows only.
  * Voices are saved in the voxtts voice format (docs/VOICE_FORMAT.md) or exported
- * in the official .pt layout.  A handle is immutable once made, may be used with
- * any number of syntheses, and is freed with voxtts_voice_free. */
+ * in the official .pt layout.  Synthesis never changes a handle: one voice may
+ * serve any number of syntheses (and models whose fingerprint matches); it is
+ * freed with voxtts_voice_free. */
 
 /* Called during cloning after each step; return non-zero to cancel. */
 typedef int (*voxtts_clone_progress_fn)(int step, int max_steps, float loss, void *user);

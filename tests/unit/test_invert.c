@@ -13,7 +13,9 @@
  *
  * Arguments (optional): SCALE ITERS — clip durations are multiplied by SCALE
  * and the step budget is ITERS (0: the default).  Under AddressSanitizer the
- * defaults are SCALE 0.5 (clips of 1.5 s and 2.5 s), same assertions. */
+ * budget defaults to 300 steps (same clips, same assertions): shorter clips
+ * would not do, the last frame or two being the ones the inversion may miss,
+ * and 2 misses of 19 frames already fall below 90 %. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,9 +29,9 @@
 #include "voxtts.h"
 
 #if defined(__SANITIZE_ADDRESS__)
-#define DEFAULT_SCALE 0.5
+#define DEFAULT_ITERS 300
 #else
-#define DEFAULT_SCALE 1.0
+#define DEFAULT_ITERS 0
 #endif
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
@@ -247,8 +249,8 @@ out:
 }
 
 int main(int argc, char **argv) {
-    const double scale = argc > 1 ? atof(argv[1]) : DEFAULT_SCALE;
-    const int iters = argc > 2 ? atoi(argv[2]) : 0;
+    const double scale = argc > 1 ? atof(argv[1]) : 1.0;
+    const int iters = argc > 2 ? atoi(argv[2]) : DEFAULT_ITERS;
     clone_case("tests/models/tiny-a", 3.0 * scale, iters);
     clone_case("tests/models/tiny-b", 5.0 * scale, iters);
     misc_case("tests/models/tiny-b");

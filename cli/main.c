@@ -12,6 +12,7 @@
  * `voxtts download` and `voxtts debug STAGE` live in download.c and debug.c.
  * Exit status is 0 only on success, and a failed run leaves no output file
  * behind. */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -37,10 +38,19 @@ static void usage(FILE *f) {
         "       voxtts debug STAGE ...         run one pipeline stage (voxtts debug --help)\n"
         "       voxtts bench --synthetic --type TYPE | -m MODEL   speed per stage (voxtts bench --help)\n"
         "       voxtts quantize IN OUT.gguf --type TYPE   write a (quantized) GGUF model\n"
+        "       voxtts voice list|show|preview|export|import|rm ...   voices of one's own\n"
+        "       voxtts clone --audio REF -o FILE   make a voice from reference speech\n"
         "\n"
         "options:\n"
         "  -m, --model DIR       model directory or .gguf file (default: $VOXTTS_MODEL or %s)\n"
-        "  -v, --voice NAME      preset voice, case-insensitive (default: neutral_female)\n"
+        "  -v, --voice VOICE     a preset (case-insensitive; default: neutral_female), a voice\n"
+        "                        file (.voxv), an official-layout .pt, int32 codes (.npy), or a\n"
+        "                        voice NAME in the voices directory (presets win on a clash)\n"
+        "      --ref AUDIO       speak with a clone of AUDIO (cached in the voices directory)\n"
+        "      --iters N         cloning steps for --ref when the model has no codec encoder\n"
+        "      --encoder FILE    codec-encoder weights (safetensors) for --ref\n"
+        "      --voices-dir DIR  voices directory (default $XDG_DATA_HOME/voxtts/voices,\n"
+        "                        else ~/.local/share/voxtts/voices)\n"
         "  -o, --output FILE     output audio file, written as the audio is produced; the\n"
         "                        format comes from the extension: .wav (16-bit PCM), .pcm or\n"
         "                        .raw (s16le, no header), .flac, .ogg (Vorbis), .opus, .mp3;\n"
@@ -119,6 +129,7 @@ enum {
     OPT_SEED = 1000, OPT_MAX_FRAMES, OPT_CFG, OPT_STEPS, OPT_LIST, OPT_VERSION,
     OPT_SEED_STEP, OPT_ALIBI_PRESS, OPT_WINDOW_W, OPT_FORMAT, OPT_FLOAT, OPT_RATE,
     OPT_LANG, OPT_MAX_TOKENS, OPT_NORMALIZE, OPT_PAUSE, OPT_GAP, OPT_STATS,
+    OPT_VOICES_DIR, OPT_REF, OPT_ITERS, OPT_ENCODER,
 };
 
 int main(int argc, char **argv) {
@@ -126,6 +137,8 @@ int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "download") == 0) return cli_download_main(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "bench") == 0) return cli_bench_main(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "quantize") == 0) return cli_quantize_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "voice") == 0) return cli_voice_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "clone") == 0) return cli_clone_main(argc - 1, argv + 1);
 
     static const struct option longopts[] = {
         {"model", required_argument, 0, 'm'},      {"voice", required_argument, 0, 'v'},
@@ -138,6 +151,10 @@ int main(int argc, char **argv) {
         {"seed-step", no_argument, 0, OPT_SEED_STEP},
         {"alibi-press", no_argument, 0, OPT_ALIBI_PRESS},
         {"window-w-keys", no_argument, 0, OPT_WINDOW_W},
+        {"voices-dir", required_argument, 0, OPT_VOICES_DIR},
+        {"ref", required_argument, 0, OPT_REF},
+        {"iters", required_argument, 0, OPT_ITERS},
+        {"encoder", required_argument, 0, OPT_ENCODER},
         {"format", required_argument, 0, OPT_FORMAT},
         {"float", no_argument, 0, OPT_FLOAT},
         {"rate", required_argument, 0, OPT_RATE},
@@ -147,10 +164,11 @@ int main(int argc, char **argv) {
         {0, 0, 0, 0},
     };
     const char *model_dir = cli_default_model_dir(), *voice = NULL, *output = "out.wav";
-    const char *text_file = NULL, *format_name = NULL;
+    const char *text_file = NULL, *format_name = NULL, *voices_dir = NULL, *ref = NULL;
+    const char *encoder = NULL;
     int list_voices = 0, quiet = 0, float32 = 0;
     long out_rate = 0;
-    long threads = 0, v;
+    long threads = 0, v, iters = 0;
     unsigned long long seed;
     voxtts_synth_params sp;
     voxtts_synth_params_default(&sp);
@@ -185,6 +203,10 @@ int main(int argc, char **argv) {
         case OPT_SEED_STEP: sp.seed_step = 1; break;
         case OPT_ALIBI_PRESS: sp.alibi_press = 1; break;
         case OPT_WINDOW_W: sp.window_w_keys = 1; break;
+        case OPT_VOICES_DIR: voices_dir = optarg; break;
+        case OPT_REF: ref = optarg; break;
+        case OPT_ENCODER: encoder = optarg; break;
+        case OPT_ITERS: if (cli_parse_int("--iters", optarg, 1, 1000000, &iters)) return 2; break;
         case OPT_FORMAT: format_name = optarg; break;
         case OPT_FLOAT: float32 = 1; break;
         case OPT_RATE:
@@ -210,6 +232,18 @@ int main(int argc, char **argv) {
         }
     }
 
+    if (encoder && !ref) {
+        fprintf(stderr, "voxtts: --encoder is used with --ref AUDIO\n");
+        return 2;
+    }
+    if (ref && voice) {
+        fprintf(stderr, "voxtts: give either -v VOICE or --ref AUDIO, not both\n");
+        return 2;
+    }
+    if (ref && access(ref, R_OK) != 0) {
+        fprintf(stderr, "voxtts: reference audio '%s': %s\n", ref, strerror(errno));
+        return 1;
+    }
     /* The output format, and the text, before loading 8 GB of weights, so that
      * input errors are instant. */
     const int to_stdout = strcmp(output, "-") == 0;
@@ -298,9 +332,28 @@ int main(int argc, char **argv) {
         voxtts_model_free(m);
         return 0;
     }
-    if (!voice) voice = voxtts_model_find_voice(m, "neutral_female") >= 0 ? "neutral_female"
-                                                                        : voxtts_model_voice_name(m, 0);
-    sp.voice = voice;
+    /* -v: a preset, a voice file or .pt, or a voice in the voices directory;
+     * --ref: a clone of the reference audio (cached in the voices directory) */
+    char *vdir = cli_voices_dir(voices_dir);
+    voxtts_voice *own = NULL;
+    const char *preset = NULL;
+    int vrc = 0;
+    if (ref && !(vrc = cli_attach_encoder(m, encoder)))
+        vrc = cli_ref_voice(m, ref, vdir, (int)iters, sp.seed, quiet, &own);
+    else if (voice)
+        vrc = cli_resolve_voice(m, voice, vdir, &preset, &own);
+    else
+        preset = voxtts_model_find_voice(m, "neutral_female") >= 0 ? "neutral_female"
+                                                                   : voxtts_model_voice_name(m, 0);
+    free(vdir);
+    if (vrc) {
+        free(text);
+        voxtts_model_free(m);
+        return 1;
+    }
+    sp.voice = preset;
+    sp.voice_handle = own;
+    voice = own ? voxtts_voice_name(own) : preset;
     lo.quiet = quiet;
     lo.progress = !quiet && isatty(2);
 
@@ -309,6 +362,7 @@ int main(int argc, char **argv) {
     voxtts_chunks chunks = {0};
     if (cli_longform_split(m, text, text_len, &lo, sp.max_frames, &chunks)) {
         free(text);
+        voxtts_voice_free(own);
         voxtts_model_free(m);
         return 1;
     }
@@ -324,6 +378,7 @@ int main(int argc, char **argv) {
         cli_print_error("cannot write the audio", &werr);
         free(text);
         voxtts_chunks_free(&chunks);
+        voxtts_voice_free(own);
         voxtts_model_free(m);
         return werr.code == VOX_E_UNSUPPORTED || werr.code == VOX_E_ARG ? 2 : 1;
     }
@@ -342,6 +397,7 @@ int main(int argc, char **argv) {
         /* rc -1: cli_longform_speak has already said what failed */
         vox_audio_writer_abort(out.w); /* removes the temporary file */
         voxtts_chunks_free(&chunks);
+        voxtts_voice_free(own);
         voxtts_model_free(m);
         return sig ? 128 + sig : 1;
     }
@@ -358,7 +414,8 @@ int main(int argc, char **argv) {
                     st.frames, (double)st.samples / sr, voice, vox_audio_format_name(fmt),
                     float32 ? " float" : "", rate);
     }
-    voxtts_chunks_free(&chunks);
+        voxtts_chunks_free(&chunks);
+        voxtts_voice_free(own);
     voxtts_model_free(m);
     return rc == VOXTTS_OK ? 0 : 1;
 }

@@ -127,8 +127,14 @@ typedef struct voxtts_synth_stats {
                             * first decoded samples without on_audio); 0 if no audio */
 } voxtts_synth_stats;
 
+typedef struct voxtts_voice voxtts_voice; /* a voice of one's own (see "voices" below) */
+
 typedef struct voxtts_synth_params {
     const char *voice;    /* preset name (case-insensitive) */
+    /* When not NULL, speak with this voice instead of the preset `voice` names:
+     * its rows replace the [AUDIO] placeholders (docs/MODEL.md §2.2, §2.3).  Its
+     * prompt prefix is cached by the model like a preset's, keyed by the rows. */
+    const voxtts_voice *voice_handle;
     uint64_t seed;        /* noise seed; default 42 (the reference server's default) */
     int max_frames;       /* default 2048 (164 s) */
     float cfg_alpha;      /* classifier-free guidance, default 1.2 */
@@ -167,6 +173,126 @@ typedef struct voxtts_audio {
 int voxtts_synthesize(voxtts_model *m, const char *text, const voxtts_synth_params *p,
                       voxtts_audio *out, voxtts_error *err);
 void voxtts_audio_free(voxtts_audio *a);
+/* Write a->samples as a 16-bit mono WAV at a->sample_rate (atomically: the file
+ * appears whole or not at all). */
+int voxtts_audio_save_wav(const voxtts_audio *a, const char *path, voxtts_error *err);
+
+/* ---- voices of one's own --------------------------------------------------- */
+
+/* A voice is N rows of the LLM input space [N][dim] that replace the prompt's
+ * [AUDIO] placeholders.  A voice made from codec codes (cloning, or given codes)
+ * keeps its T frames of codes and has N = T + 1 rows: the sum of the audio
+ * embedding rows of each frame (docs/MODEL.md §4) and the END frame [1, 0, ..., 0]
+ * (§7 step 8).  A voice imported from an official-layout .pt has rows only.
+ * Voices are saved in the voxtts voice format (docs/VOICE_FORMAT.md) or exported
+ * in the official .pt layout.  Synthesis never changes a handle: one voice may
+ * serve any number of syntheses (and models whose fingerprint matches); it is
+ * freed with voxtts_voice_free. */
+
+/* Called during cloning after each step; return non-zero to cancel. */
+typedef int (*voxtts_clone_progress_fn)(int step, int max_steps, float loss, void *user);
+
+typedef struct voxtts_clone_params {
+    const char *name;    /* the voice's name (default "voice") */
+    uint64_t seed;       /* inversion seed (default 42) */
+    int max_iters;       /* inversion step budget; 0: its default */
+    voxtts_clone_progress_fn progress;
+    void *progress_user;
+} voxtts_clone_params;
+
+void voxtts_clone_params_default(voxtts_clone_params *p);
+
+/* What a voice was made from and with (all strings NUL-terminated, "" if unknown). */
+typedef struct voxtts_voice_info {
+    char name[65];
+    char method[16];           /* "encoder", "inversion", "codes", "imported", "preset" */
+    char source[256];          /* the source file's base name */
+    char source_sha256[65];    /* SHA-256 of the source file's bytes (hex) */
+    double duration_s;         /* length of the source audio (0 if none) */
+    int iterations;            /* inversion steps (method "inversion") */
+    float final_loss;          /* inversion's last loss (method "inversion") */
+    char created[32];          /* UTC, ISO 8601 "YYYY-MM-DDTHH:MM:SSZ" */
+    char model_fingerprint[65];/* voxtts_model_fingerprint of the model that made the rows */
+    int dim;                   /* row width */
+    int n_codebooks;           /* codes per frame (0 without codes) */
+    int n_frames;              /* T (0 without codes) */
+    int n_rows;                /* N */
+} voxtts_voice_info;
+
+/* SHA-256 (hex) identifying the model tensors a voice's rows and codes depend on:
+ * params sizes, the audio-code embedding table as stored and the codec's semantic
+ * codebook (docs/VOICE_FORMAT.md).  Computed once per model (one pass over the table). */
+int voxtts_model_fingerprint(voxtts_model *m, char hex[65], voxtts_error *err);
+/* SHA-256 (hex) of a file's bytes. */
+int voxtts_sha256_file(const char *path, char hex[65], voxtts_error *err);
+
+/* A voice from T frames of offset codes [T][n_codebooks] (docs/MODEL.md §4: semantic
+ * 2..S+1, acoustic 2..L+1); rows embedded with m. */
+int voxtts_voice_from_codes(voxtts_model *m, const int32_t *codes, int n_frames, const char *name,
+                            voxtts_voice **out, voxtts_error *err);
+/* A copy of a preset voice's rows (method "preset", no codes). */
+int voxtts_voice_from_preset(voxtts_model *m, const char *preset, voxtts_voice **out,
+                             voxtts_error *err);
+/* Clone a voice from mono samples at any rate (resampled to the model's rate):
+ * the codec encoder when the model has one, otherwise analysis-by-synthesis
+ * through the codec decoder (slow).  VOXTTS_E_UNSUPPORTED when this build has
+ * neither. */
+int voxtts_voice_clone(voxtts_model *m, const float *samples, size_t n, int rate,
+                       const voxtts_clone_params *p, voxtts_voice **out, voxtts_error *err);
+/* Give the model codec-encoder weights from a safetensors file (tensor names as
+ * in the checkpoint, audio_tokenizer.input_proj..., audio_tokenizer.encoder_blocks...;
+ * the open checkpoint has none), so that cloning encodes instead of inverting. */
+int voxtts_model_attach_encoder(voxtts_model *m, const char *safetensors_path, voxtts_error *err);
+/* 1 when the model has codec-encoder weights (its own or attached). */
+int voxtts_model_has_encoder(const voxtts_model *m);
+/* The same from an audio file (any format and rate libsndfile reads, mixed to
+ * mono); records the file's name, SHA-256 and duration as the voice's source. */
+int voxtts_voice_clone_file(voxtts_model *m, const char *audio_path, const voxtts_clone_params *p,
+                            voxtts_voice **out, voxtts_error *err);
+/* Load a voice file (docs/VOICE_FORMAT.md), an official-layout .pt, or an int32
+ * .npy of offset codes [T, n_codebooks] (needs m; method "codes"), told apart by
+ * their first bytes.  With a model (may be NULL) the voice is checked against it:
+ * a voice with codes made with another model (fingerprint) gets its rows embedded
+ * again with this one; rows without codes must have the model's width. */
+int voxtts_voice_load(voxtts_model *m, const char *path, voxtts_voice **out, voxtts_error *err);
+/* Save in the voxtts voice format (atomically). */
+int voxtts_voice_save(const voxtts_voice *v, const char *path, voxtts_error *err);
+/* Export the rows [N][dim] as BF16 in the official .pt layout (docs/MODEL.md §1.4);
+ * other stacks need tekken.json's audio.voice_num_audio_tokens[name] = N. */
+int voxtts_voice_export_pt(const voxtts_voice *v, const char *path, voxtts_error *err);
+/* Export codes as int32 .npy [T, n_codebooks] and/or rows as float32 .npy [N, dim]
+ * (either path may be NULL; codes_path needs a voice with codes). */
+int voxtts_voice_export_npy(const voxtts_voice *v, const char *codes_path, const char *rows_path,
+                            voxtts_error *err);
+/* Record the source of a voice: base name, SHA-256 and duration of `path`'s audio
+ * (duration_s as the caller measured it). */
+int voxtts_voice_set_source(voxtts_voice *v, const char *path, double duration_s,
+                            voxtts_error *err);
+/* Rename (1..64 characters of [A-Za-z0-9_.-], not starting with '.'). */
+int voxtts_voice_set_name(voxtts_voice *v, const char *name, voxtts_error *err);
+/* 1 when `name` is acceptable to voxtts_voice_set_name. */
+int voxtts_voice_name_valid(const char *name);
+
+const char *voxtts_voice_name(const voxtts_voice *v);
+int voxtts_voice_n_frames(const voxtts_voice *v);   /* T, 0 without codes */
+int voxtts_voice_n_rows(const voxtts_voice *v);     /* N */
+int voxtts_voice_dim(const voxtts_voice *v);
+const int32_t *voxtts_voice_codes(const voxtts_voice *v); /* [T][n_codebooks] or NULL */
+const float *voxtts_voice_rows(const voxtts_voice *v);    /* [N][dim] */
+int voxtts_voice_get_info(const voxtts_voice *v, voxtts_voice_info *out);
+/* Codes back from a voice's rows (a preset, an imported .pt): each row
+ * decomposed as a sum of one audio-embedding row per codebook (docs/MODEL.md §4,
+ * coordinate descent), the last row the END frame.  *out: a copy of v with those
+ * T = N - 1 frames of codes (rows unchanged); *rel_residual (may be NULL): the
+ * largest ||row - embed(codes)|| / ||row||.  VOXTTS_E_FORMAT when the rows are
+ * not such sums for this model (residual above 1e-2, or no END row). */
+int voxtts_voice_recover_codes(voxtts_model *m, const voxtts_voice *v, voxtts_voice **out,
+                               float *rel_residual, voxtts_error *err);
+/* Decode the voice's codes to audio with m's codec (out as from voxtts_synthesize;
+ * out->codes holds a copy of the codes).  VOXTTS_E_ARG for a voice without codes. */
+int voxtts_voice_preview(voxtts_model *m, const voxtts_voice *v, voxtts_audio *out,
+                         voxtts_error *err);
+void voxtts_voice_free(voxtts_voice *v);
 
 /* ---- long-form text: splitting and chunked synthesis ---------------------- */
 

@@ -20,6 +20,8 @@ need /usr/include/sndfile.h libsndfile1-dev
 need /usr/include/soxr.h libsoxr-dev
 need curl curl
 need /usr/bin/python3 python3
+need /usr/lib/python3/dist-packages/numpy/__init__.py python3-numpy
+need /usr/lib/python3/dist-packages/torch/__init__.py python3-torch
 need node nodejs
 need npm npm
 need pkg-config pkg-config

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "io/wav.h"
 #include "voxtral/encoder.h"
 #include "voxtral/gguf_model.h"
 #include "voxtral/model.h"
@@ -123,6 +124,7 @@ void voxtts_model_free(voxtts_model *m) {
         free(m->voice_rows[i]);
         free(m->prefix_kv[i]);
     }
+    vox_gen_user_prefix_free(m);
     free(m->inv_freq);
     free(m->tproj);
     vox_pool_free(m->pool);
@@ -337,8 +339,8 @@ int voxtts_synthesize(voxtts_model *m, const char *text, const voxtts_synth_para
     if (!p) p = &defaults;
     int rc = check_params(p, "voxtts_synthesize", err);
     if (rc) return rc;
-    int voice;
-    if ((rc = vox_voice_lookup(m, p->voice, &voice, err))) return rc;
+    vox_voice_sel voice;
+    if ((rc = vox_voice_select(m, p, &voice, err))) return rc;
     return vox_generate(m, text, p, out, err);
 }
 
@@ -347,6 +349,14 @@ void voxtts_audio_free(voxtts_audio *a) {
     free(a->samples);
     free(a->codes);
     memset(a, 0, sizeof *a);
+}
+
+int voxtts_audio_save_wav(const voxtts_audio *a, const char *path, voxtts_error *err) {
+    if (!a || !path || !*path)
+        return arg_fail(err, "voxtts_audio_save_wav", "audio and path must not be NULL or empty");
+    if (a->n_samples > 0 && !a->samples)
+        return arg_fail(err, "voxtts_audio_save_wav", "the audio was streamed: no samples kept");
+    return vox_wav_write_file(path, a->samples, a->n_samples, a->sample_rate, err);
 }
 
 /* ---- stages ------------------------------------------------------------------ */
@@ -366,10 +376,11 @@ int voxtts_stage_prefill(voxtts_model *m, const char *text, const voxtts_synth_p
                          float *h_out, voxtts_error *err) {
     if (!m || !text || !p || !h_out)
         return arg_fail(err, "voxtts_stage_prefill", "model, text, params and h_out must not be NULL");
-    int v, rc = vox_voice_lookup(m, p->voice, &v, err);
+    vox_voice_sel v;
+    int rc = vox_voice_select(m, p, &v, err);
     if (rc) return rc;
     vox_llm_state s;
-    rc = vox_gen_prefill(m, text, strlen(text), v, p->seed_step, 0, &s, h_out, err);
+    rc = vox_gen_prefill_sel(m, text, strlen(text), &v, p->seed_step, 0, &s, h_out, err);
     vox_llm_state_free(&s);
     return rc;
 }
@@ -381,7 +392,8 @@ int voxtts_stage_decode(voxtts_model *m, const char *text, const voxtts_synth_pa
                         "model, text, params, codes and hs_out must not be NULL");
     if (n_frames < 0 || n_frames > MAX_FRAMES_LIMIT)
         return vox_fail(err, VOX_E_ARG, "voxtts_stage_decode: n_frames %d out of range", n_frames);
-    int v, rc = vox_voice_lookup(m, p->voice, &v, err);
+    vox_voice_sel v;
+    int rc = vox_voice_select(m, p, &v, err);
     if (rc) return rc;
     /* embedding rows exist for every code including the specials EMPTY/END */
     if ((rc = vox_check_codes(m, codes, n_frames, 0, err))) return rc;
@@ -389,7 +401,7 @@ int voxtts_stage_decode(voxtts_model *m, const char *text, const voxtts_synth_pa
     float *tmp = malloc(sizeof(float) * (size_t)D * 2);
     if (!tmp) return vox_fail(err, VOX_E_NOMEM, "out of memory");
     vox_llm_state s;
-    rc = vox_gen_prefill(m, text, strlen(text), v, p->seed_step, n_frames, &s, hs_out, err);
+    rc = vox_gen_prefill_sel(m, text, strlen(text), &v, p->seed_step, n_frames, &s, hs_out, err);
     for (int f = 0; f < n_frames && rc == VOX_OK; f++) {
         vox_embed_frame(m, codes + (size_t)f * m->cfg.n_codebooks, tmp, tmp + D);
         rc = vox_llm_forward(&s, tmp, 1, hs_out + (size_t)(f + 1) * D, err);

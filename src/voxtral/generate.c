@@ -52,27 +52,93 @@ void vox_rng_normal(vox_rng *r, float *out, int n) {
 }
 
 /* The voice prefix [<s>][BEGIN_AUDIO][AUDIO]*N[NEXT_AUDIO_TEXT] is the same for every request
- * with that voice: its keys/values are computed once and kept by the model. */
-static int voice_prefix(voxtts_model *m, int voice, const float *emb, int n_prefix,
-                        vox_error *err) {
-    if (m->prefix_kv[voice]) return VOX_OK;
+ * with that voice: its keys/values are computed once and kept by the model, for
+ * a preset in its slot, for a voice of one's own in one of VOX_USER_PREFIX_MAX
+ * slots keyed by the rows' SHA-256 (the least recently used one is replaced). */
+static vox_user_prefix *user_slot(const voxtts_model *m, const uint8_t *key) {
+    for (int i = 0; i < VOX_USER_PREFIX_MAX; i++) {
+        const vox_user_prefix *u = &m->user_prefix[i];
+        if (u->kv && memcmp(u->key, key, 32) == 0) return (vox_user_prefix *)u;
+    }
+    return NULL;
+}
+
+int vox_gen_prefix_cached(const voxtts_model *m, const vox_voice_sel *v) {
+    if (v->preset >= 0) return m->prefix_kv[v->preset] ? m->prefix_n[v->preset] : 0;
+    const vox_user_prefix *u = user_slot(m, v->key);
+    return u ? u->n : 0;
+}
+
+void vox_gen_user_prefix_free(voxtts_model *m) {
+    for (int i = 0; i < VOX_USER_PREFIX_MAX; i++) {
+        free(m->user_prefix[i].kv);
+        memset(&m->user_prefix[i], 0, sizeof m->user_prefix[i]);
+    }
+}
+
+/* The cached prefix KV of v, computed from emb's first n_prefix rows if absent. */
+static int voice_prefix(voxtts_model *m, const vox_voice_sel *v, const float *emb, int n_prefix,
+                        const float **kv, vox_error *err) {
+    vox_user_prefix *slot = NULL;
+    if (v->preset >= 0) {
+        if (m->prefix_kv[v->preset]) {
+            *kv = m->prefix_kv[v->preset];
+            return VOX_OK;
+        }
+    } else if ((slot = user_slot(m, v->key)) != NULL) {
+        slot->used = ++m->user_prefix_clock;
+        *kv = slot->kv;
+        return VOX_OK;
+    }
     vox_llm_state t;
+    float *saved = NULL;
     int rc = vox_llm_state_init(&t, m, n_prefix, err);
     if (rc) return rc;
     if (!(rc = vox_llm_forward(&t, emb, n_prefix, NULL, err)))
-        rc = vox_llm_prefix_save(&t, n_prefix, &m->prefix_kv[voice], err);
-    if (!rc) m->prefix_n[voice] = n_prefix;
+        rc = vox_llm_prefix_save(&t, n_prefix, &saved, err);
     vox_llm_state_free(&t);
-    return rc;
+    if (rc) return rc;
+    if (v->preset >= 0) {
+        m->prefix_kv[v->preset] = saved;
+        m->prefix_n[v->preset] = n_prefix;
+    } else {
+        slot = &m->user_prefix[0];
+        for (int i = 0; i < VOX_USER_PREFIX_MAX; i++) {
+            vox_user_prefix *u = &m->user_prefix[i];
+            if (!u->kv) {
+                slot = u;
+                break;
+            }
+            if (u->used < slot->used) slot = u;
+        }
+        free(slot->kv);
+        memcpy(slot->key, v->key, 32);
+        slot->kv = saved;
+        slot->n = n_prefix;
+        slot->used = ++m->user_prefix_clock;
+    }
+    *kv = saved;
+    return VOX_OK;
 }
 
 int vox_gen_prefill(voxtts_model *m, const char *text, size_t len, int voice, int seed_step,
                     int extra_positions, vox_llm_state *s, float *h, vox_error *err) {
+    memset(s, 0, sizeof *s);
+    vox_voice_sel sel;
+    int rc = vox_voice_select_preset(m, voice, &sel, err);
+    if (rc) return rc;
+    return vox_gen_prefill_sel(m, text, len, &sel, seed_step, extra_positions, s, h, err);
+}
+
+int vox_gen_prefill_sel(voxtts_model *m, const char *text, size_t len, const vox_voice_sel *v,
+                        int seed_step, int extra_positions, vox_llm_state *s, float *h,
+                        vox_error *err) {
     int32_t *ids = NULL;
     size_t n = 0;
     float *emb = NULL;
+    const float *kv = NULL;
     memset(s, 0, sizeof *s);
-    int rc = vox_prompt_ids(m, text, len, voice, &ids, &n, err);
+    int rc = vox_prompt_ids_n(m, text, len, v->n, &ids, &n, err);
     if (rc) return rc;
     /* before any embedding or prefill work: the positions must exist (§1.1 max_seq_len) */
     if (m->cfg.max_seq_len > 0 &&
@@ -83,7 +149,7 @@ int vox_gen_prefill(voxtts_model *m, const char *text, size_t len, int voice, in
                       m->cfg.max_seq_len);
         goto out;
     }
-    if ((rc = vox_prompt_embeddings(m, ids, n, voice, &emb, err))) goto out;
+    if ((rc = vox_prompt_embeddings_sel(m, ids, n, v, &emb, err))) goto out;
     if (n + (size_t)extra_positions + 1 > (size_t)1 << 30) {
         rc = vox_fail(err, VOX_E_ARG, "prompt of %zu tokens + %d frames is too long", n,
                       extra_positions);
@@ -93,12 +159,12 @@ int vox_gen_prefill(voxtts_model *m, const char *text, size_t len, int voice, in
     /* §2.1: ids[0..n_prefix) = <s>, [BEGIN_AUDIO], [AUDIO]*N, [NEXT_AUDIO_TEXT]: text
      * independent, so cached per voice; the text (>= 1 token), [REPEAT_AUDIO_TEXT]
      * and [BEGIN_AUDIO] follow, at least 3 rows */
-    const int n_prefix = 3 + m->voice_n[voice];
+    const int n_prefix = 3 + v->n;
     const int D = m->cfg.llm.dim;
-    if ((rc = voice_prefix(m, voice, emb, n_prefix, err))) goto out;
+    if ((rc = voice_prefix(m, v, emb, n_prefix, &kv, err))) goto out;
     if ((rc = vox_llm_state_init(s, m, (int)n + extra_positions + (seed_step ? 1 : 0), err)))
         goto out;
-    vox_llm_prefix_load(s, m->prefix_kv[voice], n_prefix);
+    vox_llm_prefix_load(s, kv, n_prefix);
     if ((rc = vox_llm_forward(s, emb + (size_t)n_prefix * D, (int)n - n_prefix, h, err))) goto out;
     if (seed_step) {
         vox_tensor_get_row(m->w.tok_embeddings, m->id_audio, emb); /* emb has >= 1 row */
@@ -118,8 +184,9 @@ int vox_generate(voxtts_model *m, const char *text, const voxtts_synth_params *p
     const int A = c->n_acoustic_codebook, ncb = c->n_codebooks, D = c->llm.dim;
     const int n_steps = p->n_steps ? p->n_steps : c->n_decoding_steps;
     const int spf = voxtts_model_samples_per_frame(m);
-    int voice, rc;
-    if ((rc = vox_voice_lookup(m, p->voice, &voice, err))) return rc;
+    vox_voice_sel voice;
+    int rc;
+    if ((rc = vox_voice_select(m, p, &voice, err))) return rc;
 
     vox_llm_state s;
     vox_flow_ws ws;
@@ -147,15 +214,15 @@ int vox_generate(voxtts_model *m, const char *text, const voxtts_synth_params *p
                                     p->alibi_press, p->window_w_keys, err)))
         goto out;
     /* positions: prompt (+ seed step) + one per frame fed back */
-    const int cached_before = m->prefix_kv[voice] != NULL;
+    const int cached_before = vox_gen_prefix_cached(m, &voice);
     double t0 = vox_now_s();
-    if ((rc = vox_gen_prefill(m, text, strlen(text), voice, p->seed_step, p->max_frames, &s, h,
-                              err)))
+    if ((rc = vox_gen_prefill_sel(m, text, strlen(text), &voice, p->seed_step, p->max_frames, &s,
+                                  h, err)))
         goto out;
     prefill_s = vox_now_s() - t0;
     /* the state holds exactly the prompt (+ seed step) now */
     prompt_tokens = s.n_pos - (p->seed_step ? 1 : 0);
-    prefill_tokens = s.n_pos - (cached_before ? m->prefix_n[voice] : 0);
+    prefill_tokens = s.n_pos - cached_before;
 
     vox_rng rng;
     vox_rng_seed(&rng, p->seed);

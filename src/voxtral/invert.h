@@ -17,17 +17,26 @@
 /* Called after each step; return non-zero to cancel (VOX_E_CANCELLED). */
 typedef int (*vox_invert_progress_fn)(int step, int max_steps, float loss, void *user);
 
+/* The default step budget (see invert.c for how it was chosen). */
+#define VOX_INVERT_DEFAULT_ITERS 500
+
 typedef struct vox_invert_params {
-    int max_iters;       /* step budget; 0: the documented default */
-    uint64_t seed;
+    int max_iters;   /* step budget; 0: VOX_INVERT_DEFAULT_ITERS */
+    uint64_t seed;   /* jitter of the acoustic start values */
+    int alibi_press; /* decoder options, as in vox_codec_decode */
+    int window_w_keys;
+    int straight_through; /* 1: the last phase-2 steps see FSQ-rounded acoustic values */
     vox_invert_progress_fn progress;
     void *progress_user;
 } vox_invert_params;
 
 typedef struct vox_invert_result {
-    int iters;           /* steps actually run */
-    float final_loss;
+    int iters;        /* steps actually run */
+    int phase1_iters; /* of which with a free semantic vector */
+    float final_loss; /* loss of the decoded codes found (rounded) */
     double seconds;
+    double codec_seconds; /* of which in the decoder's forward and backward */
+    double loss_seconds;  /* and in the losses */
 } vox_invert_result;
 
 void vox_invert_params_default(vox_invert_params *p);

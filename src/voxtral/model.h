@@ -76,6 +76,15 @@ typedef struct vox_weights {
     int out_kernel;
 } vox_weights;
 
+#define VOX_USER_PREFIX_MAX 8
+
+typedef struct vox_user_prefix {
+    uint8_t key[32]; /* SHA-256 of the voice's rows (f32 bytes) and their count */
+    float *kv;       /* as prefix_kv; NULL: slot free */
+    int n;           /* prefix positions */
+    uint64_t used;   /* model's user_prefix_clock at the last use */
+} vox_user_prefix;
+
 struct voxtts_model {
     vox_config cfg;
     char *dir;
@@ -101,6 +110,15 @@ struct voxtts_model {
      * [2][n_layers][prefix_n][n_kv*head_dim] (keys, then values) */
     float *prefix_kv[VOX_MAX_VOICES];
     int prefix_n[VOX_MAX_VOICES];
+    /* the same for voices of one's own (voxtts_voice), keyed by the SHA-256 of
+     * their rows; at most VOX_USER_PREFIX_MAX kept, the least recently used
+     * replaced first */
+    vox_user_prefix user_prefix[VOX_USER_PREFIX_MAX];
+    uint64_t user_prefix_clock;
+
+    /* voxtts_model_fingerprint, computed on first use */
+    int fingerprint_done;
+    uint8_t fingerprint[32];
 
     /* flow matching (§5.2): inv_freq [Da/2]; tproj [n_decoding_steps][Da] */
     float *inv_freq;
@@ -214,14 +232,37 @@ int vox_voice_get(voxtts_model *m, int voice, const float **rows, int *n, vox_er
 /* Voice index for a name (case-insensitive) or an E_ARG error listing the voices. */
 int vox_voice_lookup(const voxtts_model *m, const char *name, int *voice, vox_error *err);
 
+/* The voice one request speaks with: a preset (index) or a voice of one's own. */
+typedef struct vox_voice_sel {
+    const float *rows; /* [n][D] */
+    int n;
+    const char *name;  /* for messages */
+    int preset;        /* preset index, or -1 */
+    const uint8_t *key;/* preset < 0: 32-byte key of the rows (user prefix cache) */
+} vox_voice_sel;
+
+/* Resolve p->voice_handle (when set) or the preset p->voice, loading its rows. */
+int vox_voice_select(voxtts_model *m, const voxtts_synth_params *p, vox_voice_sel *sel,
+                     vox_error *err);
+/* The selection of preset i. */
+int vox_voice_select_preset(voxtts_model *m, int voice, vox_voice_sel *sel, vox_error *err);
+/* SHA-256 of the model's identity for voices (see fingerprint.c), cached in m. */
+int vox_model_fingerprint(voxtts_model *m, uint8_t out[32], vox_error *err);
+
 /* ---- prompt.c (§2) ---- */
 int vox_prompt_resolve_specials(voxtts_model *m, vox_error *err);
 /* Prompt ids for text + voice (§2.1); text must be non-empty. */
 int vox_prompt_ids(voxtts_model *m, const char *text, size_t len, int voice, int32_t **ids,
                    size_t *n_ids, vox_error *err);
+/* The same for a voice of n_audio rows (§2.1, §2.2). */
+int vox_prompt_ids_n(voxtts_model *m, const char *text, size_t len, int n_audio, int32_t **ids,
+                     size_t *n_ids, vox_error *err);
 /* Input embeddings [n][D] of the prompt with the voice rows spliced in (§2.3). */
 int vox_prompt_embeddings(voxtts_model *m, const int32_t *ids, size_t n, int voice, float **emb,
                           vox_error *err);
+/* The same with the rows of a selected voice. */
+int vox_prompt_embeddings_sel(voxtts_model *m, const int32_t *ids, size_t n,
+                              const vox_voice_sel *v, float **emb, vox_error *err);
 /* e[D] = sum_c E_audio[offset_c + codes[c]] (§4); codes must be valid. */
 void vox_embed_frame(const voxtts_model *m, const int32_t *codes, float *e, float *tmp);
 /* Voice rows of a clip's codes (§4, §7 step 8): offset codes [T][n_codebooks]
@@ -247,6 +288,14 @@ void vox_rng_normal(vox_rng *r, float *out, int n);
  * running the whole prompt because every row's arithmetic is batch-independent. */
 int vox_gen_prefill(voxtts_model *m, const char *text, size_t len, int voice, int seed_step,
                     int extra_positions, vox_llm_state *s, float *h, vox_error *err);
+/* The same for any selected voice (presets and voices of one's own). */
+int vox_gen_prefill_sel(voxtts_model *m, const char *text, size_t len, const vox_voice_sel *v,
+                        int seed_step, int extra_positions, vox_llm_state *s, float *h,
+                        vox_error *err);
+/* Positions of v's prompt prefix already in the model's cache (0 when cold). */
+int vox_gen_prefix_cached(const voxtts_model *m, const vox_voice_sel *v);
+/* Free every cached prefix of voices of one's own. */
+void vox_gen_user_prefix_free(voxtts_model *m);
 int vox_generate(voxtts_model *m, const char *text, const voxtts_synth_params *p,
                  voxtts_audio *out, vox_error *err);
 

@@ -61,8 +61,6 @@ int vox_prompt_ids(voxtts_model *m, const char *text, size_t len, int voice, int
                    size_t *n_out, vox_error *err) {
     *ids_out = NULL;
     *n_out = 0;
-    if (!text) return vox_fail(err, VOX_E_ARG, "text is NULL");
-    if (is_blank(text, len)) return vox_fail(err, VOX_E_ARG, "text is empty");
     if (voice < 0 || voice >= m->cfg.n_voices)
         return vox_fail(err, VOX_E_ARG, "voice index %d out of range", voice);
     const char *vname = m->cfg.voice_names[voice];
@@ -71,6 +69,16 @@ int vox_prompt_ids(voxtts_model *m, const char *text, size_t len, int voice, int
         return vox_fail(err, VOX_E_MISSING,
                         "voice '%s': tekken.json has no audio.voice_num_audio_tokens entry for it",
                         vname);
+    return vox_prompt_ids_n(m, text, len, n_audio, ids_out, n_out, err);
+}
+
+int vox_prompt_ids_n(voxtts_model *m, const char *text, size_t len, int n_audio, int32_t **ids_out,
+                     size_t *n_out, vox_error *err) {
+    *ids_out = NULL;
+    *n_out = 0;
+    if (!text) return vox_fail(err, VOX_E_ARG, "text is NULL");
+    if (is_blank(text, len)) return vox_fail(err, VOX_E_ARG, "text is empty");
+    if (n_audio < 1) return vox_fail(err, VOX_E_ARG, "a voice needs at least one row");
     int32_t *text_ids = NULL;
     size_t n_text = 0;
     int rc = vox_tekken_encode(m->tk, text, len, &text_ids, &n_text, err);
@@ -88,10 +96,10 @@ int vox_prompt_ids(voxtts_model *m, const char *text, size_t len, int voice, int
     if (m->cfg.max_seq_len > 0 && n > (size_t)m->cfg.max_seq_len) {
         free(text_ids);
         return vox_fail(err, VOX_E_ARG,
-                        "text too long for one prompt: %zu tokens (%zu of text + %d for voice '%s' "
+                        "text too long for one prompt: %zu tokens (%zu of text + %d for the voice "
                         "and the markers) exceed the model's max_seq_len of %d (params.json); "
                         "split it into chunks (voxtts_synthesize_long, or the voxtts command, "
-                        "which does)", n, n_text, n_audio + 5, vname, m->cfg.max_seq_len);
+                        "which does)", n, n_text, n_audio + 5, m->cfg.max_seq_len);
     }
     int32_t *ids = malloc(n * sizeof *ids);
     if (!ids) {
@@ -116,31 +124,35 @@ int vox_prompt_ids(voxtts_model *m, const char *text, size_t len, int voice, int
 int vox_prompt_embeddings(voxtts_model *m, const int32_t *ids, size_t n, int voice, float **emb_out,
                           vox_error *err) {
     *emb_out = NULL;
-    const float *vrows;
-    int vn;
-    int rc = vox_voice_get(m, voice, &vrows, &vn, err);
+    vox_voice_sel sel;
+    int rc = vox_voice_select_preset(m, voice, &sel, err);
     if (rc) return rc;
+    return vox_prompt_embeddings_sel(m, ids, n, &sel, emb_out, err);
+}
+
+int vox_prompt_embeddings_sel(voxtts_model *m, const int32_t *ids, size_t n,
+                              const vox_voice_sel *v, float **emb_out, vox_error *err) {
+    *emb_out = NULL;
+    const float *vrows = v->rows;
+    const int vn = v->n;
     const int D = m->cfg.llm.dim;
+    size_t n_audio = 0;
+    for (size_t i = 0; i < n; i++) n_audio += ids[i] == m->id_audio;
+    if (n_audio != (size_t)vn)
+        return vox_fail(err, VOX_E_ARG,
+                        "prompt has %zu [AUDIO] placeholders but voice '%s' has %d rows", n_audio,
+                        v->name, vn);
     float *emb = malloc(n * (size_t)D * sizeof *emb);
     if (!emb) return vox_fail(err, VOX_E_NOMEM, "out of memory for %zu prompt embeddings", n);
     int used = 0;
     for (size_t i = 0; i < n; i++) {
         float *row = emb + i * (size_t)D;
         if (ids[i] == m->id_audio) {
-            if (used >= vn) break;
             memcpy(row, vrows + (size_t)used * D, sizeof(float) * (size_t)D);
             used++;
         } else {
             vox_tensor_get_row(m->w.tok_embeddings, ids[i], row);
         }
-    }
-    size_t n_audio = 0;
-    for (size_t i = 0; i < n; i++) n_audio += ids[i] == m->id_audio;
-    if (n_audio != (size_t)vn) {
-        free(emb);
-        return vox_fail(err, VOX_E_ARG,
-                        "prompt has %zu [AUDIO] placeholders but voice '%s' has %d rows", n_audio,
-                        m->cfg.voice_names[voice], vn);
     }
     *emb_out = emb;
     return VOX_OK;

@@ -11,6 +11,12 @@
  * audio.voice_num_audio_tokens[name] (§9 #23).  Files are read on first use and
  * kept (as f32) for the life of the model.  Names are matched
  * case-insensitively, as the reference server does.
+ *
+ * vox_voice_select picks what a request speaks with: a voice of one's own
+ * (voxtts_voice, voice_api.c) when the request carries one, else the preset.
+ * A voice with codes must have been embedded by this model's table (its stored
+ * fingerprint); rows of the wrong width are refused.
+ *
  * A cloned voice's rows come from a clip's codes (vox_voice_rows_from_codes). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,9 +24,11 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "base/sha256.h"
 #include "io/torch_pt.h"
 #include "voxtral/gguf_model.h"
 #include "voxtral/model.h"
+#include "voxtral/voice_file.h"
 
 int vox_voice_lookup(const voxtts_model *m, const char *name, int *voice, vox_error *err) {
     if (!name || !*name) {
@@ -135,6 +143,49 @@ int vox_voice_get(voxtts_model *m, int voice, const float **rows, int *n, vox_er
     m->voice_n[voice] = expect_n;
     *rows = data;
     *n = expect_n;
+    return VOX_OK;
+}
+
+int vox_voice_select_preset(voxtts_model *m, int voice, vox_voice_sel *sel, vox_error *err) {
+    memset(sel, 0, sizeof *sel);
+    int rc = vox_voice_get(m, voice, &sel->rows, &sel->n, err);
+    if (rc) return rc;
+    sel->name = m->cfg.voice_names[voice];
+    sel->preset = voice;
+    return VOX_OK;
+}
+
+int vox_voice_select(voxtts_model *m, const voxtts_synth_params *p, vox_voice_sel *sel,
+                     vox_error *err) {
+    memset(sel, 0, sizeof *sel);
+    const voxtts_voice *v = p->voice_handle;
+    if (!v) {
+        int voice, rc = vox_voice_lookup(m, p->voice, &voice, err);
+        if (rc) return rc;
+        return vox_voice_select_preset(m, voice, sel, err);
+    }
+    if (v->info.dim != m->cfg.llm.dim)
+        return vox_fail(err, VOX_E_SHAPE,
+                        "voice '%s' has rows of width %d but the model's dim is %d (params.json)",
+                        v->info.name, v->info.dim, m->cfg.llm.dim);
+    if (v->info.n_frames > 0 && v->info.model_fingerprint[0]) {
+        /* rows embedded by another model's table would be wrong here */
+        uint8_t fp[32];
+        char hex[65];
+        int rc = vox_model_fingerprint(m, fp, err);
+        if (rc) return rc;
+        vox_sha256_hex(fp, hex);
+        if (strcmp(hex, v->info.model_fingerprint) != 0)
+            return vox_fail(err, VOX_E_ARG,
+                            "voice '%s' was embedded by another model (fingerprint %.12s..., this "
+                            "model %.12s...): load it with this model (voxtts_voice_load)",
+                            v->info.name, v->info.model_fingerprint, hex);
+    }
+    sel->rows = v->rows;
+    sel->n = v->info.n_rows;
+    sel->name = v->info.name;
+    sel->preset = -1;
+    sel->key = v->key;
     return VOX_OK;
 }
 

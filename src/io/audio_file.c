@@ -361,7 +361,13 @@ int vox_audio_read(const char *path, int rate, double max_seconds, float **sampl
             double s = 0.0;
             for (size_t c = 0; c < ch; c++)
                 if (isfinite(fr[c])) s += fr[c]; /* NaN / inf: silence */
-            mono[total + i] = (float)(s / (double)ch);
+            s /= (double)ch;
+            /* Real audio stays within a few units of full scale; float files can
+             * hold anything up to 3.4e38, which the resampler's filter would
+             * overflow to infinity (found by fuzzing): bound it. */
+            if (s > VOX_AUDIO_MAX_AMPLITUDE) s = VOX_AUDIO_MAX_AMPLITUDE;
+            if (s < -VOX_AUDIO_MAX_AMPLITUDE) s = -VOX_AUDIO_MAX_AMPLITUDE;
+            mono[total + i] = (float)s;
         }
         total += (size_t)got;
     }

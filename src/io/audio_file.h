@@ -31,6 +31,9 @@ typedef struct vox_audio_info {
                         * "mp3" ... ("?" when libsndfile gives one we do not name) */
 } vox_audio_info;
 
+/* Samples read are bounded to +-VOX_AUDIO_MAX_AMPLITUDE (full scale is 1). */
+#define VOX_AUDIO_MAX_AMPLITUDE 1000.0
+
 /* Read `path` whole, mix all channels to mono (mean) and resample to `rate`
  * (0: keep the file's rate).  *samples is malloc'd (free()), *n its length.
  * Errors name the file and the problem: cannot open, not an audio file,

@@ -120,7 +120,10 @@ static void bench_one(vox_kernel_level level, vox_dtype dt, int out, int in, con
     if (copies < 1) copies = 1;
     unsigned char *w = malloc(mat * (size_t)copies);
     float *row = malloc(sizeof(float) * (size_t)in);
-    float *x = malloc(sizeof(float) * 8 * (size_t)in), *y = malloc(sizeof(float) * 8 * (size_t)out);
+    int max_rows = 8; /* x and y hold the most rows any product of the list has */
+    for (int i = 0; i < n_rows_list; i++) max_rows = rows_list[i] > max_rows ? rows_list[i] : max_rows;
+    float *x = malloc(sizeof(float) * (size_t)max_rows * (size_t)in),
+          *y = malloc(sizeof(float) * (size_t)max_rows * (size_t)out);
     vox_tensor *t = calloc((size_t)copies, sizeof *t);
     if (!w || !row || !x || !y || !t) {
         fprintf(stderr, "kernel_bench: out of memory for %s %dx%d\n", vox_dtype_name(dt), out, in);
@@ -154,7 +157,7 @@ static void bench_one(vox_kernel_level level, vox_dtype dt, int out, int in, con
             packed = 1;
         }
     }
-    for (int i = 0; i < 8 * in; i++) x[i] = grand();
+    for (int i = 0; i < max_rows * in; i++) x[i] = grand();
     for (int ti = 0; ti < n_threads_list; ti++) {
         vox_pool *pool = NULL;
         vox_error err;

@@ -77,8 +77,8 @@ void vox_gen_user_prefix_free(voxtts_model *m) {
 }
 
 /* The cached prefix KV of v, computed from emb's first n_prefix rows if absent. */
-static int voice_prefix(voxtts_model *m, const vox_voice_sel *v, const float *emb, int n_prefix,
-                        const float **kv, vox_error *err) {
+int vox_gen_voice_prefix(voxtts_model *m, const vox_voice_sel *v, const float *emb, int n_prefix,
+                         const float **kv, vox_error *err) {
     vox_user_prefix *slot = NULL;
     if (v->preset >= 0) {
         if (m->prefix_kv[v->preset]) {
@@ -161,7 +161,7 @@ int vox_gen_prefill_sel(voxtts_model *m, const char *text, size_t len, const vox
      * and [BEGIN_AUDIO] follow, at least 3 rows */
     const int n_prefix = 3 + v->n;
     const int D = m->cfg.llm.dim;
-    if ((rc = voice_prefix(m, v, emb, n_prefix, &kv, err))) goto out;
+    if ((rc = vox_gen_voice_prefix(m, v, emb, n_prefix, &kv, err))) goto out;
     if ((rc = vox_llm_state_init(s, m, (int)n + extra_positions + (seed_step ? 1 : 0), err)))
         goto out;
     vox_llm_prefix_load(s, kv, n_prefix);

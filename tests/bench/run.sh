@@ -6,7 +6,9 @@
 # (positive, efficiency in (0, 2), bytes read per frame below 8x the weights,
 # the per-part bytes adding up, peak RSS above the weights) and weights that
 # shrink from bf16 to q8_0 to best; the table form prints; a real model
-# directory (tests/models/tiny-a) is benchmarked too; bad arguments fail with a
+# directory (tests/models/tiny-a) is benchmarked too; --batch 3 reports the batch,
+# the audio of all three requests and per-step times three times the per-frame
+# ones (the aggregate real-time factor); bad arguments fail with a
 # clear message and exit status 2.  The full-size benchmark is not part of the
 # suite (it needs 8 GB and minutes): see the README.
 set -u
@@ -88,6 +90,20 @@ check "table honours --threads and --voice" 'grep -q "1 threads" "$tmp/table" &&
 check "real model directory: exit 0" '[ $rc -eq 0 ]'
 check "real model: one JSON object with rtf and a BF16 type mix" 'node -e "const o=JSON.parse(require(\"fs\").readFileSync(\"$tmp/real.json\",\"utf8\")); process.exit(o.rtf>0 && o.frames===4 && /BF16/.test(o.type_mix) ? 0 : 1)"'
 
+# --batch: B requests advanced together; rtf is the aggregate (compute / all audio)
+"$VOX" bench --synthetic --params "$P" --type best --frames 3 --batch 3 --json --bandwidth-mib 64 \
+    > "$tmp/batch.json" 2> "$tmp/batch.err"; rc=$?
+check "--batch 3: exit 0" '[ $rc -eq 0 ]'
+out=$(check_json "$tmp/batch.json" best 3); rc=$?
+[ -n "$out" ] && echo "$out" | sed "s/^/  batch: /"
+check "--batch 3: JSON has every key with sane values" '[ $rc -eq 0 ]'
+check "--batch 3: batch, audio of all requests, per-step times = batch x per-frame times" 'node -e "
+const o = JSON.parse(require(\"fs\").readFileSync(\"$tmp/batch.json\", \"utf8\"));
+const ok = o.batch === 3 && Math.abs(o.audio_s - 3 * 3 * 0.08) < 1e-6 && o.codec_frames === 9 &&
+    Math.abs(o.ms_per_step.total - 3 * o.ms_per_frame.total) <= 0.01 * o.ms_per_step.total + 1e-3;
+process.exit(ok ? 0 : 1)"'
+check "--batch 1 is the default" 'grep -q "\"batch\":1," "$tmp/best.json"'
+
 # --- bad arguments: exit 2 and a message naming the problem -------------------
 expect_fail() { # name, pattern, args...
     local name=$1 pat=$2; shift 2
@@ -108,6 +124,7 @@ expect_fail "--threads negative" "--threads" --synthetic --params "$P" --type q8
 expect_fail "unknown voice" "unknown voice 'nobody'.*casual_male" --synthetic --params "$P" --type q8_0 --voice nobody
 expect_fail "missing params file" "$tmp/none.json" --synthetic --params "$tmp/none.json" --type q8_0
 expect_fail "missing model" "$tmp/nomodel" -m "$tmp/nomodel"
+expect_fail "--batch 0" "--batch" --synthetic --params "$P" --type q8_0 --batch 0
 expect_fail "stray argument" "unexpected argument 'extra'" --synthetic --type q8_0 extra
 "$VOX" bench --help > "$tmp/help"; rc=$?
 check "--help exits 0 and documents --json" '[ $rc -eq 0 ] && grep -q -- "--json" "$tmp/help"'

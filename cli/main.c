@@ -36,6 +36,8 @@ static void usage(FILE *f) {
         "       voxtts debug STAGE ...         run one pipeline stage (voxtts debug --help)\n"
         "       voxtts bench --synthetic --type TYPE | -m MODEL   speed per stage (voxtts bench --help)\n"
         "       voxtts quantize IN OUT.gguf --type TYPE   write a (quantized) GGUF model\n"
+        "       voxtts wyoming --uri tcp://0.0.0.0:10200   Wyoming server for Home Assistant\n"
+        "                                      (voxtts wyoming --help)\n"
         "\n"
         "options:\n"
         "  -m, --model DIR       model directory or .gguf file (default: $VOXTTS_MODEL or %s)\n"
@@ -138,6 +140,7 @@ int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "download") == 0) return cli_download_main(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "bench") == 0) return cli_bench_main(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "quantize") == 0) return cli_quantize_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "wyoming") == 0) return cli_wyoming_main(argc - 1, argv + 1);
 
     static const struct option longopts[] = {
         {"model", required_argument, 0, 'm'},      {"voice", required_argument, 0, 'v'},

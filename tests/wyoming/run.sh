@@ -16,6 +16,7 @@ tmp=$(mktemp -d)
 pids=""
 cleanup() { for p in $pids; do kill -9 "$p" 2>/dev/null; done; rm -rf "$tmp"; }
 trap cleanup EXIT
+[ -n "${KEEP_LOGS:-}" ] && trap 'for p in $pids; do kill -9 "$p" 2>/dev/null; done; echo logs in $tmp' EXIT
 check() { if eval "$2"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL wyoming: $1"; fi; }
 
 # start_server LOG ARGS... : runs the server in the background; sets SPID and

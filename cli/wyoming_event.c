@@ -63,6 +63,26 @@ static cJSON *parse_object(const char *text, size_t n) {
     return j;
 }
 
+/* Move every member of `from` into `to`, a later key replacing an earlier one
+ * of the same name (so a key given twice counts once, the last time, as in
+ * Python's json module; and the data bytes override the header's "data"). */
+static int merge_into(cJSON *to, cJSON *from) {
+    cJSON *c;
+    while ((c = from->child) != NULL) {
+        cJSON_DetachItemViaPointer(from, c);
+        if (!c->string) { /* cannot happen in a parsed object */
+            cJSON_Delete(c);
+            continue;
+        }
+        cJSON_DeleteItemFromObjectCaseSensitive(to, c->string);
+        if (!cJSON_AddItemToObject(to, c->string, c)) {
+            cJSON_Delete(c);
+            return WY_NOMEM;
+        }
+    }
+    return WY_OK;
+}
+
 int wy_event_parse(const uint8_t *buf, size_t n, const wy_limits *lim, wy_event *ev, size_t *consumed,
                    char *msg, size_t msg_size) {
     size_t scan = n < lim->max_line ? n : lim->max_line;
@@ -105,9 +125,12 @@ int wy_event_parse(const uint8_t *buf, size_t n, const wy_limits *lim, wy_event 
         rc = WY_MORE;
         goto done;
     }
-    if (hd && cJSON_IsObject(hd)) data = cJSON_DetachItemViaPointer(h, hd);
-    else data = cJSON_CreateObject();
+    data = cJSON_CreateObject();
     if (!data) {
+        rc = fail(msg, msg_size, WY_NOMEM, "out of memory");
+        goto done;
+    }
+    if (hd && cJSON_IsObject(hd) && merge_into(data, hd) != WY_OK) {
         rc = fail(msg, msg_size, WY_NOMEM, "out of memory");
         goto done;
     }
@@ -118,20 +141,9 @@ int wy_event_parse(const uint8_t *buf, size_t n, const wy_limits *lim, wy_event 
                       data_len, type->valuestring);
             goto done;
         }
-        /* Merge: keys of the data bytes replace those of the header's "data". */
-        cJSON *c;
-        while ((c = extra->child) != NULL) {
-            cJSON_DetachItemViaPointer(extra, c);
-            if (!c->string) { /* cannot happen in a parsed object */
-                cJSON_Delete(c);
-                continue;
-            }
-            cJSON_DeleteItemFromObjectCaseSensitive(data, c->string);
-            if (!cJSON_AddItemToObject(data, c->string, c)) {
-                cJSON_Delete(c);
-                rc = fail(msg, msg_size, WY_NOMEM, "out of memory");
-                goto done;
-            }
+        if (merge_into(data, extra) != WY_OK) {
+            rc = fail(msg, msg_size, WY_NOMEM, "out of memory");
+            goto done;
         }
     }
     memcpy(ev->type, type->valuestring, type_len + 1);

@@ -64,9 +64,18 @@ typedef struct conn {
     pthread_t thread;
     int used;      /* slot taken (thread started, not yet joined); guarded by server.mu */
     int finished;  /* thread returned; guarded by server.mu */
-    int write_failed; /* the peer stopped reading or went away: stop writing */
+    atomic_int write_failed; /* the peer stopped reading or went away: stop writing */
     char peer[80];
+    /* Audio made by the worker, waiting to be sent by the connection thread:
+     * the worker never blocks on a client's socket, so a slow reader delays
+     * nobody else.  Guarded by qmu; the worker says "more" on wake[1]. */
+    pthread_mutex_t qmu;
+    uint8_t *q;
+    size_t q_len, q_off, q_cap;
+    int wake[2];
 } conn;
+
+#define WY_MAX_PENDING ((size_t)16 << 20) /* unsent audio per client: 16 MiB, about 350 s */
 
 /* One sentence for the worker.  Lives on the connection thread's stack while
  * that thread waits for `done`. */
@@ -142,12 +151,12 @@ static int send_all(int fd, const uint8_t *p, size_t n) {
 
 /* Send one event; after a failed write nothing more is sent on this connection. */
 static int conn_send(conn *c, const char *type, const cJSON *data, const void *payload, size_t payload_len) {
-    if (c->write_failed) return -1;
+    if (atomic_load(&c->write_failed)) return -1;
     uint8_t *bytes;
     size_t n;
     if (wy_event_serialize(type, data, payload, payload_len, &bytes, &n) != WY_OK) {
         logf_(c->srv, 1, "client %u: out of memory writing a '%s' event", c->id, type);
-        c->write_failed = 1;
+        atomic_store(&c->write_failed, 1);
         return -1;
     }
     int rc = send_all(c->fd, bytes, n);
@@ -155,7 +164,7 @@ static int conn_send(conn *c, const char *type, const cJSON *data, const void *p
     if (rc) {
         logf_(c->srv, 0, "client %u: cannot send '%s' (%s): dropping the connection", c->id, type,
               errno == EAGAIN || errno == EWOULDBLOCK ? "the client stopped reading" : strerror(errno));
-        c->write_failed = 1;
+        atomic_store(&c->write_failed, 1);
     }
     return rc;
 }
@@ -176,6 +185,57 @@ static void conn_send_error(conn *c, const char *code, const char *fmt, ...) {
 
 /* ---- the worker ---------------------------------------------------------- */
 
+/* Append one event to the connection's send queue (worker thread). */
+static int queue_event(conn *c, const char *type, const cJSON *data, const void *payload, size_t payload_len) {
+    uint8_t *bytes;
+    size_t n;
+    if (atomic_load(&c->write_failed)) return -1;
+    if (wy_event_serialize(type, data, payload, payload_len, &bytes, &n) != WY_OK) {
+        logf_(c->srv, 1, "client %u: out of memory writing a '%s' event", c->id, type);
+        atomic_store(&c->write_failed, 1);
+        return -1;
+    }
+    int rc = 0;
+    pthread_mutex_lock(&c->qmu);
+    size_t pending = c->q_len - c->q_off;
+    if (pending + n > WY_MAX_PENDING) {
+        logf_(c->srv, 1, "client %u: more than %zu bytes of audio unread: dropping the connection", c->id,
+              WY_MAX_PENDING);
+        atomic_store(&c->write_failed, 1);
+        rc = -1;
+    } else {
+        if (c->q_off) { /* the sent part goes */
+            memmove(c->q, c->q + c->q_off, pending);
+            c->q_len = pending;
+            c->q_off = 0;
+        }
+        if (c->q_len + n > c->q_cap) {
+            size_t cap = c->q_cap ? c->q_cap : 65536;
+            while (cap < c->q_len + n) cap *= 2;
+            uint8_t *nq = realloc(c->q, cap);
+            if (!nq) {
+                logf_(c->srv, 1, "client %u: out of memory for %zu bytes of audio", c->id, cap);
+                atomic_store(&c->write_failed, 1);
+                rc = -1;
+            } else {
+                c->q = nq;
+                c->q_cap = cap;
+            }
+        }
+        if (rc == 0) {
+            memcpy(c->q + c->q_len, bytes, n);
+            c->q_len += n;
+        }
+    }
+    pthread_mutex_unlock(&c->qmu);
+    free(bytes);
+    if (rc == 0) {
+        ssize_t w = write(c->wake[1], "a", 1); /* full pipe: a wake-up is pending anyway */
+        (void)w;
+    }
+    return rc;
+}
+
 typedef struct audio_sink {
     job *j;
     size_t samples;
@@ -186,7 +246,7 @@ static int on_audio(const float *x, size_t n, void *user) {
     audio_sink *a = user;
     conn *c = a->j->c;
     server *s = c->srv;
-    if (atomic_load(&s->abort_all) || c->write_failed) return 1;
+    if (atomic_load(&s->abort_all) || atomic_load(&c->write_failed)) return 1;
     while (n) {
         size_t k = n < s->samples_per_chunk ? n : s->samples_per_chunk;
         for (size_t i = 0; i < k; i++) {
@@ -197,7 +257,7 @@ static int on_audio(const float *x, size_t n, void *user) {
             a->pcm[2 * i] = (uint8_t)(q & 0xff);
             a->pcm[2 * i + 1] = (uint8_t)((q >> 8) & 0xff);
         }
-        if (conn_send(c, "audio-chunk", s->audio_fmt, a->pcm, 2 * k)) return 1; /* cancels */
+        if (queue_event(c, "audio-chunk", s->audio_fmt, a->pcm, 2 * k)) return 1; /* cancels */
         a->samples += k;
         x += k;
         n -= k;
@@ -209,7 +269,7 @@ static int on_progress(int done, int max_frames, void *user) {
     const job *j = user;
     (void)done;
     (void)max_frames;
-    return atomic_load(&j->c->srv->abort_all) || j->c->write_failed;
+    return atomic_load(&j->c->srv->abort_all) || atomic_load(&j->c->write_failed);
 }
 
 static void run_job(server *s, job *j, uint8_t *pcm) {
@@ -250,7 +310,8 @@ static void *worker_main(void *arg) {
         }
         pthread_mutex_lock(&s->mu);
         j->done = 1;
-        pthread_cond_broadcast(&s->done_cv);
+        ssize_t w = write(j->c->wake[1], "d", 1);
+        (void)w;
     }
     pthread_mutex_unlock(&s->mu);
     free(pcm);
@@ -271,16 +332,52 @@ static int synthesize_text(conn *c, const char *text, int voice) {
     else s->head = &j;
     s->tail = &j;
     pthread_cond_signal(&s->job_cv);
-    while (!j.done) pthread_cond_wait(&s->done_cv, &s->mu);
     pthread_mutex_unlock(&s->mu);
-    if (c->write_failed) return -1;
+    /* Send the audio as the worker queues it, until the job is done and all is sent. */
+    double last_progress = now_s();
+    for (;;) {
+        pthread_mutex_lock(&s->mu);
+        int done = j.done;
+        pthread_mutex_unlock(&s->mu);
+        int failed = atomic_load(&c->write_failed);
+        pthread_mutex_lock(&c->qmu);
+        size_t pending = c->q_len - c->q_off;
+        if (pending && !failed) {
+            ssize_t k = send(c->fd, c->q + c->q_off, pending, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (k > 0) {
+                c->q_off += (size_t)k;
+                pending -= (size_t)k;
+                last_progress = now_s();
+            } else if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                logf_(s, 0, "client %u: cannot send audio (%s): dropping the connection", c->id, strerror(errno));
+                atomic_store(&c->write_failed, 1);
+                failed = 1;
+            }
+        }
+        if (!pending || failed) c->q_len = c->q_off = 0;
+        pthread_mutex_unlock(&c->qmu);
+        if (done && (!pending || failed)) break;
+        if (pending && !failed && now_s() - last_progress > s->write_timeout_s) {
+            logf_(s, 0, "client %u: read nothing for %d s: dropping the connection", c->id, s->write_timeout_s);
+            atomic_store(&c->write_failed, 1); /* the worker cancels at its next callback */
+            continue;
+        }
+        struct pollfd pf[2] = {{c->wake[0], POLLIN, 0}, {c->fd, POLLOUT, 0}};
+        int pr = poll(pf, pending && !failed ? 2 : 1, pending && !failed ? 1000 : -1);
+        if (pr > 0 && (pf[0].revents & POLLIN)) {
+            char sink[64];
+            while (read(c->wake[0], sink, sizeof sink) > 0) {
+            }
+        }
+    }
+    if (atomic_load(&c->write_failed)) return -1;
     if (j.rc == VOXTTS_E_CANCELLED && atomic_load(&s->abort_all)) {
         conn_send_error(c, "cancelled", "synthesis cancelled: the server is shutting down");
         return -1;
     }
     if (j.rc != VOXTTS_OK) {
         conn_send_error(c, "synthesis-failed", "synthesis failed: %s", j.err.msg[0] ? j.err.msg : "unknown error");
-        return c->write_failed ? -1 : 0;
+        return atomic_load(&c->write_failed) ? -1 : 0;
     }
     logf_(s, 0, "client %u: %.2f s of audio in %.2f s (voice %s): \"%.60s%s\"", c->id, j.audio_s, j.wall_s,
           j.voice, text, strlen(text) > 60 ? "..." : "");
@@ -432,6 +529,7 @@ static int send_audio_stop(conn *c) { return conn_send(c, "audio-stop", NULL, NU
 static int stream_flush(conn *c, stream_state *st, int final) {
     size_t off = 0, k;
     int rc = 0;
+    if (!st->text) return 0; /* no text received yet */
     while (rc == 0 && (k = next_piece(st->text + off, st->len - off, final)) > 0) {
         const char *p = st->text + off;
         off += k;
@@ -458,10 +556,10 @@ static int handle_event(conn *c, const wy_event *ev, stream_state *st) {
         const cJSON *text = cJSON_GetObjectItemCaseSensitive(ev->data, "text");
         if (!cJSON_IsString(text)) {
             conn_send_error(c, "bad-request", "synthesize without a string \"text\"");
-            return c->write_failed ? -1 : 0;
+            return atomic_load(&c->write_failed) ? -1 : 0;
         }
         int voice = request_voice(c, ev->data);
-        if (voice < 0) return c->write_failed ? -1 : 0;
+        if (voice < 0) return atomic_load(&c->write_failed) ? -1 : 0;
         if (send_audio_start(c)) return -1;
         const char *p = text->valuestring;
         size_t n = strlen(p), k;
@@ -476,7 +574,7 @@ static int handle_event(conn *c, const wy_event *ev, stream_state *st) {
         st->open = 1;
         st->len = 0;
         st->voice = request_voice(c, ev->data);
-        return c->write_failed ? -1 : 0;
+        return atomic_load(&c->write_failed) ? -1 : 0;
     }
     if (strcmp(t, "synthesize-chunk") == 0) {
         if (!st->open) return 0;
@@ -616,6 +714,15 @@ static void *conn_main(void *arg) {
     return NULL;
 }
 
+/* What a connection slot holds besides its socket (after its thread is joined). */
+static void conn_release(conn *c) {
+    pthread_mutex_destroy(&c->qmu);
+    close(c->wake[0]);
+    close(c->wake[1]);
+    free(c->q);
+    c->q = NULL;
+}
+
 /* Join the threads of connections that have ended; their slots become free. */
 static void reap(server *s) {
     for (int i = 0; i < s->max_clients; i++) {
@@ -624,6 +731,7 @@ static void reap(server *s) {
         pthread_mutex_unlock(&s->mu);
         if (!done) continue;
         pthread_join(s->conns[i].thread, NULL);
+        conn_release(&s->conns[i]);
         pthread_mutex_lock(&s->mu);
         s->conns[i].used = 0;
         pthread_mutex_unlock(&s->mu);
@@ -976,6 +1084,13 @@ int cli_wyoming_main(int argc, char **argv) {
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         conn *cn = &s.conns[slot];
         memset(cn, 0, sizeof *cn);
+        if (pipe2(cn->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
+            logf_(&s, 1, "cannot create a pipe for client %u: %s", id, strerror(errno));
+            close(fd);
+            continue;
+        }
+        pthread_mutex_init(&cn->qmu, NULL);
+        atomic_init(&cn->write_failed, 0);
         cn->srv = &s;
         cn->slot = slot;
         cn->id = id;
@@ -991,6 +1106,7 @@ int cli_wyoming_main(int argc, char **argv) {
             cn->used = 0;
             s.n_active--;
             pthread_mutex_unlock(&s.mu);
+            conn_release(cn);
             close(fd);
         }
     }
@@ -1022,7 +1138,10 @@ int cli_wyoming_main(int argc, char **argv) {
         pthread_mutex_lock(&s.mu);
         int used = s.conns[i].used;
         pthread_mutex_unlock(&s.mu);
-        if (used) pthread_join(s.conns[i].thread, NULL);
+        if (used) {
+            pthread_join(s.conns[i].thread, NULL);
+            conn_release(&s.conns[i]);
+        }
         s.conns[i].used = 0;
     }
     rc = 0;

@@ -244,6 +244,23 @@ def main():
     events, ok = c.read_until("synthesize-stopped")
     g = audio_groups(events)
     check("second stream: the unterminated text is synthesized at synthesize-stop", ok and len(g) == 1 and len(g[0][1]) > 0)
+    # an empty stream, then one whose text is only white space: no audio, just synthesize-stopped
+    c.send("synthesize-start", {"voice": {"name": voice}})
+    c.send("synthesize-stop")
+    events, ok = c.read_until("synthesize-stopped")
+    check("empty stream: only synthesize-stopped", ok and [e[0] for e in events] == ["synthesize-stopped"], str(events)[:200])
+    c.send("synthesize-start")
+    c.send("synthesize-chunk", {"text": "  \n "})
+    c.send("synthesize-stop")
+    events, ok = c.read_until("synthesize-stopped")
+    check("blank stream: only synthesize-stopped", ok and [e[0] for e in events] == ["synthesize-stopped"], str(events)[:200])
+    # a stream with an unknown voice: an error, no audio, and still synthesize-stopped
+    c.send("synthesize-start", {"voice": {"name": "no_such_voice"}})
+    c.send("synthesize-chunk", {"text": "Hello world. "})
+    c.send("synthesize-stop")
+    events, ok = c.read_until("synthesize-stopped")
+    check("stream with an unknown voice: error, then synthesize-stopped",
+          ok and [e[0] for e in events] == ["error", "synthesize-stopped"], str([e[0] for e in events]))
     c.close()
 
     # --- malformed input: an error event, the connection closed, the server up ----

@@ -3,7 +3,8 @@
 # tests/models/tiny-a over loopback: a server on a free TCP port driven by
 # tests/wyoming/client.py (describe/info, plain and streaming synthesis checked
 # against `voxtts -o x.pcm`, malformed input, two clients at once, --max-clients,
-# SIGTERM with a request in flight -> exit 0), a server on a unix:// socket,
+# SIGTERM with a request in flight -> exit 0), a client that never reads
+# (others are served meanwhile), a server on a unix:// socket,
 # and bad options.  Every wait is bounded.
 set -u
 BUILD=${1:-build}
@@ -19,11 +20,12 @@ trap cleanup EXIT
 [ -n "${KEEP_LOGS:-}" ] && trap 'for p in $pids; do kill -9 "$p" 2>/dev/null; done; echo logs in $tmp' EXIT
 check() { if eval "$2"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL wyoming: $1"; fi; }
 
-# start_server LOG ARGS... : runs the server in the background; sets SPID and
+# start_server LOG ARGS... : runs the server in the background (one model thread:
+# the spinning pool of -t 2 is slow on a loaded 2-core machine); sets SPID and
 # URI (from its "listening on" line, so port 0 can pick a free port)
 start_server() {
     local log=$1; shift
-    "$VOX" wyoming -m "$MODEL" --max-frames "$FRAMES" "$@" 2> "$log" &
+    "$VOX" wyoming -m "$MODEL" --max-frames "$FRAMES" -t 1 "$@" 2> "$log" &
     SPID=$!
     pids="$pids $SPID"
     URI=""
@@ -47,11 +49,11 @@ wait_exit() {
 
 VOICES=$("$VOX" -m "$MODEL" --list-voices | paste -sd, -)
 V0=${VOICES%%,*}
-"$VOX" -m "$MODEL" -v "$V0" --max-frames "$FRAMES" -q -o "$tmp/ref.pcm" "Hello world." 2>/dev/null
+"$VOX" -m "$MODEL" -v "$V0" --max-frames "$FRAMES" -t 1 -q -o "$tmp/ref.pcm" "Hello world." 2>/dev/null
 check "reference audio from the command line" '[ -s "$tmp/ref.pcm" ]'
 
 # --- TCP server + the protocol client ------------------------------------------
-start_server "$tmp/tcp.log" --uri tcp://127.0.0.1:0 --max-clients 2 --voice "$V0" -t 2; ok=$?
+start_server "$tmp/tcp.log" --uri tcp://127.0.0.1:0 --max-clients 2 --voice "$V0"; ok=$?
 check "server starts and listens on a free port" '[ $ok -eq 0 ] && [[ "$URI" == tcp://127.0.0.1:* ]]'
 if [ $ok -eq 0 ]; then
     timeout 240 python3 tests/wyoming/client.py "$URI" "$SPID" "$VOICES" "$FRAMES" "$tmp/ref.pcm" > "$tmp/client.out" 2>&1
@@ -91,6 +93,46 @@ EOF
     check "unix socket: describe and synthesize" '[ "$out" = "info audio-start audio-chunk audio-stop" ]'
     kill -TERM "$SPID"; wait_exit "$SPID" 30; rc=$?
     check "unix socket: SIGTERM exits 0 and removes the socket" '[ $rc -eq 0 ] && [ ! -e "$sock" ]'
+fi
+
+# --- a client that never reads delays nobody ---------------------------------------
+start_server "$tmp/slow.log" --uri tcp://127.0.0.1:0 --write-timeout 60 --drain-timeout 2; ok=$?
+if [ $ok -eq 0 ]; then
+    out=$(timeout 90 python3 - "$URI" "$tmp/slow.log" <<'EOF'
+import json, socket, sys, time
+host, port = sys.argv[1][6:].rsplit(":", 1)
+def ev(t, d):
+    b = json.dumps(d).encode()
+    return json.dumps({"type": t, "data_length": len(b)}).encode() + b"\n" + b
+x = socket.socket()
+x.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+x.connect((host, int(port)))
+x.sendall(ev("synthesize", {"text": "Hello world. " * 1000}))  # and never read
+time.sleep(1)
+y = socket.create_connection((host, int(port)))
+y.settimeout(30)
+y.sendall(ev("synthesize", {"text": "Hello world. Hello world. Hello world."}))
+f = y.makefile("rb")
+n = 0
+while True:
+    h = json.loads(f.readline())
+    if h.get("data_length"): f.read(h["data_length"])
+    if h.get("payload_length"): n += len(f.read(h["payload_length"]))
+    if h["type"] == "audio-stop": break
+# x, whose kernel buffers filled long ago, is still connected: it did not hold the worker
+x.setblocking(False)
+try:
+    alive = x.recv(1) != b""
+except BlockingIOError:
+    alive = True
+print("served" if n > 0 else "no-audio", "x-connected" if alive else "x-gone")
+EOF
+)
+    check "a client that never reads does not hold up another one" '[ "$out" = "served x-connected" ]'
+    kill -TERM "$SPID"; wait_exit "$SPID" 30; rc=$?
+    check "SIGTERM with a request stuck on a client that never reads: cancelled after --drain-timeout, exit 0" '[ $rc -eq 0 ]'
+else
+    check "slow-reader server starts" false
 fi
 
 # --- bad options: clear message, exit 2, nothing listening --------------------------

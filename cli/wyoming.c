@@ -9,11 +9,13 @@
  *    is told "busy" and closed), and on SIGTERM/SIGINT drains and exits 0;
  *  - one signal thread (sigwait) turns a signal into a byte on that pipe;
  *  - one connection thread per client: reads events (wyoming_event.h), answers
- *    describe with info, and hands each sentence to synthesize to the worker;
+ *    describe with info, hands each sentence to synthesize to the worker, and
+ *    sends the audio-chunk events the worker queues for it as they come;
  *  - one worker that owns the model: it synthesizes the queued sentences one
  *    at a time, in arrival order (so clients interleave sentence by sentence),
- *    and streams each one's audio to its client as audio-chunk events from the
- *    on_audio callback while it is generated.
+ *    and queues each one's audio for its client from the on_audio callback
+ *    while it is generated.  It never writes to a socket, so a client that
+ *    reads slowly holds up nobody else.
  * Events served: describe -> info; synthesize {text, voice} -> audio-start,
  * audio-chunk..., audio-stop; the streaming synthesize-start {voice},
  * synthesize-chunk {text}..., synthesize-stop -> for each complete sentence as
@@ -21,8 +23,8 @@
  * the end synthesize-stopped.  A synthesize sent inside a stream (Home Assistant
  * sends the whole text again for older servers) is ignored.  Unknown events
  * are ignored; malformed input gets an error event and the connection closed.
- * A client that stops reading for --write-timeout seconds is dropped (its
- * synthesis cancelled) so it cannot stall the others.  On SIGTERM the server
+ * A client that accepts no bytes for --write-timeout seconds while audio is
+ * waiting, or lets 16 MiB of audio pile up, is dropped (its synthesis cancelled).  On SIGTERM the server
  * stops accepting, lets every request in progress finish (an open stream until
  * synthesize-stop), closes idle connections, and exits 0; what is still running
  * after --drain-timeout seconds is cancelled.  Audio: 16-bit little-endian mono

@@ -92,6 +92,13 @@ $(BUILD)/fuzz/%: tests/fuzz/fuzz_%.c tests/fuzz/regress.c tests/fuzz/fuzz.h $(LI
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(LDFLAGS) tests/fuzz/fuzz_$*.c tests/fuzz/regress.c $(LIB) $(LDLIBS) -o $@
 
+# The Wyoming event parser lives in the command (cli/wyoming_event.c), not the library.
+$(BUILD)/fuzz/wyoming: tests/fuzz/fuzz_wyoming.c tests/fuzz/regress.c tests/fuzz/fuzz.h cli/wyoming_event.c \
+		cli/wyoming_event.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(LDFLAGS) tests/fuzz/fuzz_wyoming.c cli/wyoming_event.c tests/fuzz/regress.c $(LIB) \
+		$(LDLIBS) -o $@
+
 test: all
 	BUILD=$(BUILD) tests/run.sh
 

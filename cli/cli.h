@@ -72,5 +72,6 @@ int cli_longform_speak(voxtts_model *m, const voxtts_chunks *chunks, const cli_l
  * counts; 2: the sentences instead of the chunks). */
 int cli_debug_split(const char *model, const char *text, size_t len, const voxtts_split_params *sp,
                     int show_tokens);
+int cli_wyoming_main(int argc, char **argv);  /* voxtts wyoming: Wyoming protocol server (wyoming.c) */
 
 #endif

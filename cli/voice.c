@@ -324,7 +324,7 @@ static char *save_path(voxtts_model *m, const char *dir, const char *name) {
 }
 
 enum { V_VOICES_DIR = 3000, V_PT, V_ROWS, V_CODES, V_NAME, V_AUDIO, V_ITERS, V_SEED, V_CODES_OUT,
-       V_ENCODER };
+       V_ENCODER, V_TRIM, V_HIGHPASS };
 
 int cli_attach_encoder(voxtts_model *m, const char *path) {
     if (!path) return 0;
@@ -475,9 +475,11 @@ static int on_clone_progress(int step, int max_steps, float loss, void *user) {
 }
 
 static int clone_now(voxtts_model *m, const char *audio, const char *name, int iters, uint64_t seed,
-                     int quiet, voxtts_voice **v) {
+                     int quiet, int conditioning, voxtts_voice **v) {
     voxtts_clone_params cp;
     voxtts_clone_params_default(&cp);
+    cp.trim_silence = conditioning & 1;
+    cp.highpass = (conditioning >> 1) & 1;
     if (name) cp.name = name;
     cp.max_iters = iters;
     cp.seed = seed;
@@ -520,7 +522,7 @@ int cli_ref_voice(voxtts_model *m, const char *audio, const char *voices_dir, in
     }
     if (path && file_exists(path)) /* unreadable cache entry: clone again over it */
         fprintf(stderr, "voxtts: ignoring a bad cached clone: %s\n", err.msg);
-    if (clone_now(m, audio, "ref", iters, seed, quiet, voice)) {
+    if (clone_now(m, audio, "ref", iters, seed, quiet, 0, voice)) {
         free(path);
         return -1;
     }
@@ -547,6 +549,9 @@ static void clone_usage(FILE *f) {
         "  --iters N          inversion steps when the model has no codec encoder\n"
         "  --seed N           inversion seed (default 42)\n"
         "  --codes-out C.npy  also write the codes, int32 [T, n_codebooks]\n"
+        "  --trim-silence     drop leading/trailing audio 40 dB below the loudest part\n"
+        "  --highpass         high-pass the reference at 70 Hz first\n"
+        "                     (1 to 60 s of audio are accepted, the first 20 s used)\n"
         "  --voices-dir DIR   voices directory (default $XDG_DATA_HOME/voxtts/voices)\n"
         "  -q                 no progress output\n");
 }
@@ -559,9 +564,11 @@ int cli_clone_main(int argc, char **argv) {
         {"codes-out", required_argument, 0, V_CODES_OUT},
         {"voices-dir", required_argument, 0, V_VOICES_DIR},
         {"encoder", required_argument, 0, V_ENCODER},
+        {"trim-silence", no_argument, 0, V_TRIM},     {"highpass", no_argument, 0, V_HIGHPASS},
         {"quiet", no_argument, 0, 'q'},               {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
+    int conditioning = 0; /* bit 0: --trim-silence, bit 1: --highpass */
     const char *model = cli_default_model_dir(), *out = NULL, *audio = NULL, *name = NULL;
     const char *codes_out = NULL, *vdir = NULL, *encoder = NULL;
     long iters = 0;
@@ -579,6 +586,8 @@ int cli_clone_main(int argc, char **argv) {
         case V_CODES_OUT: codes_out = optarg; break;
         case V_VOICES_DIR: vdir = optarg; break;
         case V_ENCODER: encoder = optarg; break;
+        case V_TRIM: conditioning |= 1; break;
+        case V_HIGHPASS: conditioning |= 2; break;
         case 'q': quiet = 1; break;
         case 'h': clone_usage(stdout); return 0;
         default: fprintf(stderr, "Try 'voxtts clone --help'.\n"); return 2;
@@ -630,7 +639,7 @@ int cli_clone_main(int argc, char **argv) {
         if (dot && dot != stem) *dot = '\0';
         if (!voxtts_voice_name_valid(stem)) snprintf(stem, sizeof stem, "voice");
     }
-    if (clone_now(m, audio, name ? name : stem, (int)iters, seed, quiet, &v)) goto out;
+    if (clone_now(m, audio, name ? name : stem, (int)iters, seed, quiet, conditioning, &v)) goto out;
     if (codes_out && voxtts_voice_export_npy(v, codes_out, NULL, &err) != VOXTTS_OK) {
         cli_print_error("cannot write the codes", &err);
         goto out;

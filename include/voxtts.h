@@ -192,12 +192,22 @@ int voxtts_audio_save_wav(const voxtts_audio *a, const char *path, voxtts_error 
 /* Called during cloning after each step; return non-zero to cancel. */
 typedef int (*voxtts_clone_progress_fn)(int step, int max_steps, float loss, void *user);
 
+/* Reference audio: VOXTTS_CLONE_MIN_SECONDS to VOXTTS_CLONE_MAX_SECONDS are
+ * accepted (after the optional trimming); at most VOXTTS_CLONE_USE_SECONDS of it
+ * are used (the start; the presets hold 5-17 s); audio whose level never rises
+ * above -60 dBFS is refused as silent. */
+#define VOXTTS_CLONE_MIN_SECONDS 1.0
+#define VOXTTS_CLONE_MAX_SECONDS 60.0
+#define VOXTTS_CLONE_USE_SECONDS 20.0
+
 typedef struct voxtts_clone_params {
     const char *name;    /* the voice's name (default "voice") */
     uint64_t seed;       /* inversion seed (default 42) */
     int max_iters;       /* inversion step budget; 0: its default */
     voxtts_clone_progress_fn progress;
     void *progress_user;
+    int trim_silence;    /* 1: drop leading/trailing audio 40 dB below the peak (default 0) */
+    int highpass;        /* 1: 2nd-order high-pass at 70 Hz first (default 0) */
 } voxtts_clone_params;
 
 void voxtts_clone_params_default(voxtts_clone_params *p);

@@ -20,9 +20,76 @@
 #include "voxtral/model.h"
 #include "voxtral/voice_file.h"
 
-/* Longest reference accepted (seconds); the reference server uses a few seconds
- * to tens of seconds. */
-#define VOX_CLONE_MAX_SECONDS 600.0
+/* Reference audio rules (voxtts.h): length limits, silence, and the optional
+ * conditioning.  Neither trimming nor the high-pass is on by default: whether
+ * they help the real model is not measured (no weights here). */
+#define SILENCE_DBFS (-60.0)  /* a clip whose 10 ms RMS never exceeds this is silent */
+#define TRIM_DB 40.0          /* trimming drops windows this far below the loudest */
+#define HIGHPASS_HZ 70.0
+
+/* RMS of each 10 ms window; NULL when out of memory. */
+static double *window_rms(const float *x, size_t n, int rate, size_t *n_win, size_t *win) {
+    *win = (size_t)(rate / 100 > 0 ? rate / 100 : 1);
+    *n_win = (n + *win - 1) / *win;
+    double *r = malloc(sizeof(double) * (*n_win ? *n_win : 1));
+    if (!r) return NULL;
+    for (size_t w = 0; w < *n_win; w++) {
+        size_t a = w * *win, b = a + *win < n ? a + *win : n;
+        double s = 0;
+        for (size_t i = a; i < b; i++) s += (double)x[i] * x[i];
+        r[w] = sqrt(s / (double)(b - a));
+    }
+    return r;
+}
+
+/* Check level and length, trim and filter as asked; the samples kept are
+ * [*first, *first + *len) of x (filtered in place). */
+static int condition_reference(float *x, size_t n, int rate, const voxtts_clone_params *p,
+                               size_t *first, size_t *len, vox_error *err) {
+    size_t n_win, win;
+    double *rms = window_rms(x, n, rate, &n_win, &win);
+    if (!rms) return vox_fail(err, VOX_E_NOMEM, "out of memory for %zu samples", n);
+    double peak = 0;
+    for (size_t w = 0; w < n_win; w++) peak = rms[w] > peak ? rms[w] : peak;
+    if (peak <= pow(10.0, SILENCE_DBFS / 20.0)) {
+        free(rms);
+        return vox_fail(err, VOX_E_ARG, "the reference audio is silent (loudest 10 ms at %.1f dBFS, below %.0f)",
+                        peak > 0 ? 20.0 * log10(peak) : -INFINITY, SILENCE_DBFS);
+    }
+    size_t a = 0, b = n;
+    if (p->trim_silence) {
+        const double floor = peak * pow(10.0, -TRIM_DB / 20.0);
+        size_t w0 = 0, w1 = n_win;
+        while (w0 < n_win && rms[w0] < floor) w0++;
+        while (w1 > w0 && rms[w1 - 1] < floor) w1--;
+        a = w0 * win;
+        b = w1 * win < n ? w1 * win : n;
+    }
+    free(rms);
+    const double secs = (double)(b - a) / rate;
+    if (secs < VOXTTS_CLONE_MIN_SECONDS)
+        return vox_fail(err, VOX_E_ARG, "the reference audio is too short: %.2f s%s (at least %.0f s)", secs,
+                        p->trim_silence ? " after trimming silence" : "", VOXTTS_CLONE_MIN_SECONDS);
+    if (secs > VOXTTS_CLONE_MAX_SECONDS)
+        return vox_fail(err, VOX_E_ARG, "the reference audio is too long: %.1f s (at most %.0f s)", secs,
+                        VOXTTS_CLONE_MAX_SECONDS);
+    if (secs > VOXTTS_CLONE_USE_SECONDS) b = a + (size_t)(VOXTTS_CLONE_USE_SECONDS * rate);
+    if (p->highpass) { /* RBJ biquad, Butterworth Q, run over the kept part */
+        const double w0 = 2.0 * 3.14159265358979323846 * HIGHPASS_HZ / rate, q = 0.70710678118654752;
+        const double al = sin(w0) / (2.0 * q), c = cos(w0), a0 = 1.0 + al;
+        const double b0 = (1.0 + c) / 2.0 / a0, b1 = -(1.0 + c) / a0, b2 = b0;
+        const double a1 = -2.0 * c / a0, a2 = (1.0 - al) / a0;
+        double x1 = 0, x2 = 0, y1 = 0, y2 = 0;
+        for (size_t i = a; i < b; i++) {
+            const double xi = x[i], yi = b0 * xi + b1 * x1 + b2 * x2 - a1 * y1 - a2 * y2;
+            x2 = x1, x1 = xi, y2 = y1, y1 = yi;
+            x[i] = (float)yi;
+        }
+    }
+    *first = a;
+    *len = b - a;
+    return VOX_OK;
+}
 
 int voxtts_model_attach_encoder(voxtts_model *m, const char *safetensors_path, voxtts_error *err) {
     if (!m || !safetensors_path || !*safetensors_path)
@@ -44,9 +111,9 @@ int voxtts_voice_clone(voxtts_model *m, const float *samples, size_t n, int rate
     if (rate < 1000 || rate > 768000)
         return vox_fail(err, VOX_E_ARG, "voxtts_voice_clone: sample rate %d out of range", rate);
     if (n == 0) return vox_fail(err, VOX_E_ARG, "voxtts_voice_clone: no samples");
-    if ((double)n / rate > VOX_CLONE_MAX_SECONDS)
-        return vox_fail(err, VOX_E_ARG, "voxtts_voice_clone: %.1f s of audio (at most %.0f s)",
-                        (double)n / rate, VOX_CLONE_MAX_SECONDS);
+    if ((double)n / rate > VOXTTS_CLONE_MAX_SECONDS * 4) /* before copying: trimming can't save it */
+        return vox_fail(err, VOX_E_ARG, "the reference audio is too long: %.1f s (at most %.0f s)",
+                        (double)n / rate, VOXTTS_CLONE_MAX_SECONDS);
     if (p->max_iters < 0) return vox_fail(err, VOX_E_ARG, "voxtts_voice_clone: max_iters < 0");
     if (!voxtts_voice_name_valid(p->name ? p->name : "voice"))
         return vox_fail(err, VOX_E_ARG, "voxtts_voice_clone: voice name '%.80s' is not valid",
@@ -56,13 +123,21 @@ int voxtts_voice_clone(voxtts_model *m, const float *samples, size_t n, int rate
             return vox_fail(err, VOX_E_ARG, "voxtts_voice_clone: sample %zu is not finite", i);
     const int sr = voxtts_model_sample_rate(m);
     float *res = NULL;
-    const float *wave = samples;
     size_t nw = n;
     int rc;
     if (rate != sr) {
         if ((rc = vox_audio_resample(samples, n, rate, sr, &res, &nw, err))) return rc;
-        wave = res;
+    } else {
+        if (!(res = malloc(sizeof(float) * n))) return vox_fail(err, VOX_E_NOMEM, "out of memory");
+        memcpy(res, samples, sizeof(float) * n);
     }
+    size_t first = 0, len = nw;
+    if ((rc = condition_reference(res, nw, sr, p, &first, &len, err))) {
+        free(res);
+        return rc;
+    }
+    const float *wave = res + first;
+    nw = len;
     int32_t *codes = NULL;
     int T = 0;
     const char *method;
@@ -95,7 +170,7 @@ int voxtts_voice_clone(voxtts_model *m, const float *samples, size_t n, int rate
     snprintf(v->info.method, sizeof v->info.method, "%s", method);
     v->info.iterations = ir.iters;
     v->info.final_loss = ir.final_loss;
-    v->info.duration_s = (double)n / rate;
+    v->info.duration_s = (double)len / sr; /* the audio the voice was made from */
     *out = v;
     return VOX_OK;
 }
@@ -111,7 +186,7 @@ int voxtts_voice_clone_file(voxtts_model *m, const char *audio_path, const voxtt
     size_t n = 0;
     vox_audio_info info;
     memset(&info, 0, sizeof info);
-    int rc = vox_audio_read(audio_path, sr, VOX_CLONE_MAX_SECONDS, &samples, &n, &info, err);
+    int rc = vox_audio_read(audio_path, sr, VOXTTS_CLONE_MAX_SECONDS * 4, &samples, &n, &info, err);
     if (rc) return rc;
     if (n == 0) {
         free(samples);

@@ -144,20 +144,28 @@ check "export --codes-npy of a .pt gives the codes back" '[ $? -eq 0 ]'
 # --- cloning ---------------------------------------------------------------------------
 ENC="$MODEL/encoder.safetensors"
 check "fixture: tiny-a encoder weights" '[ -f "$ENC" ]'
-"$VOX" clone -m "$MODEL" --encoder "$ENC" --audio "$tmp/prev.wav" -o "$tmp/enc.voxv" --codes-out "$tmp/enc_codes.npy" 2> "$tmp/err"; rc=$?
+# a reference of 18 frames (1.44 s: at least 1 s is required): the preview three times
+"$PY" - "$tmp/prev.wav" "$tmp/clip.wav" <<'PYEOF'
+import sys, struct
+raw = open(sys.argv[1], 'rb').read()[44:] * 3
+hdr = (b'RIFF' + struct.pack('<I', 36 + len(raw)) + b'WAVEfmt ' +
+       struct.pack('<IHHIIHH', 16, 1, 1, 24000, 48000, 2, 16) + b'data' + struct.pack('<I', len(raw)))
+open(sys.argv[2], 'wb').write(hdr + raw)
+PYEOF
+"$VOX" clone -m "$MODEL" --encoder "$ENC" --audio "$tmp/clip.wav" -o "$tmp/enc.voxv" --codes-out "$tmp/enc_codes.npy" 2> "$tmp/err"; rc=$?
 check "clone with the encoder exits 0" '[ $rc -eq 0 ] && [ -f "$tmp/enc.voxv" ]'
 "$VOX" voice show "$tmp/enc.voxv" > "$tmp/eshow" 2>&1
-check "clone: method encoder, 6 frames, 7 rows, source recorded" 'grep -q "^method: *encoder" "$tmp/eshow" && grep -q "^frames (codes): *6" "$tmp/eshow" && grep -q "^rows: *7 x 64" "$tmp/eshow" && grep -q "^source: *prev.wav" "$tmp/eshow" && grep -q "^source sha256: *$(sha256sum "$tmp/prev.wav" | cut -c1-64)" "$tmp/eshow"'
+check "clone: method encoder, 18 frames, 19 rows, source recorded" 'grep -q "^method: *encoder" "$tmp/eshow" && grep -q "^frames (codes): *18" "$tmp/eshow" && grep -q "^rows: *19 x 64" "$tmp/eshow" && grep -q "^source: *clip.wav" "$tmp/eshow" && grep -q "^source sha256: *$(sha256sum "$tmp/clip.wav" | cut -c1-64)" "$tmp/eshow"'
 check "clone -o names the voice after the file" 'grep -q "^name: *enc$" "$tmp/eshow"'
-"$PY" -c "import numpy as np, sys; a = np.load('$tmp/enc_codes.npy'); sys.exit(0 if a.dtype == np.int32 and a.shape == (6, 37) and a.min() >= 2 else 1)"
+"$PY" -c "import numpy as np, sys; a = np.load('$tmp/enc_codes.npy'); sys.exit(0 if a.dtype == np.int32 and a.shape == (18, 37) and a.min() >= 2 else 1)"
 check "--codes-out writes int32 [T, 37] real codes" '[ $? -eq 0 ]'
-"$VOX" clone -m "$MODEL" --audio "$tmp/prev.wav" --name inv --iters 3 --voices-dir "$VD" -q 2> "$tmp/err"; rc=$?
+"$VOX" clone -m "$MODEL" --audio "$tmp/clip.wav" --name inv --iters 3 --voices-dir "$VD" -q 2> "$tmp/err"; rc=$?
 check "clone by inversion into the voices directory" '[ $rc -eq 0 ] && [ -f "$VD/inv.voxv" ]'
 vv show inv > "$tmp/ishow" 2>&1
 check "inversion: method and 3 iterations recorded" 'grep -q "^method: *inversion" "$tmp/ishow" && grep -q "^iterations: *3" "$tmp/ishow"'
-syn --encoder "$ENC" --ref "$tmp/prev.wav" -o "$tmp/r1.wav"; rc=$?
+syn --encoder "$ENC" --ref "$tmp/clip.wav" -o "$tmp/r1.wav"; rc=$?
 check "--ref clones and speaks" '[ $rc -eq 0 ] && [ -s "$tmp/r1.wav" ] && [ -n "$(ls "$VD/cache/"*-enc.voxv 2>/dev/null)" ]'
-"$VOX" -m "$MODEL" --voices-dir "$VD" --max-frames 6 --encoder "$ENC" --ref "$tmp/prev.wav" -o "$tmp/r2.wav" "Hello world." 2> "$tmp/err"
+"$VOX" -m "$MODEL" --voices-dir "$VD" --max-frames 6 --encoder "$ENC" --ref "$tmp/clip.wav" -o "$tmp/r2.wav" "Hello world." 2> "$tmp/err"
 check "--ref again uses the cached clone, same audio" 'grep -q "cached clone" "$tmp/err" && cmp -s "$tmp/r1.wav" "$tmp/r2.wav"'
 syn -v "$tmp/enc.voxv" -o "$tmp/r3.wav"
 check "the clone saved with -o speaks like --ref" 'cmp -s "$tmp/r1.wav" "$tmp/r3.wav"'
@@ -213,6 +221,49 @@ vv list > "$tmp/listb" 2> "$tmp/errb"; rc=$?
 check "list with a corrupt voice: exit 1, the file named, the others listed" '[ $rc -eq 1 ] && grep -q "broken.voxv.*checksum" "$tmp/errb" && grep -q "^mine " "$tmp/listb" && grep -q "^frompt " "$tmp/listb"'
 rm -f "$VD/broken.voxv"
 check "no voice files were left by the failures" '[ "$(ls "$VD" | grep -v "^cache$" | tr "\n" " ")" = "frompt.voxv mine.voxv " ]'
+
+# --- reference audio: formats and rates accepted, every bad case refused ----
+"$PY" - "$tmp/ref" <<'PYEOF'
+import struct, math, sys
+d = sys.argv[1]
+import os; os.makedirs(d, exist_ok=True)
+def wav(path, samples, rate=24000, ch=1):
+    data = b''.join(struct.pack('<f', s) for s in samples for _ in range(ch))
+    hdr = (b'RIFF' + struct.pack('<I', 36 + len(data)) + b'WAVEfmt ' +
+           struct.pack('<IHHIIHH', 16, 3, ch, rate, rate * 4 * ch, 4 * ch, 32) + b'data' + struct.pack('<I', len(data)))
+    open(path, 'wb').write(hdr + data)
+tone = lambda n, rate: [0.3 * math.sin(2 * math.pi * 220 * i / rate) * (1 + 0.5 * math.sin(i / 900)) for i in range(n)]
+wav(d + '/silent.wav', [0.0] * 48000)
+wav(d + '/short.wav', tone(12000, 24000))                       # 0.5 s
+wav(d + '/long.wav', tone(8000 * 65, 8000), rate=8000)           # 65 s
+wav(d + '/padded.wav', [0.0] * 24000 + tone(12000, 24000) + [0.0] * 24000)
+wav(d + '/ok-44k-stereo.wav', tone(int(44100 * 1.3), 44100), rate=44100, ch=2)
+open(d + '/text.wav', 'w').write('not audio at all')
+open(d + '/empty.wav', 'w').write('')
+PYEOF
+clone_fails() { # name, file, pattern, extra args...
+    local name=$1 f=$2 pat=$3; shift 3
+    "$VOX" clone -m "$MODEL" --audio "$tmp/ref/$f" -o "$tmp/ref/out-$f.voxv" -q --iters 3 "$@" 2> "$tmp/ref/err"; local rc=$?
+    check "clone: $name refused, naming the file and the problem" \
+        '[ $rc -ne 0 ] && grep -q "$f" "$tmp/ref/err" && grep -Eq "$pat" "$tmp/ref/err" && [ ! -e "$tmp/ref/out-$f.voxv" ]'
+}
+clone_fails "silent audio" silent.wav "silent"
+clone_fails "audio shorter than 1 s" short.wav "too short"
+clone_fails "audio longer than 60 s" long.wav "too long"
+clone_fails "a text file" text.wav "not an audio file"
+clone_fails "an empty file" empty.wav "empty"
+clone_fails "1 s of sound in 2 s of silence, trimmed" padded.wav "too short.*trimming" --trim-silence
+clone_fails "a missing file" missing.wav "does not exist"
+"$VOX" clone -m "$MODEL" --audio "$tmp/ref/padded.wav" -o "$tmp/ref/padded.voxv" -q --iters 3 2>/dev/null
+check "clone: the same untrimmed (2.5 s) is accepted" '[ -s "$tmp/ref/padded.voxv" ]'
+"$VOX" clone -m "$MODEL" --audio "$tmp/ref/ok-44k-stereo.wav" -o "$tmp/ref/stereo.voxv" -q --iters 3 --highpass 2>/dev/null
+check "clone: float WAV, 44.1 kHz stereo, high-passed" '[ -s "$tmp/ref/stereo.voxv" ]'
+for fmt in flac ogg mp3 opus; do
+    rate=48000; [ $fmt = mp3 ] && rate=44100; [ $fmt = flac ] && rate=16000; [ $fmt = ogg ] && rate=22050
+    "$VOX" -m "$MODEL" -q --max-frames 20 --rate $rate -o "$tmp/ref/speech.$fmt" "A short sentence to clone from." 2>/dev/null
+    "$VOX" clone -m "$MODEL" --audio "$tmp/ref/speech.$fmt" -o "$tmp/ref/from-$fmt.voxv" -q --iters 3 2> "$tmp/ref/err"
+    check "clone from $fmt at $rate Hz" '[ -s "$tmp/ref/from-$fmt.voxv" ] || { cat "$tmp/ref/err"; false; }'
+done
 
 echo "voice: $pass passed, $fail failed"
 [ $fail -eq 0 ]

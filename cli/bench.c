@@ -4,8 +4,9 @@
  *   voxtts bench -m DIR|FILE.gguf [options]                       a real model
  *
  * Loads or builds the model (timed), then src/voxtral/bench.h does the work: a
- * warm-up request, one streaming request of exactly --frames frames (END_AUDIO
- * ignored), the weights-read-per-frame model and the measured read bandwidth.
+ * warm-up request, --batch streaming requests (default 1) of exactly --frames
+ * frames each (END_AUDIO ignored) advanced together by one voxtts_engine, the
+ * weights-read-per-frame model and the measured read bandwidth.
  * Prints a table, or with --json exactly one JSON object on stdout. */
 #include <getopt.h>
 #include <stdio.h>
@@ -41,18 +42,22 @@ static void bench_usage(FILE *f) {
         "  --prompt-tokens N     text tokens in the prompt (default 20, ~15 English words)\n"
         "  --voice NAME          preset voice (default casual_male, else the first)\n"
         "  --seed N              noise seed (default 42)\n"
+        "  --batch B             B requests (seeds N, N+1, ...) advanced together by one\n"
+        "                        engine, one frame of each per step (default 1)\n"
         "  --bandwidth-mib N     bytes each bandwidth pass reads (default 1024): the\n"
         "                        backbone's weights, or a buffer for a small model\n"
         "  --json                print one JSON object instead of the table\n"
         "  -h, --help            this help\n"
-        "RTF = (backbone + acoustic + codec time) / audio time, per frame, prefill excluded\n"
-        "(rtf_with_prefill includes it); floor_rtf = bytes_per_frame / bandwidth / 80 ms;\n"
+        "RTF = (backbone + acoustic + codec time) / audio time of all the requests, prefill\n"
+        "excluded (rtf_with_prefill includes it); ms per frame = ms per step / batch;\n"
+        "floor_rtf = bytes_per_frame / bandwidth / (batch x 80 ms) (weights are read once\n"
+        "per step);\n"
         "efficiency = floor_rtf / rtf; bandwidth = the median of passes just before, after\n"
         "every 5th frame of, and just after the measured frames (not counted in their time).\n",
         VOX_TYPE_MIX_BEST);
 }
 
-enum { B_SYNTH = 3000, B_PARAMS, B_TYPE, B_FRAMES, B_JSON, B_PROMPT, B_VOICE, B_SEED, B_BW };
+enum { B_SYNTH = 3000, B_PARAMS, B_TYPE, B_FRAMES, B_JSON, B_PROMPT, B_VOICE, B_SEED, B_BW, B_BATCH };
 
 static double now_s(void) {
     struct timespec ts;
@@ -123,14 +128,16 @@ static void print_json(const char *model, const char *type, const char *mix,
     json_str(stdout, vox_kernel_simd_name());
     printf(",\"voice\":");
     json_str(stdout, voice);
-    printf(",\"threads\":%d,\"frames\":%d,\"prompt_tokens\":%d,\"text_tokens\":%d,"
+    printf(",\"threads\":%d,\"batch\":%d,\"frames\":%d,\"prompt_tokens\":%d,\"text_tokens\":%d,"
            "\"prefill_tokens\":%d,\"load_s\":%.4f,\"prefill_s\":%.4f,\"ttfa_s\":%.4f,"
            "\"audio_s\":%.4f,\"total_s\":%.4f,",
-           m->n_threads, r->run.frames, r->run.prompt_tokens, r->text_tokens,
+           m->n_threads, r->batch, r->run.frames, r->run.prompt_tokens, r->text_tokens,
            r->run.prefill_tokens, load_s, r->run.prefill_s, r->run.ttfa_s, r->audio_s,
            r->run.total_s);
     printf("\"ms_per_frame\":{\"backbone\":%.3f,\"acoustic\":%.3f,\"codec\":%.3f,\"total\":%.3f},",
            r->ms_backbone, r->ms_acoustic, r->ms_codec, r->ms_total);
+    printf("\"ms_per_step\":{\"backbone\":%.3f,\"acoustic\":%.3f,\"codec\":%.3f,\"total\":%.3f},",
+           r->ms_step_backbone, r->ms_step_acoustic, r->ms_step_codec, r->ms_step_total);
     printf("\"rtf\":%.6g,\"rtf_with_prefill\":%.6g,\"codec_calls\":%d,\"codec_frames\":%d,",
            r->rtf, r->rtf_with_prefill, r->run.codec_calls, r->run.codec_frames);
     printf("\"peak_rss_bytes\":%lld,\"weight_bytes\":%lld,\"bytes_per_frame\":%.0f,"
@@ -154,8 +161,12 @@ static void print_table(const char *model, const char *type, const voxtts_model 
     printf("  prompt           %d positions (%d text tokens, voice %s), %d run: prefill %.3f s\n",
            r->run.prompt_tokens, r->text_tokens, voice, r->run.prefill_tokens, r->run.prefill_s);
     printf("  time to audio    %.3f s (first streamed samples)\n", r->run.ttfa_s);
-    printf("  frames           %d (%.2f s of audio), %d codec calls over %d frames\n",
+    printf("  frames           %d per request (%.2f s of audio in all), %d codec calls over %d frames\n",
            r->run.frames, r->audio_s, r->run.codec_calls, r->run.codec_frames);
+    if (r->batch > 1)
+        printf("  batch            %d requests together: per step backbone %.1f ms, acoustic %.1f ms, "
+               "codec %.1f ms = %.1f ms\n",
+               r->batch, r->ms_step_backbone, r->ms_step_acoustic, r->ms_step_codec, r->ms_step_total);
     printf("  per frame        backbone %.1f ms, acoustic %.1f ms, codec %.1f ms = %.1f ms\n",
            r->ms_backbone, r->ms_acoustic, r->ms_codec, r->ms_total);
     printf("  real-time factor %.3f (%.3f with the prefill)\n", r->rtf, r->rtf_with_prefill);
@@ -176,12 +187,12 @@ int cli_bench_main(int argc, char **argv) {
         {"frames", required_argument, 0, B_FRAMES},   {"threads", required_argument, 0, 't'},
         {"json", no_argument, 0, B_JSON},             {"prompt-tokens", required_argument, 0, B_PROMPT},
         {"voice", required_argument, 0, B_VOICE},     {"seed", required_argument, 0, B_SEED},
-        {"bandwidth-mib", required_argument, 0, B_BW},
+        {"bandwidth-mib", required_argument, 0, B_BW}, {"batch", required_argument, 0, B_BATCH},
         {"help", no_argument, 0, 'h'},                {0, 0, 0, 0},
     };
     int synthetic = 0, json = 0;
     const char *params = NULL, *type = NULL, *model = NULL, *voice = NULL;
-    long frames = 50, threads = 0, prompt_tokens = 20, bw_mib = 1024;
+    long frames = 50, threads = 0, prompt_tokens = 20, bw_mib = 1024, batch = 1;
     unsigned long long seed = 42;
     int c;
     optind = 1;
@@ -200,6 +211,7 @@ int cli_bench_main(int argc, char **argv) {
         case B_VOICE: voice = optarg; break;
         case B_SEED: if (cli_parse_u64("--seed", optarg, &seed)) return 2; break;
         case B_BW: if (cli_parse_int("--bandwidth-mib", optarg, 1, 65536, &bw_mib)) return 2; break;
+        case B_BATCH: if (cli_parse_int("--batch", optarg, 1, 256, &batch)) return 2; break;
         case 'h': bench_usage(stdout); return 0;
         default: fprintf(stderr, "Try 'voxtts bench --help'.\n"); return 2;
         }
@@ -271,7 +283,7 @@ int cli_bench_main(int argc, char **argv) {
     else
         snprintf(label, sizeof label, "%s", model);
 
-    vox_bench_opts o = {voice, (int)frames, (int)prompt_tokens, seed, (size_t)bw_mib << 20};
+    vox_bench_opts o = {voice, (int)frames, (int)prompt_tokens, seed, (size_t)bw_mib << 20, (int)batch};
     vox_bench_result r;
     if (!json) fprintf(stderr, "voxtts bench: loaded in %.2f s; generating %ld frames...\n", load_s, frames);
     rc = vox_bench_run(m, &o, &r, &err);

@@ -161,6 +161,71 @@ int voxtts_synthesize(voxtts_model *m, const char *text, const voxtts_synth_para
                       voxtts_audio *out, voxtts_error *err);
 void voxtts_audio_free(voxtts_audio *a);
 
+/* ---- engine: many utterances at once --------------------------------------
+ * A scheduler that owns a model and advances several independent requests one
+ * frame per step: the backbone runs every active request as one row of the same
+ * products (each row with its own position and KV cache), the acoustic head all
+ * of their frames together, so the weights are read once per step for all of
+ * them.  Each request keeps its own noise stream (seeded as voxtts_synthesize
+ * does), codec state and callbacks: its codes and samples are bit-identical to
+ * voxtts_synthesize with the same text and params, alone.  New requests are
+ * prefilled between steps (long prompts in chunks, so running requests keep
+ * streaming); a request leaves as soon as it ends (END_AUDIO, max_frames, an
+ * error, or cancellation).
+ *
+ * Threading: the engine, and the model it uses, are driven by one thread at a
+ * time (the caller's); callbacks run on that thread, inside voxtts_engine_step,
+ * and may call voxtts_engine_submit and voxtts_engine_cancel (not step, run or
+ * free).  The model must not be used by anything else while the engine exists.
+ * No global state: several engines on several models may coexist. */
+typedef struct voxtts_engine voxtts_engine;
+
+/* max_batch: the most requests advanced together (1..256); more wait in a queue. */
+int voxtts_engine_create(voxtts_model *m, int max_batch, voxtts_engine **out, voxtts_error *err);
+/* Frees every request too, finished or not (callbacks are not called). */
+void voxtts_engine_free(voxtts_engine *e);
+/* Queue a request; text is copied, p (NULL: defaults) is copied, and its progress,
+ * on_audio and stats are used for this request (p->stats must stay valid until
+ * the request is taken; it is filled when the request ends: backbone_s and
+ * acoustic_s are then the wall time of the batched steps the request took part
+ * in, shared with the others).  Bad params, voice or text fail here.  *id > 0. */
+int voxtts_engine_submit(voxtts_engine *e, const char *text, const voxtts_synth_params *p,
+                         int64_t *id, voxtts_error *err);
+/* One step: admit and prefill queued requests (as slots allow), then one frame for
+ * every running request.  Errors of one request end that request only; the
+ * return value is an error of the engine itself (VOXTTS_OK normally). */
+int voxtts_engine_step(voxtts_engine *e, voxtts_error *err);
+/* Steps until no request is queued or running. */
+int voxtts_engine_run(voxtts_engine *e, voxtts_error *err);
+/* Requests queued or running (not yet finished). */
+int voxtts_engine_pending(const voxtts_engine *e);
+/* End a queued or running request now: it finishes with VOXTTS_E_CANCELLED.
+ * VOXTTS_E_ARG if id is unknown or already finished. */
+int voxtts_engine_cancel(voxtts_engine *e, int64_t id, voxtts_error *err);
+
+enum { VOXTTS_REQ_UNKNOWN = 0, VOXTTS_REQ_QUEUED, VOXTTS_REQ_RUNNING, VOXTTS_REQ_DONE };
+/* The state of a request (VOXTTS_REQ_UNKNOWN once taken, or never submitted). */
+int voxtts_engine_status(const voxtts_engine *e, int64_t id);
+/* The id of a finished request not yet taken (oldest first): 1, or 0 if none. */
+int voxtts_engine_poll(const voxtts_engine *e, int64_t *id);
+/* Take a finished request's result and forget it: returns its outcome (VOXTTS_OK,
+ * or its error with the message in req_err) and fills *out as voxtts_synthesize
+ * would (empty on error or cancellation).  VOXTTS_E_ARG (in req_err) if id is
+ * unknown or not finished. */
+int voxtts_engine_take(voxtts_engine *e, int64_t id, voxtts_audio *out, voxtts_error *req_err);
+
+/* Totals of an engine since its creation (seconds, wall clock). */
+typedef struct voxtts_engine_stats {
+    int64_t steps;          /* frame steps (each advances every running request) */
+    int64_t backbone_steps; /* batched backbone steps (a request's last frame is not fed back) */
+    int64_t frames;         /* frames generated, all requests */
+    int64_t rows;           /* sum over steps of the requests in the step */
+    int max_rows;           /* most requests in one step */
+    int64_t prefill_tokens; /* prompt positions run through the backbone */
+    double prefill_s, backbone_s, acoustic_s, codec_s;
+} voxtts_engine_stats;
+void voxtts_engine_get_stats(const voxtts_engine *e, voxtts_engine_stats *st);
+
 /* ---- stages (debugging, golden tests) ------------------------------------ */
 
 /* Prompt ids for text + preset voice (docs/MODEL.md §2.1). *ids malloc'd. */

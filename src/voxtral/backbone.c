@@ -135,30 +135,40 @@ typedef struct attn_task {
     float scale;
 } attn_task;
 
+/* Causal attention of query head h (q: that head's hd values) over the first
+ * n_keys positions of layer `layer` of s's cache, into out[hd]; sc holds n_keys
+ * scores.  Shared by the prompt/decode path and the batched decode, so both
+ * give the same bits. */
+static void attend_head(const vox_llm_state *s, int layer, int h, const float *q, int n_keys,
+                        float scale, float *sc, float *out) {
+    const vox_transformer_cfg *c = &s->m->cfg.llm;
+    const int hd = c->head_dim, kvh = h / (c->n_heads / c->n_kv_heads);
+    const size_t kvd = (size_t)c->n_kv_heads * hd;
+    const float *kc = s->k_cache + (size_t)layer * s->max_pos * kvd;
+    const float *vc = s->v_cache + (size_t)layer * s->max_pos * kvd;
+    for (int j = 0; j < n_keys; j++)
+        sc[j] = vox_dot_f32(q, kc + (size_t)j * kvd + (size_t)kvh * hd, hd) * scale;
+    vox_softmax(sc, n_keys);
+    memset(out, 0, sizeof(float) * (size_t)hd);
+    for (int j = 0; j < n_keys; j++) {
+        const float *v = vc + (size_t)j * kvd + (size_t)kvh * hd;
+        const float p = sc[j];
+        for (int d = 0; d < hd; d++) out[d] += p * v[d];
+    }
+}
+
 /* Items are (row, head) pairs: causal attention of one query head over the cache. */
 static void attn_run(void *ctx, int64_t begin, int64_t end, int tid) {
     const attn_task *t = ctx;
     vox_llm_state *s = t->s;
     const vox_transformer_cfg *c = &s->m->cfg.llm;
-    const int hd = c->head_dim, nh = c->n_heads, group = c->n_heads / c->n_kv_heads;
-    const size_t kvd = (size_t)c->n_kv_heads * hd, qd = (size_t)nh * hd;
-    const float *kc = s->k_cache + (size_t)t->layer * s->max_pos * kvd;
-    const float *vc = s->v_cache + (size_t)t->layer * s->max_pos * kvd;
+    const int hd = c->head_dim, nh = c->n_heads;
+    const size_t qd = (size_t)nh * hd;
     float *sc = s->scores + (size_t)tid * s->max_pos;
     for (int64_t it = begin; it < end; it++) {
-        const int r = (int)(it / nh), h = (int)(it % nh), kvh = h / group;
-        const int n_keys = t->pos0 + r + 1;
-        const float *q = s->q + (size_t)r * qd + (size_t)h * hd;
-        for (int j = 0; j < n_keys; j++)
-            sc[j] = vox_dot_f32(q, kc + (size_t)j * kvd + (size_t)kvh * hd, hd) * t->scale;
-        vox_softmax(sc, n_keys);
-        float *out = s->att + (size_t)r * qd + (size_t)h * hd;
-        memset(out, 0, sizeof(float) * (size_t)hd);
-        for (int j = 0; j < n_keys; j++) {
-            const float *v = vc + (size_t)j * kvd + (size_t)kvh * hd;
-            const float p = sc[j];
-            for (int d = 0; d < hd; d++) out[d] += p * v[d];
-        }
+        const int r = (int)(it / nh), h = (int)(it % nh);
+        attend_head(s, t->layer, h, s->q + (size_t)r * qd + (size_t)h * hd, t->pos0 + r + 1,
+                    t->scale, sc, s->att + (size_t)r * qd + (size_t)h * hd);
     }
 }
 
@@ -217,6 +227,123 @@ int vox_llm_forward(vox_llm_state *s, const float *emb, int n, float *h_last, vo
         done += nr;
         if (done == n && h_last)
             vox_rmsnorm(s->x + (size_t)(nr - 1) * D, s->m->w.norm, D, c->norm_eps, h_last);
+    }
+    return VOX_OK;
+}
+
+/* ---- batched decode: one row for each of several states ------------------------
+ * Row i of a step belongs to states[i]: its own position (states[i]->n_pos), its
+ * own cache and RoPE table.  The products take all rows at once (each weight is
+ * read once per step for every state); norms, RoPE, the cache writes and the
+ * attention are per row, with the same code as vox_llm_forward, so each state's
+ * hidden is bit-identical to feeding it alone. */
+
+void vox_llm_batch_free(vox_llm_batch *b) {
+    if (!b) return;
+    float **bufs[] = {&b->x, &b->xn, &b->q, &b->k, &b->v, &b->att, &b->h1, &b->h3, &b->o};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(*bufs[i]);
+    memset(b, 0, sizeof *b);
+}
+
+int vox_llm_batch_init(vox_llm_batch *b, const voxtts_model *m, int max_rows, vox_error *err) {
+    memset(b, 0, sizeof *b);
+    const vox_transformer_cfg *c = &m->cfg.llm;
+    if (max_rows < 1) return vox_fail(err, VOX_E_INTERNAL, "backbone batch of %d rows", max_rows);
+    b->m = m;
+    b->max_rows = max_rows;
+    const size_t R = (size_t)max_rows, qd = (size_t)c->n_heads * c->head_dim,
+                 kvd = (size_t)c->n_kv_heads * c->head_dim;
+    b->x = alloc_floats(R, (size_t)c->dim, 1);
+    b->xn = alloc_floats(R, (size_t)c->dim, 1);
+    b->o = alloc_floats(R, (size_t)c->dim, 1);
+    b->q = alloc_floats(R, qd, 1);
+    b->att = alloc_floats(R, qd, 1);
+    b->k = alloc_floats(R, kvd, 1);
+    b->v = alloc_floats(R, kvd, 1);
+    b->h1 = alloc_floats(R, (size_t)c->hidden_dim, 1);
+    b->h3 = alloc_floats(R, (size_t)c->hidden_dim, 1);
+    if (!b->x || !b->xn || !b->o || !b->q || !b->att || !b->k || !b->v || !b->h1 || !b->h3) {
+        vox_llm_batch_free(b);
+        return vox_fail(err, VOX_E_NOMEM, "out of memory for a backbone batch of %d rows",
+                        max_rows);
+    }
+    return VOX_OK;
+}
+
+typedef struct batch_attn_task {
+    vox_llm_batch *b;
+    vox_llm_state *const *states;
+    int layer;
+    float scale;
+} batch_attn_task;
+
+/* Items are (row, head) pairs; row r attends over its own state's cache, using
+ * that state's score buffer of the running thread. */
+static void batch_attn_run(void *ctx, int64_t begin, int64_t end, int tid) {
+    const batch_attn_task *t = ctx;
+    const vox_transformer_cfg *c = &t->b->m->cfg.llm;
+    const int hd = c->head_dim, nh = c->n_heads;
+    const size_t qd = (size_t)nh * hd;
+    for (int64_t it = begin; it < end; it++) {
+        const int r = (int)(it / nh), h = (int)(it % nh);
+        const vox_llm_state *s = t->states[r];
+        attend_head(s, t->layer, h, t->b->q + (size_t)r * qd + (size_t)h * hd, s->n_pos + 1,
+                    t->scale, s->scores + (size_t)tid * s->max_pos,
+                    t->b->att + (size_t)r * qd + (size_t)h * hd);
+    }
+}
+
+int vox_llm_decode_batch(vox_llm_batch *b, vox_llm_state *const *states, int n, const float *emb,
+                         float *h, vox_error *err) {
+    const voxtts_model *m = b->m;
+    const vox_transformer_cfg *c = &m->cfg.llm;
+    const int D = c->dim, hd = c->head_dim, half = hd / 2;
+    const size_t qd = (size_t)c->n_heads * hd, kvd = (size_t)c->n_kv_heads * hd;
+    if (n < 1 || n > b->max_rows)
+        return vox_fail(err, VOX_E_INTERNAL, "backbone batch: %d rows (1..%d)", n, b->max_rows);
+    for (int r = 0; r < n; r++) {
+        const vox_llm_state *s = states[r];
+        if (s->m != m || s->n_pos >= s->max_pos)
+            return vox_fail(err, VOX_E_INTERNAL, "backbone batch: row %d: KV cache full (%d positions)",
+                            r, s->max_pos);
+    }
+    memcpy(b->x, emb, sizeof(float) * (size_t)n * D);
+    for (int l = 0; l < c->n_layers; l++) {
+        const vox_block_w *bw = &m->w.layers[l];
+        for (int r = 0; r < n; r++)
+            vox_rmsnorm(b->x + (size_t)r * D, bw->attention_norm, D, c->norm_eps,
+                        b->xn + (size_t)r * D);
+        const vox_tensor *wqkv[3] = {bw->wq, bw->wk, bw->wv};
+        float *yqkv[3] = {b->q, b->k, b->v};
+        vox_matmul_multi(m->pool, 3, wqkv, b->xn, n, yqkv);
+        for (int r = 0; r < n; r++) {
+            vox_llm_state *s = states[r];
+            const int pos = s->n_pos;
+            const float *cr = s->rope_cos + (size_t)pos * half, *sr = s->rope_sin + (size_t)pos * half;
+            vox_rope_rotate(b->q + (size_t)r * qd, c->n_heads, hd, cr, sr);
+            vox_rope_rotate(b->k + (size_t)r * kvd, c->n_kv_heads, hd, cr, sr);
+            float *kc = s->k_cache + (size_t)l * s->max_pos * kvd;
+            float *vc = s->v_cache + (size_t)l * s->max_pos * kvd;
+            memcpy(kc + (size_t)pos * kvd, b->k + (size_t)r * kvd, sizeof(float) * kvd);
+            memcpy(vc + (size_t)pos * kvd, b->v + (size_t)r * kvd, sizeof(float) * kvd);
+        }
+        batch_attn_task at = {b, states, l, 1.0f / sqrtf((float)hd)};
+        vox_pool_for(m->pool, (int64_t)n * c->n_heads, 1, batch_attn_run, &at);
+        vox_matmul_pool(m->pool, bw->wo, b->att, n, b->o);
+        vox_add(b->x, b->o, n * D);
+
+        for (int r = 0; r < n; r++)
+            vox_rmsnorm(b->x + (size_t)r * D, bw->ffn_norm, D, c->norm_eps, b->xn + (size_t)r * D);
+        const vox_tensor *w13[2] = {bw->w1, bw->w3};
+        float *y13[2] = {b->h1, b->h3};
+        vox_matmul_multi(m->pool, 2, w13, b->xn, n, y13);
+        vox_silu_mul_pool(m->pool, b->h1, b->h3, n * c->hidden_dim);
+        vox_matmul_pool(m->pool, bw->w2, b->h1, n, b->o);
+        vox_add(b->x, b->o, n * D);
+    }
+    for (int r = 0; r < n; r++) {
+        states[r]->n_pos++;
+        vox_rmsnorm(b->x + (size_t)r * D, m->w.norm, D, c->norm_eps, h + (size_t)r * D);
     }
     return VOX_OK;
 }

@@ -290,6 +290,9 @@ int vox_bench_run(voxtts_model *m, const vox_bench_opts *o, vox_bench_result *r,
     char *text = NULL;
     bw_probe probe;
     memset(&probe, 0, sizeof probe);
+    voxtts_engine *eng = NULL;
+    if (o->batch < 0 || o->batch > 256)
+        return vox_fail(err, VOX_E_ARG, "bench: batch must be 1..256 (got %d)", o->batch);
     int rc = vox_bench_text(m, o->prompt_tokens, &text, &r->text_tokens, err);
     if (rc) return rc;
     size_t streamed = 0;
@@ -314,38 +317,83 @@ int vox_bench_run(voxtts_model *m, const vox_bench_opts *o, vox_bench_result *r,
     bw_sampler bs = {m->pool, &probe, {0}, 0, 0.0};
     (void)probe_pass(m->pool, &probe); /* warms the threads (and a cold mapping) */
     for (int i = 0; i < 2; i++) bs.rate[bs.n++] = probe_pass(m->pool, &probe);
-    /* the measured request */
+    /* the measured requests: o->batch of them (seeds seed, seed+1, ...) in one
+     * engine, advanced together (B = 1: one request, the same work as
+     * voxtts_synthesize) */
+    const int B = o->batch > 0 ? o->batch : 1;
+    if ((rc = voxtts_engine_create(m, B, &eng, err))) goto out;
     streamed = 0;
+    voxtts_synth_stats *rs = calloc((size_t)B, sizeof *rs);
+    if (!rs) {
+        rc = vox_fail(err, VOX_E_NOMEM, "out of memory");
+        goto out;
+    }
     sp.max_frames = o->frames;
-    sp.stats = &r->run;
-    sp.progress = sample_between_frames;
-    sp.progress_user = &bs;
-    if ((rc = voxtts_synthesize(m, text, &sp, &a, err))) goto out;
-    voxtts_audio_free(&a);
+    const double t_run = vox_now_s();
+    for (int i = 0; i < B && !rc; i++) {
+        int64_t id;
+        sp.seed = o->seed + (uint64_t)i;
+        sp.stats = &rs[i];
+        sp.progress = i == 0 ? sample_between_frames : NULL;
+        sp.progress_user = i == 0 ? &bs : NULL;
+        rc = voxtts_engine_submit(eng, text, &sp, &id, err);
+    }
+    if (!rc) rc = voxtts_engine_run(eng, err);
+    const double run_s = vox_now_s() - t_run;
+    for (int64_t id; !rc && voxtts_engine_poll(eng, &id);) {
+        voxtts_error rerr = {0};
+        rc = voxtts_engine_take(eng, id, &a, &rerr);
+        voxtts_audio_free(&a);
+        if (rc) *err = rerr;
+    }
+    voxtts_engine_stats es;
+    voxtts_engine_get_stats(eng, &es);
+    if (!rc) {
+        r->run = rs[0];
+        for (int i = 1; i < B; i++) {
+            r->run.codec_calls += rs[i].codec_calls;
+            r->run.codec_frames += rs[i].codec_frames;
+        }
+        r->run.prefill_s = es.prefill_s;
+        r->run.backbone_s = es.backbone_s;
+        r->run.acoustic_s = es.acoustic_s;
+        r->run.codec_s = es.codec_s;
+        r->run.total_s = run_s;
+    }
+    free(rs);
+    if (rc) goto out;
     r->peak_rss_bytes = vox_bench_peak_rss();
     for (int i = 0; i < 2; i++) bs.rate[bs.n++] = probe_pass(m->pool, &probe);
     r->bandwidth_samples = bs.n;
     r->bandwidth_gbs = median(bs.rate, bs.n);
-    /* the passes between frames are not part of the request's time */
+    /* the passes between frames are not part of the requests' time */
     r->run.total_s -= bs.spent_s;
 
     const voxtts_synth_stats *s = &r->run;
+    r->batch = B;
     r->frame_s = (double)voxtts_model_samples_per_frame(m) / (double)voxtts_model_sample_rate(m);
     r->audio_s = (double)streamed / (double)voxtts_model_sample_rate(m);
-    const int F = s->frames > 0 ? s->frames : 1;
-    /* the last frame is not fed back: F - 1 backbone steps */
-    r->ms_backbone = 1e3 * s->backbone_s / (F > 1 ? F - 1 : 1);
-    r->ms_acoustic = 1e3 * s->acoustic_s / F;
-    r->ms_codec = 1e3 * s->codec_s / F;
+    /* per step; the last frame of a request is not fed back (F - 1 backbone steps) */
+    const double steps = es.steps > 0 ? (double)es.steps : 1.0;
+    r->ms_step_backbone = 1e3 * s->backbone_s / (es.backbone_steps > 0 ? (double)es.backbone_steps : 1.0);
+    r->ms_step_acoustic = 1e3 * s->acoustic_s / steps;
+    r->ms_step_codec = 1e3 * s->codec_s / steps;
+    r->ms_step_total = r->ms_step_backbone + r->ms_step_acoustic + r->ms_step_codec;
+    /* per frame of audio: a step makes one frame of each request in it */
+    const double rows = es.steps > 0 ? (double)es.rows / steps : 1.0;
+    r->ms_backbone = r->ms_step_backbone / rows;
+    r->ms_acoustic = r->ms_step_acoustic / rows;
+    r->ms_codec = r->ms_step_codec / rows;
     r->ms_total = r->ms_backbone + r->ms_acoustic + r->ms_codec;
     r->rtf = r->ms_total / (1e3 * r->frame_s);
     r->rtf_with_prefill = r->audio_s > 0 ? s->total_s / r->audio_s : 0.0;
 
     vox_bench_traffic_of(m, 0, &r->traffic);
-    if (r->bandwidth_gbs > 0)
-        r->floor_rtf = r->traffic.per_frame / (r->bandwidth_gbs * 1e9) / r->frame_s;
+    if (r->bandwidth_gbs > 0) /* the weights are read once per step for all its requests */
+        r->floor_rtf = r->traffic.per_frame / (r->bandwidth_gbs * 1e9) / r->frame_s / (double)B;
     if (r->rtf > 0) r->efficiency = r->floor_rtf / r->rtf;
 out:
+    voxtts_engine_free(eng);
     probe_free(&probe);
     free(text);
     return rc;

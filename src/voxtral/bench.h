@@ -2,9 +2,11 @@
  *
  * One benchmark run on a loaded model (real or synthetic): a warm-up request
  * (so the voice's prompt-prefix KV cache exists and every weight page has been
- * touched once, as for an already-used preset voice), then one streaming
- * request that generates exactly `frames` frames ignoring END_AUDIO, with the
- * per-stage times of voxtts_synth_stats.  Then the model's traffic model:
+ * touched once, as for an already-used preset voice), then `batch` streaming
+ * requests (seeds seed, seed+1, ...) advanced together by one voxtts_engine,
+ * each generating exactly `frames` frames ignoring END_AUDIO, with the engine's
+ * per-stage times per step (a step makes one frame of every request; with
+ * batch 1 it is the work of voxtts_synthesize).  Then the model's traffic model:
  *
  *   bytes_per_frame = backbone layer matrices (once per frame)
  *                   + the n_codebooks rows of the audio embedding fed back
@@ -21,10 +23,11 @@
  * median of passes made just before the measured request, after every 5th of
  * its frames and just after it; their time is not counted), and from them
  *
- *   rtf       = (backbone + acoustic + codec time) / audio time  (per frame,
- *               the prompt's prefill excluded: it is reported as prefill_s,
- *               ttfa_s and rtf_with_prefill)
- *   floor_rtf = bytes_per_frame / bandwidth / frame duration
+ *   rtf       = (backbone + acoustic + codec time) / audio time of all the
+ *               requests (per step / (batch x frame duration), the prompts'
+ *               prefill excluded: it is reported as prefill_s, ttfa_s and
+ *               rtf_with_prefill)
+ *   floor_rtf = bytes_per_frame / bandwidth / (batch x frame duration)
  *   efficiency = floor_rtf / rtf. */
 #ifndef VOX_VOXTRAL_BENCH_H
 #define VOX_VOXTRAL_BENCH_H
@@ -56,6 +59,7 @@ typedef struct vox_bench_opts {
     int prompt_tokens; /* text tokens */
     uint64_t seed;
     size_t bandwidth_bytes; /* buffer of the bandwidth measurement (0: 1 GiB) */
+    int batch;         /* requests run together in one engine (0 or 1: one) */
 } vox_bench_opts;
 
 typedef struct vox_bench_result {
@@ -63,7 +67,9 @@ typedef struct vox_bench_result {
     int text_tokens;
     double audio_s;            /* run.frames * frame duration */
     double frame_s;            /* one frame's duration (0.08 s) */
-    double ms_backbone, ms_acoustic, ms_codec, ms_total; /* per frame */
+    int batch;                 /* requests run together */
+    double ms_step_backbone, ms_step_acoustic, ms_step_codec, ms_step_total; /* per step */
+    double ms_backbone, ms_acoustic, ms_codec, ms_total; /* per frame: per step / batch */
     double rtf, rtf_with_prefill;
     int64_t peak_rss_bytes;    /* after the run */
     vox_bench_traffic traffic;

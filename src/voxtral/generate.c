@@ -53,8 +53,8 @@ void vox_rng_normal(vox_rng *r, float *out, int n) {
 
 /* The voice prefix [<s>][BEGIN_AUDIO][AUDIO]*N[NEXT_AUDIO_TEXT] is the same for every request
  * with that voice: its keys/values are computed once and kept by the model. */
-static int voice_prefix(voxtts_model *m, int voice, const float *emb, int n_prefix,
-                        vox_error *err) {
+int vox_gen_voice_prefix(voxtts_model *m, int voice, const float *emb, int n_prefix,
+                         vox_error *err) {
     if (m->prefix_kv[voice]) return VOX_OK;
     vox_llm_state t;
     int rc = vox_llm_state_init(&t, m, n_prefix, err);
@@ -85,7 +85,7 @@ int vox_gen_prefill(voxtts_model *m, const char *text, size_t len, int voice, in
      * and [BEGIN_AUDIO] follow, at least 3 rows */
     const int n_prefix = 3 + m->voice_n[voice];
     const int D = m->cfg.llm.dim;
-    if ((rc = voice_prefix(m, voice, emb, n_prefix, err))) goto out;
+    if ((rc = vox_gen_voice_prefix(m, voice, emb, n_prefix, err))) goto out;
     if ((rc = vox_llm_state_init(s, m, (int)n + extra_positions + (seed_step ? 1 : 0), err)))
         goto out;
     vox_llm_prefix_load(s, m->prefix_kv[voice], n_prefix);

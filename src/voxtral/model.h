@@ -156,6 +156,21 @@ int vox_llm_forward(vox_llm_state *s, const float *emb, int n, float *h_last, vo
 int vox_llm_prefix_save(const vox_llm_state *s, int n, float **out, vox_error *err);
 /* Start an empty state from a saved prefix of n positions. */
 void vox_llm_prefix_load(vox_llm_state *s, const float *kv, int n);
+/* Batched decode (issue "serve many callers"): one new row for each of n
+ * states at once, each at its own position with its own cache; the products
+ * run all rows together.  Bit-identical, per state, to vox_llm_forward of its
+ * row alone.  Scratch for up to max_rows rows. */
+typedef struct vox_llm_batch {
+    const voxtts_model *m;
+    int max_rows;
+    float *x, *xn, *q, *k, *v, *att, *h1, *h3, *o; /* [max_rows][...] */
+} vox_llm_batch;
+int vox_llm_batch_init(vox_llm_batch *b, const voxtts_model *m, int max_rows, vox_error *err);
+void vox_llm_batch_free(vox_llm_batch *b);
+/* Feed emb[i] ([n][D]) to states[i] (distinct states of this model) at its
+ * n_pos; h[i] ([n][D]) receives its final-norm hidden. */
+int vox_llm_decode_batch(vox_llm_batch *b, vox_llm_state *const *states, int n, const float *emb,
+                         float *h, vox_error *err);
 /* Rotate n_heads heads of x in place with one position's cos/sin (§3). */
 void vox_rope_rotate(float *x, int n_heads, int head_dim, const float *cos_row,
                      const float *sin_row);
@@ -197,6 +212,37 @@ void vox_flow_velocity(vox_flow_ws *ws, const float *x, const float *tproj_t, fl
  * codes[0..A) (offset codes 2..L+1). */
 int vox_flow_acoustic(vox_flow_ws *ws, const float *h, const float *x0, float alpha, int n_steps,
                       int32_t *codes, vox_error *err);
+/* Batched acoustic head (issue "serve many callers"): the frames of several
+ * independent utterances at once, 6 rows per frame in each product.  Per
+ * frame bit-identical to vox_flow_semantic / vox_flow_acoustic alone. */
+typedef struct vox_flow_batch {
+    const voxtts_model *m;
+    int max_frames;
+    float *tok, *xn, *q, *k, *v, *att, *h1, *h3, *o; /* [6 max_frames][...] */
+    float *q2, *k2, *v2;  /* 2 rows per frame: layer 0's q/k/v, last layer's q */
+    float *cond;          /* [max_frames][Da] llm_projection · h */
+    float *cq, *ck, *cv;  /* layer 0's q/k/v of each conditioning token */
+    float *inproj;        /* [max_frames][Da] */
+    float *x, *xin;       /* Euler states; those of the frames in a step */
+    float *vel;           /* [max_frames][2][A] */
+    float *out2;          /* [2 max_frames][Da] */
+    float *logits;        /* [max_frames][semantic_rows] */
+    const float **tp;     /* time projection row of each frame in a step */
+    int *idx;             /* frame of each row group in a step */
+} vox_flow_batch;
+int vox_flow_batch_init(vox_flow_batch *fb, const voxtts_model *m, int max_frames, vox_error *err);
+void vox_flow_batch_free(vox_flow_batch *fb);
+/* sem[i] = vox_flow_semantic(h[i], forbid_end[i]) for h [n][D]. */
+void vox_flow_semantic_batch(vox_flow_batch *fb, const float *h, int n, const int *forbid_end,
+                             int *sem);
+/* codes[i][0..A) = vox_flow_acoustic(h[i], x0[i], alpha[i], n_steps[i]) for h [n][D],
+ * x0 [n][A]; tproj[i] is the time projection table of n_steps[i] steps (m->tproj
+ * for the default count, else from vox_flow_tproj_table). */
+int vox_flow_acoustic_batch(vox_flow_batch *fb, int n, const float *h, const float *x0,
+                            const float *alpha, const int *n_steps, const float *const *tproj,
+                            int32_t *const *codes, vox_error *err);
+/* A malloc'd table tproj(i / n_steps) [n_steps][Da], as vox_flow_acoustic uses. */
+int vox_flow_tproj_table(const voxtts_model *m, int n_steps, float **table, vox_error *err);
 /* FSQ quantization of one value (§5.5): level in 0..L-1 (add 2 for the code). */
 int vox_fsq_level(float x, int levels);
 float vox_fsq_value(int level, int levels);
@@ -245,6 +291,10 @@ void vox_rng_normal(vox_rng *r, float *out, int n);
  * h[D] is the hidden for frame 0 (§8.1).  The voice prefix comes from the
  * model's per-voice KV cache (built on first use); this is bit-identical to
  * running the whole prompt because every row's arithmetic is batch-independent. */
+/* The KV cache of a voice's prompt prefix (emb: its first n_prefix rows), built
+ * on first use and kept in m->prefix_kv[voice]. */
+int vox_gen_voice_prefix(voxtts_model *m, int voice, const float *emb, int n_prefix,
+                         vox_error *err);
 int vox_gen_prefill(voxtts_model *m, const char *text, size_t len, int voice, int seed_step,
                     int extra_positions, vox_llm_state *s, float *h, vox_error *err);
 int vox_generate(voxtts_model *m, const char *text, const voxtts_synth_params *p,

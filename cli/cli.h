@@ -28,5 +28,6 @@ int cli_debug_main(int argc, char **argv);    /* voxtts debug STAGE ... */
 int cli_download_main(int argc, char **argv); /* voxtts download [DIR] ... */
 int cli_bench_main(int argc, char **argv);    /* voxtts bench ... (bench.c) */
 int cli_quantize_main(int argc, char **argv); /* voxtts quantize IN OUT.gguf --type T */
+int cli_serve_main(int argc, char **argv);    /* voxtts serve ... (serve.c) */
 
 #endif

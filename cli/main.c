@@ -36,6 +36,7 @@ static void usage(FILE *f) {
         "       voxtts debug STAGE ...         run one pipeline stage (voxtts debug --help)\n"
         "       voxtts bench --synthetic --type TYPE | -m MODEL   speed per stage (voxtts bench --help)\n"
         "       voxtts quantize IN OUT.gguf --type TYPE   write a (quantized) GGUF model\n"
+        "       voxtts serve [-m MODEL] [--port N]  OpenAI-compatible speech server (voxtts serve --help)\n"
         "\n"
         "options:\n"
         "  -m, --model DIR       model directory or .gguf file (default: $VOXTTS_MODEL or %s)\n"
@@ -138,6 +139,7 @@ int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "download") == 0) return cli_download_main(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "bench") == 0) return cli_bench_main(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "quantize") == 0) return cli_quantize_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "serve") == 0) return cli_serve_main(argc - 1, argv + 1);
 
     static const struct option longopts[] = {
         {"model", required_argument, 0, 'm'},      {"voice", required_argument, 0, 'v'},

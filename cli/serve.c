@@ -242,7 +242,8 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max) {
         return (ssize_t)k;
     }
     pthread_mutex_lock(&s->mu);
-    if (wait_for_audio(s, j)) {
+    if ((j->deadline > 0 && serve_now() >= j->deadline && !(j->done && j->off == j->n)) ||
+        wait_for_audio(s, j)) {
         serve_job_cancel_locked(s, j);
         pthread_mutex_unlock(&s->mu);
         fprintf(stderr, "voxtts serve: a request timed out while streaming; closed\n");
@@ -684,6 +685,24 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     *con_cls = NULL;
 }
 
+/* Each connection's kernel send buffer is bounded (SO_SNDBUF; Linux doubles it):
+ * the audio of a client that reads slowly then waits in the job's buffer,
+ * where the per-request timeout and cancellation see it, instead of vanishing
+ * into megabytes of autotuned socket buffer.  128 KiB is 2.7 s of 24 kHz WAV,
+ * plenty for a link's bandwidth-delay product at audio rates. */
+#define SERVE_SNDBUF (64 * 1024)
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe) {
+    (void)cls;
+    (void)socket_context;
+    if (toe != MHD_CONNECTION_NOTIFY_STARTED) return;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    int sz = SERVE_SNDBUF;
+    if (ci) (void)setsockopt(ci->connect_fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+}
+
 /* ---- command ------------------------------------------------------------------ */
 
 static void usage(FILE *f) {
@@ -887,7 +906,8 @@ int cli_serve_main(int argc, char **argv) {
     unsigned conn_timeout = (unsigned)(s->o.timeout > 0 ? s->o.timeout + 30 : 3600);
     struct MHD_Daemon *d = MHD_start_daemon(
         flags, (uint16_t)s->o.port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_LIMIT,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+        s, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)(4 * (s->o.batch + s->o.max_queue) + 64), MHD_OPTION_CONNECTION_TIMEOUT,
         conn_timeout, MHD_OPTION_END);
     int rc = 0;

@@ -40,7 +40,15 @@ void serve_count_status(serve_server *s, int status) {
 serve_job *serve_job_new(void) {
     serve_job *j = calloc(1, sizeof *j);
     if (!j) return NULL;
-    if (pthread_cond_init(&j->cv, NULL) != 0) {
+    /* timed waits count on the monotonic clock (serve.c's wait_for_audio) */
+    pthread_condattr_t ca;
+    if (pthread_condattr_init(&ca) != 0) {
+        free(j);
+        return NULL;
+    }
+    int bad = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 || pthread_cond_init(&j->cv, &ca) != 0;
+    pthread_condattr_destroy(&ca);
+    if (bad) {
         free(j);
         return NULL;
     }

@@ -23,7 +23,8 @@ start_server() {
     return 1
 }
 
-# stop_server PID: SIGTERM, wait at most 30 s; prints the exit status.
+# stop_server PID: SIGTERM, wait at most 30 s; the exit status in STOP_RC
+# (not in a subshell: the server is this shell's child).
 stop_server() {
     local pid=$1
     kill -TERM "$pid" 2>/dev/null
@@ -33,7 +34,7 @@ stop_server() {
     done
     if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid"; fi
     wait "$pid" 2>/dev/null
-    echo $?
+    STOP_RC=$?
 }
 
 rss_kb() { sed -nE 's/^VmRSS:[[:space:]]+([0-9]+).*/\1/p' "/proc/$1/status"; }

@@ -54,7 +54,7 @@ check "0 failed requests ($failed)" '[ "$failed" = 0 ]'
 check "peak RSS ${peak} kB under ${RSS_LIMIT_MB} MB" '[ "$peak" -lt $((RSS_LIMIT_MB * 1024)) ]'
 check "no descriptor leak ($fd0 before, $fd1 after)" '[ "$fd1" -le "$fd0" ]'
 check "every request counted as a 200" 'echo "$metrics" | grep -qE "^voxtts_http_requests_total\{code=\"200\"\} [0-9]+" && [ "$(echo "$metrics" | sed -nE "s/^voxtts_http_requests_total\{code=\"200\"\} ([0-9]+)/\1/p")" -ge "$ok" ]'
-code=$(stop_server "$load_pid"); load_pid=""
+stop_server "$load_pid"; code=$STOP_RC; load_pid=""
 check "SIGTERM after the load: exit 0 ($code)" '[ "$code" = 0 ]'
 echo "load: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -216,7 +216,7 @@ for fmt in wav pcm flac mp3 opus; do
 done
 check "openai client: several chunks while streaming" '[ "$(sed -nE "s/^ok wav stream [0-9]+ ([0-9]+)$/\1/p" "$tmp/js.out")" -ge 2 ]'
 
-code=$(stop_server "$MAIN")
+stop_server "$MAIN"; code=$STOP_RC
 check "main server: SIGTERM, exit 0" '[ "$code" = 0 ]'
 
 # --- 429 past the queue limit, the timeout, SIGTERM draining --------------
@@ -254,7 +254,7 @@ out=$(python3 "$SLOW" "$SRV_PORT" "{\"input\":\"$LONG\",\"response_format\":\"wa
 check "--timeout 1: a stream still going after 1 s is cut ($out, $(stat -c %s "$tmp/to.wav") bytes)" '[ "$out" = "200 0" ] && [ "$(stat -c %s "$tmp/to.wav")" -lt 400000 ]'
 code=$(post "$tmp/t2" '{"input":"hi","response_format":"pcm"}')
 check "--timeout 1: the server goes on serving" '[ "$code" = 200 ] && [ -s "$tmp/t2" ]'
-code=$(stop_server "$T")
+stop_server "$T"; code=$STOP_RC
 check "timeout server: exit 0" '[ "$code" = 0 ]'
 
 # --- the API key from the environment -------------------------------------
@@ -264,7 +264,7 @@ E=$SRV_PID; URL="http://127.0.0.1:$SRV_PORT"
 c1=$(curl -s -o /dev/null -w '%{http_code}' "$URL/v1/models")
 c2=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer envkey" "$URL/v1/models")
 check "VOXTTS_API_KEY: 401 without, 200 with" '[ "$c1" = 401 ] && [ "$c2" = 200 ]'
-stop_server "$E" > /dev/null
+stop_server "$E"
 
 # --- a short load test, and nginx in front of two instances ---------------
 SECONDS_RUN=${LOAD_SECONDS:-10} tests/server/load.sh "$BUILD" > "$tmp/load.out" 2>&1; rc=$?

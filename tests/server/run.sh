@@ -6,9 +6,9 @@
 # the right 4xx and an OpenAI-shaped JSON error; the API key; 429 past the
 # queue limit; concurrent requests (each the same bytes as alone); the per-request
 # timeout; SIGTERM draining a request in flight; the official `openai` npm
-# package (installed into a temporary directory); a 10-second load test
-# (tests/server/load.sh; 60 s with LOAD_TEST=1); and, with NGINX_TEST=1 (the
-# normal build in tests/run.sh), two instances behind nginx (tests/server/nginx.sh).
+# package (installed into a temporary directory); and a 10-second load test
+# (tests/server/load.sh; LOAD_SECONDS changes it).  nginx in front of two
+# instances is tests/server/nginx.sh, a part of its own in tests/run.sh.
 set -u
 BUILD=${1:-build}
 cd "$(dirname "$0")/../.."
@@ -270,11 +270,6 @@ stop_server "$E"
 SECONDS_RUN=${LOAD_SECONDS:-10} tests/server/load.sh "$BUILD" > "$tmp/load.out" 2>&1; rc=$?
 grep -E "^load: [0-9]+ clients|^load: RSS|FAIL" "$tmp/load.out"
 check "load test ($(sed -nE 's/^load: ([0-9]+ passed, [0-9]+ failed)/\1/p' "$tmp/load.out"))" '[ $rc -eq 0 ]'
-if [ "${NGINX_TEST:-0}" = 1 ]; then
-    tests/server/nginx.sh "$BUILD" > "$tmp/nginx.out" 2>&1; rc=$?
-    grep FAIL "$tmp/nginx.out"
-    check "nginx in front of two instances ($(sed -nE 's/^nginx: ([0-9]+ passed, [0-9]+ failed)/\1/p' "$tmp/nginx.out"))" '[ $rc -eq 0 ]'
-fi
 
 echo "server: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -509,8 +509,8 @@ static enum MHD_Result speech(serve_server *s, struct MHD_Connection *c, conn_ct
         goto out;
     }
     if (failed) {
-        rc = reply_error(s, c, status ? status : 500, status == 400 ? "input" : NULL, NULL, "%s",
-                         msg);
+        rc = reply_error(s, c, status ? status : 500, status == 400 ? "input" : NULL,
+                         status == 400 ? "invalid_input" : "synthesis_failed", "%s", msg);
         goto out;
     }
     stream_ctx *sc = calloc(1, sizeof *sc);

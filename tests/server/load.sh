@@ -23,7 +23,7 @@ check() { if eval "$2"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL
 . tests/server/lib.sh
 
 VOICES=$("$VOX" -m "$MODEL" --list-voices | paste -sd, -)
-start_server load --batch 4 --max-queue 16 --max-frames 200
+start_server load --batch 4 --max-queue 16 --max-frames 150
 check "server starts" '[ -n "$SRV_PORT" ]'
 load_pid=$SRV_PID
 URL="http://127.0.0.1:$SRV_PORT"

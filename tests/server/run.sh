@@ -144,6 +144,9 @@ err "a JSON array" 400 - invalid_json "${AUTH[@]}" -d '["hi"]' "$S"
 err "empty input" 400 input empty_input "${AUTH[@]}" -d '{"input":"  ","voice":"'"$V1"'"}' "$S"
 err "missing input" 400 input missing_required_parameter "${AUTH[@]}" -d '{"voice":"'"$V1"'"}' "$S"
 err "input not a string" 400 input invalid_type "${AUTH[@]}" -d '{"input":5}' "$S"
+printf '{"input":"caf\xe9 \xff"}' > "$tmp/badutf8"
+err "input not UTF-8 (refused by the engine)" 400 input invalid_input "${AUTH[@]}" --data-binary @"$tmp/badutf8" "$S"
+check "the UTF-8 message says so" 'grep -qi "utf-8" "$tmp/err"'
 err "input over --max-input" 400 input string_above_max_length "${AUTH[@]}" -d "{\"input\":\"$(head -c 201 /dev/zero | tr '\0' x)\"}" "$S"
 check "the --max-input message names the limit" 'grep -q "200" "$tmp/err"'
 err "unknown voice" 400 voice invalid_voice "${AUTH[@]}" -d '{"input":"hi","voice":"alloy"}' "$S"

@@ -927,12 +927,13 @@ int cli_serve_main(int argc, char **argv) {
                     s->o.api_key ? ", API key required" : "");
         int sig = 0;
         sigwait(&stop, &sig);
-        if (!s->o.quiet)
-            fprintf(stderr, "voxtts serve: %s: no new requests, finishing %d in flight\n",
-                    sig == SIGTERM ? "SIGTERM" : "SIGINT", s->in_flight);
         pthread_mutex_lock(&s->mu);
         s->stopping = 1;
+        int n_in_flight = s->in_flight;
         pthread_mutex_unlock(&s->mu);
+        if (!s->o.quiet)
+            fprintf(stderr, "voxtts serve: %s: no new requests, finishing %d in flight\n",
+                    sig == SIGTERM ? "SIGTERM" : "SIGINT", n_in_flight);
         MHD_socket lfd = MHD_quiesce_daemon(d);
         if (lfd != MHD_INVALID_SOCKET) close(lfd);
         pthread_mutex_lock(&s->mu);

@@ -73,8 +73,9 @@ $(SHLIB): $(OBJ) src/libvoxtts.map
 	ln -sf $(notdir $(SHLIB)) $(BUILD)/$(SONAME)
 	ln -sf $(SONAME) $(BUILD)/libvoxtts.so
 
+# The command alone needs libmicrohttpd (voxtts serve).
 $(BUILD)/voxtts: $(CLI_OBJ) $(LIB)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -lmicrohttpd -o $@
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
 	@mkdir -p $(dir $@)

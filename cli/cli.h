@@ -73,5 +73,6 @@ int cli_longform_speak(voxtts_model *m, const voxtts_chunks *chunks, const cli_l
 int cli_debug_split(const char *model, const char *text, size_t len, const voxtts_split_params *sp,
                     int show_tokens);
 int cli_wyoming_main(int argc, char **argv);  /* voxtts wyoming: Wyoming protocol server (wyoming.c) */
+int cli_serve_main(int argc, char **argv);    /* voxtts serve ... (serve.c) */
 
 #endif

@@ -42,6 +42,7 @@ static void usage(FILE *f) {
         "       voxtts clone --audio REF -o FILE   make a voice from reference speech\n"
         "       voxtts wyoming --uri tcp://0.0.0.0:10200   Wyoming server for Home Assistant\n"
         "                                      (voxtts wyoming --help)\n"
+        "       voxtts serve [-m MODEL] [--port N]  OpenAI-compatible speech server (voxtts serve --help)\n"
         "\n"
         "options:\n"
         "  -m, --model DIR       model directory or .gguf file (default: $VOXTTS_MODEL or %s)\n"
@@ -142,6 +143,7 @@ int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "voice") == 0) return cli_voice_main(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "clone") == 0) return cli_clone_main(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "wyoming") == 0) return cli_wyoming_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "serve") == 0) return cli_serve_main(argc - 1, argv + 1);
 
     static const struct option longopts[] = {
         {"model", required_argument, 0, 'm'},      {"voice", required_argument, 0, 'v'},

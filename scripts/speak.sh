@@ -21,6 +21,7 @@ need /usr/include/pcre2.h libpcre2-dev
 need /usr/include/cjson/cJSON.h libcjson-dev
 need /usr/include/sndfile.h libsndfile1-dev
 need /usr/include/soxr.h libsoxr-dev
+need /usr/include/microhttpd.h libmicrohttpd-dev
 need curl curl
 missing=$(printf '%s\n' $missing | sort -u | xargs)
 if [ -n "$missing" ]; then

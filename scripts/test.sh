@@ -18,12 +18,14 @@ need /usr/include/pcre2.h libpcre2-dev
 need /usr/include/cjson/cJSON.h libcjson-dev
 need /usr/include/sndfile.h libsndfile1-dev
 need /usr/include/soxr.h libsoxr-dev
+need /usr/include/microhttpd.h libmicrohttpd-dev
 need curl curl
 need /usr/bin/python3 python3
 need /usr/lib/python3/dist-packages/numpy/__init__.py python3-numpy
 need /usr/lib/python3/dist-packages/torch/__init__.py python3-torch
 need node nodejs
 need npm npm
+need /usr/sbin/nginx nginx-light
 need pkg-config pkg-config
 need man man-db
 need groff groff-base

@@ -43,6 +43,14 @@ run_part wyoming tests/wyoming/run.sh "$BUILD"
 run_part bench tests/bench/run.sh "$BUILD"
 run_part quantize tests/quantize/run.sh "$BUILD"
 run_part download tests/download/run.sh "$BUILD"
+# voxtts serve: endpoints, formats, errors, limits, draining, the openai npm
+# client, a 10 s load test (60 s: LOAD_TEST=1 runs tests/server/load.sh alone
+# too), and nginx in front of two instances
+run_part server tests/server/run.sh "$BUILD"
+run_part nginx tests/server/nginx.sh "$BUILD"
+if [ "${LOAD_TEST:-0}" = 1 ]; then
+    run_part load tests/server/load.sh "$BUILD"
+fi
 # make install + examples through pkg-config (a sanitizer build's library cannot
 # be loaded by an uninstrumented program, so the sanitizer pass leaves it out)
 if [ "${INSTALL_TEST:-1}" = 1 ]; then

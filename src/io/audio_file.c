@@ -22,7 +22,8 @@
  * descriptor I/O knows it is a pipe and leaves out the LAME/Xing tag it would
  * otherwise rewrite.  MP3 is constant bit rate, so a reader that estimates the
  * length from the first frame (libsndfile 1.2 does, without that tag) gets it
- * right. */
+ * right.  A callback sink (vox_audio_writer_open_sink) is append-only like a
+ * pipe, always through the virtual I/O. */
 #include "io/audio_file.h"
 
 #include <errno.h>
@@ -496,7 +497,9 @@ int vox_audio_format_check(vox_audio_format f, int rate, const char *what, vox_e
 struct vox_audio_writer {
     vox_audio_format fmt;
     int rate, float32;
-    int fd;                /* where the bytes go */
+    int fd;                /* where the bytes go (-1 for a sink) */
+    vox_audio_sink_fn sink; /* or to this callback (append-only) */
+    void *sink_user;
     char *name;            /* the path, or the descriptor's name, for messages */
     int is_path;
     vox_atomic_file af;    /* path writers: the temporary file */
@@ -541,6 +544,14 @@ static int out_write(vox_audio_writer *w, const void *p, size_t n) {
         b += skip;
         n -= (size_t)skip;
         w->pos += skip;
+    }
+    if (w->sink && n) {
+        if (w->sink(b, n, w->sink_user) != 0) {
+            w->io_errno = EPIPE;
+            return -1;
+        }
+        w->pos += n;
+        n = 0;
     }
     while (n) {
         ssize_t k = write(w->fd, b, n);
@@ -722,7 +733,7 @@ static int open_encoder(vox_audio_writer *w, vox_error *err) {
     default: si.format = SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III; break;
     }
     struct stat sb;
-    int pipe_like = !w->is_path && fstat(w->fd, &sb) == 0 &&
+    int pipe_like = !w->is_path && !w->sink && fstat(w->fd, &sb) == 0 &&
                     (S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode));
     if (w->fmt == VOX_AUDIO_MP3 && pipe_like) {
         /* libsndfile closes the descriptor when the open fails, whatever it
@@ -840,6 +851,26 @@ int vox_audio_writer_open_fd(vox_audio_writer **out, int fd, const char *name,
                                                                     : (off_t)-1;
     w->rewritable = at >= 0;
     w->base = at >= 0 ? at : 0;
+    int rc = writer_setup(w, fmt, rate, opts, err);
+    if (rc) {
+        writer_free(w);
+        return rc;
+    }
+    *out = w;
+    return VOX_OK;
+}
+
+int vox_audio_writer_open_sink(vox_audio_writer **out, vox_audio_sink_fn sink, void *user,
+                               const char *name, vox_audio_format fmt, int rate,
+                               const vox_audio_writer_opts *opts, vox_error *err) {
+    if (!out) return vox_fail(err, VOX_E_ARG, "audio writer: NULL output argument");
+    *out = NULL;
+    if (!sink) return vox_fail(err, VOX_E_ARG, "audio writer: NULL sink");
+    if (!name) name = "audio sink";
+    vox_audio_writer *w = writer_alloc(name);
+    if (!w) return vox_fail(err, VOX_E_NOMEM, "%s: out of memory", name);
+    w->sink = sink;
+    w->sink_user = user;
     int rc = writer_setup(w, fmt, rate, opts, err);
     if (rc) {
         writer_free(w);

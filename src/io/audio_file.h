@@ -105,6 +105,17 @@ int vox_audio_writer_open(vox_audio_writer **w, const char *path, vox_audio_form
 int vox_audio_writer_open_fd(vox_audio_writer **w, int fd, const char *name,
                              vox_audio_format fmt, int rate, const vox_audio_writer_opts *opts,
                              vox_error *err);
+/* To a callback: every encoded byte goes to sink(bytes, n, user) in order, as
+ * soon as the encoder gives it out, as into a pipe (append-only: WAV keeps its
+ * "unknown length" sizes, FLAC its "length unknown" STREAMINFO; MP3 keeps the
+ * LAME encoder's placeholder first frame, a frame header and zeros, that it
+ * cannot rewrite into a LAME tag: decoders read it as one frame of silence).  The
+ * sink returns 0, or non-zero to fail the write (reported as an I/O error
+ * naming `name`).  Used by `voxtts serve` to stream encoded audio to clients. */
+typedef int (*vox_audio_sink_fn)(const void *bytes, size_t n, void *user);
+int vox_audio_writer_open_sink(vox_audio_writer **w, vox_audio_sink_fn sink, void *user,
+                               const char *name, vox_audio_format fmt, int rate,
+                               const vox_audio_writer_opts *opts, vox_error *err);
 int vox_audio_writer_write(vox_audio_writer *w, const float *samples, size_t n, vox_error *err);
 /* Samples written so far at the output rate. */
 uint64_t vox_audio_writer_frames(const vox_audio_writer *w);

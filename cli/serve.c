@@ -19,6 +19,7 @@
  * encoding the streaming writer of io/audio_file.h (an internal header). */
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <microhttpd.h>
@@ -393,7 +394,7 @@ static enum MHD_Result speech(serve_server *s, struct MHD_Connection *c, conn_ct
     if (voice && !cJSON_IsNull(voice)) {
         if (!cJSON_IsString(voice)) {
             rc = reply_error(s, c, 400, "voice", "invalid_type",
-                             "'voice' must be the name of a preset voice (GET /v1/audio/voices)");
+                             "'voice' must be the name of a voice (GET /v1/audio/voices)");
             goto out;
         }
         int vi = find_voice(s, voice->valuestring);
@@ -486,6 +487,9 @@ static enum MHD_Result speech(serve_server *s, struct MHD_Connection *c, conn_ct
         goto out;
     }
     snprintf(j->voice, sizeof j->voice, "%s", vname);
+    j->voice_handle = NULL;
+    for (int i = 0; i < s->n_voices; i++)
+        if (s->voices[i] == vname || strcmp(s->voices[i], vname) == 0) j->voice_handle = s->handles[i];
     j->fmt = fmt;
     j->sse = sse;
     j->t_accept = serve_now();
@@ -725,6 +729,8 @@ static void usage(FILE *f) {
             "      --timeout S       seconds a request may take (default 300; 0: none): before\n"
             "                        the first audio a 504, later the stream is cut\n"
             "      --max-frames N    frames per request at most (80 ms each; default 2048)\n"
+            "      --voices-dir DIR  voices of one's own to serve besides the presets (NAME.voxv; default\n"
+            "                        $XDG_DATA_HOME/voxtts/voices), loaded at start\n"
             "  -t, --threads N       worker threads (default: all cores)\n"
             "  -q, --quiet           no log lines\n"
             "  -h, --help            this help\n",
@@ -732,7 +738,7 @@ static void usage(FILE *f) {
 }
 
 enum { O_HOST = 2000, O_PORT, O_KEY, O_MAXBODY, O_MAXINPUT, O_MAXQUEUE, O_TIMEOUT, O_BATCH,
-       O_MAXFRAMES };
+       O_MAXFRAMES, O_VOICES_DIR };
 
 static int parse_opts(int argc, char **argv, serve_opts *o) {
     static const struct option lo[] = {
@@ -743,6 +749,7 @@ static int parse_opts(int argc, char **argv, serve_opts *o) {
         {"max-queue", required_argument, 0, O_MAXQUEUE},
         {"timeout", required_argument, 0, O_TIMEOUT},
         {"batch", required_argument, 0, O_BATCH},  {"max-frames", required_argument, 0, O_MAXFRAMES},
+        {"voices-dir", required_argument, 0, O_VOICES_DIR},
         {"quiet", no_argument, 0, 'q'},            {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int ch;
@@ -791,6 +798,7 @@ static int parse_opts(int argc, char **argv, serve_opts *o) {
             if (cli_parse_int("--max-frames", optarg, 1, 1L << 20, &v)) return 2;
             o->max_frames = (int)v;
             break;
+        case O_VOICES_DIR: o->voices_dir = optarg; break;
         case 'q': o->quiet = 1; break;
         case 'h': usage(stdout); return 1;
         default: usage(stderr); return 2;
@@ -806,8 +814,12 @@ static int parse_opts(int argc, char **argv, serve_opts *o) {
 static void free_server(serve_server *s) {
     if (s->engine) voxtts_engine_free(s->engine);
     if (s->model) voxtts_model_free(s->model);
-    for (int i = 0; i < s->n_voices; i++) free(s->voices[i]);
+    for (int i = 0; i < s->n_voices; i++) {
+        free(s->voices[i]);
+        if (s->handles) voxtts_voice_free(s->handles[i]);
+    }
     free(s->voices);
+    free(s->handles);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->work_cv);
     pthread_cond_destroy(&s->drain_cv);
@@ -863,8 +875,16 @@ int cli_serve_main(int argc, char **argv) {
     s->sample_rate = voxtts_model_sample_rate(s->model);
     s->samples_per_frame = voxtts_model_samples_per_frame(s->model);
     int nv = voxtts_model_n_voices(s->model);
-    s->voices = calloc(nv > 0 ? (size_t)nv : 1, sizeof *s->voices);
-    if (!s->voices) {
+    /* the presets, then every voice of one's own in the voices directory
+     * (loaded once, checked against the model; presets win on a name clash) */
+    char *vdir = cli_voices_dir(s->o.voices_dir);
+    DIR *dir = vdir ? opendir(vdir) : NULL;
+    int n_own_max = 0;
+    for (struct dirent *de; dir && (de = readdir(dir));) n_own_max++;
+    if (dir) rewinddir(dir);
+    s->voices = calloc((size_t)(nv + n_own_max + 1), sizeof *s->voices);
+    s->handles = calloc((size_t)(nv + n_own_max + 1), sizeof *s->handles);
+    if (!s->voices || !s->handles) {
         fprintf(stderr, "voxtts serve: out of memory\n");
         freeaddrinfo(ai);
         free_server(s);
@@ -879,6 +899,27 @@ int cli_serve_main(int argc, char **argv) {
         }
         s->n_voices = i + 1;
     }
+    for (struct dirent *de; dir && (de = readdir(dir)) && s->n_voices < nv + n_own_max;) {
+        size_t len = strlen(de->d_name);
+        if (len < 6 || de->d_name[0] == '.' || strcmp(de->d_name + len - 5, ".voxv") != 0) continue;
+        char name[256], path[4096];
+        snprintf(name, sizeof name, "%.*s", (int)(len - 5), de->d_name);
+        snprintf(path, sizeof path, "%s/%s", vdir, de->d_name);
+        if (find_voice(s, name) >= 0) continue; /* a preset's name: the preset wins */
+        voxtts_voice *v = NULL;
+        voxtts_error verr = {0};
+        if (voxtts_voice_load(s->model, path, &v, &verr) != VOXTTS_OK) {
+            if (!s->o.quiet) fprintf(stderr, "voxtts serve: skipping voice %s: %s\n", path, verr.msg);
+            continue;
+        }
+        if (!(s->voices[s->n_voices] = strdup(name))) {
+            voxtts_voice_free(v);
+            break;
+        }
+        s->handles[s->n_voices++] = v;
+    }
+    if (dir) closedir(dir);
+    free(vdir);
     if (voxtts_engine_create(s->model, s->o.batch, &s->engine, &err) != VOXTTS_OK) {
         cli_print_error("cannot create the engine", &err);
         freeaddrinfo(ai);

@@ -34,6 +34,7 @@ struct serve_job {
     /* set by the connection before it is queued, then read-only */
     char *text;
     char voice[128];
+    const voxtts_voice *voice_handle; /* a voice of one's own (owned by the server), or NULL */
     vox_audio_format fmt;
     int sse;
     double t_accept;     /* when the request was accepted (monotonic seconds) */
@@ -74,6 +75,7 @@ typedef struct serve_opts {
     int threads;
     int max_frames;
     int quiet;
+    const char *voices_dir; /* --voices-dir (NULL: the default voices directory) */
 } serve_opts;
 
 typedef struct serve_metrics {
@@ -106,6 +108,7 @@ typedef struct serve_server {
     /* the model's facts, copied at start (the model belongs to the engine thread) */
     int n_voices;
     char **voices;
+    voxtts_voice **handles;  /* [n_voices]: NULL for a preset, else a voice of one's own */
     int sample_rate, samples_per_frame;
     voxtts_model *model;
     voxtts_engine *engine;

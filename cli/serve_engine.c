@@ -202,6 +202,7 @@ static void submit_one(engine_ctx *ec, serve_job *j, job_slot **slots) {
     voxtts_synth_params p;
     voxtts_synth_params_default(&p);
     p.voice = j->voice;
+    p.voice_handle = j->voice_handle;
     if (s->o.max_frames > 0) p.max_frames = s->o.max_frames;
     p.on_audio = job_audio;
     p.audio_user = &slot->a;

@@ -269,6 +269,24 @@ c2=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer envkey" "$
 check "VOXTTS_API_KEY: 401 without, 200 with" '[ "$c1" = 401 ] && [ "$c2" = 200 ]'
 stop_server "$E"
 
+# --- a voice of one's own from the voices directory ------------------------
+mkdir -p "$tmp/voices"
+"$VOX" -m "$MODEL" -q --max-frames 16 -o "$tmp/ownref.wav" "Some speech to make a voice from." 2>/dev/null
+"$VOX" clone -m "$MODEL" --encoder "$MODEL/encoder.safetensors" --audio "$tmp/ownref.wav" --name mine \
+    --voices-dir "$tmp/voices" -q 2>/dev/null
+check "fixture: a cloned voice in the voices directory" '[ -s "$tmp/voices/mine.voxv" ]'
+if start_server own --voices-dir "$tmp/voices"; then
+    OWN=$SRV_PID
+    URL="http://127.0.0.1:$SRV_PORT"
+    curl -s "$URL/v1/audio/voices" > "$tmp/own_voices.json"
+    check "GET /v1/audio/voices lists the voice of one's own" 'grep -q "\"mine\"" "$tmp/own_voices.json"'
+    code=$(curl -s -o "$tmp/own.wav" -w '%{http_code}' "$URL/v1/audio/speech" \
+        -d '{"input":"Spoken in my own voice.","voice":"mine","response_format":"wav"}')
+    "$VOX" -m "$MODEL" -q -v "$tmp/voices/mine.voxv" -o "$tmp/own_cli.wav" "Spoken in my own voice." 2>/dev/null
+    check "synthesis with it over HTTP equals the CLI's -v FILE (HTTP $code)" '[ "$code" = 200 ] && cmp -s <(tail -c +45 "$tmp/own.wav") <(tail -c +45 "$tmp/own_cli.wav") && [ $(stat -c %s "$tmp/own.wav") -gt 1000 ]'
+    stop_server "$OWN"
+fi
+
 # --- a short load test, and nginx in front of two instances ---------------
 SECONDS_RUN=${LOAD_SECONDS:-10} tests/server/load.sh "$BUILD" > "$tmp/load.out" 2>&1; rc=$?
 grep -E "^load: [0-9]+ clients|^load: RSS|FAIL" "$tmp/load.out"

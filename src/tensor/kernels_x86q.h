@@ -394,23 +394,30 @@ static void x86q_pack_q8_0(const void *w, size_t ws, int n_out, int64_t n, void 
     }
 }
 
-/* Q8_0, packed weight row. */
-VOX_INLINE void x86q_q8_row_packed(const unsigned char *w, const unsigned char *x, size_t xs, const int R,
-                                   int64_t n, float *y, int64_t ldy) {
+/* Q8_0, groups [g0, g1) of a packed weight row against R rows: acc[r] += ...
+ * Prefetch into L2: pf bytes on from the group's quants and scales (pf_row: a
+ * row pf bytes ahead, the same group) or, with pf_row 0, X86Q_PF bytes ahead
+ * along the row's quants (and proportionally along its scales). */
+VOX_INLINE void x86q_q8_groups_packed(const unsigned char *w, const unsigned char *x, size_t xs, const int R,
+                                      int64_t n, int64_t g0, int64_t g1, size_t pf_row, __m256 *acc) {
     const int64_t ng = (n / VOX_QK8_0 + X86Q_G - 1) / X86Q_G;
     const unsigned char *sc = w + (size_t)ng * 256;
-    __m256 acc[VOX_TILE_ROWS];
-    VOX_UNROLL for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
-    for (int64_t g = 0; g < ng; g++) {
+    for (int64_t g = g0; g < g1; g++) {
         const unsigned char *p = w + (size_t)g * 256;
-        for (int l = 0; l < 256; l += 64) _mm_prefetch((const char *)p + X86Q_PF + l, _MM_HINT_T1);
-        if ((g & 3) == 0) _mm_prefetch((const char *)sc + (size_t)g * Q8P_SCALES8 + X86Q_PF / 16, _MM_HINT_T1);
+        const unsigned char *sg = sc + (size_t)g * Q8P_SCALES8;
+        if (pf_row) {
+            VOX_UNROLL for (int l = 0; l < 256; l += 64) _mm_prefetch((const char *)p + pf_row + l, _MM_HINT_T1);
+            if ((g & 3) == 0) _mm_prefetch((const char *)sg + pf_row, _MM_HINT_T1);
+        } else {
+            VOX_UNROLL for (int l = 0; l < 256; l += 64) _mm_prefetch((const char *)p + X86Q_PF + l, _MM_HINT_T1);
+            if ((g & 3) == 0) _mm_prefetch((const char *)sg + X86Q_PF / 16, _MM_HINT_T1);
+        }
         __m256i T[8], A[8];
         VOX_UNROLL for (int j = 0; j < 8; j++) {
             T[j] = _mm256_load_si256((const __m256i *)(p + 32 * j));
             A[j] = _mm256_abs_epi8(T[j]);
         }
-        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(sc + (size_t)g * Q8P_SCALES8)));
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)sg));
         VOX_UNROLL for (int r = 0; r < R; r++) {
             const unsigned char *xr = x + (size_t)r * xs;
             const __m256i isum = x86q_q8_isum_t(A, T, x86q_prep_q8_0_qt(xr, n) + (size_t)g * 256);
@@ -418,7 +425,6 @@ VOX_INLINE void x86q_q8_row_packed(const unsigned char *w, const unsigned char *
             acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), s, acc[r]);
         }
     }
-    VOX_UNROLL for (int r = 0; r < R; r++) y[(int64_t)r * ldy] = x86q_hsum8(acc[r]);
 }
 
 /* Q4_K, plain weight row. */
@@ -509,20 +515,25 @@ static void x86q_pack_q4_k(const void *w, size_t ws, int n_out, int64_t n, void 
     }
 }
 
-/* Q4_K, packed weight row. */
-VOX_INLINE void x86q_q4_row_packed(const unsigned char *w, const unsigned char *x, size_t xs, const int R,
-                                   int64_t n, float *y, int64_t ldy) {
+/* Q4_K, super-blocks [g0, g1) of a packed weight row against R rows (prefetch
+ * as x86q_q8_groups_packed). */
+VOX_INLINE void x86q_q4_groups_packed(const unsigned char *w, const unsigned char *x, size_t xs, const int R,
+                                      int64_t n, int64_t g0, int64_t g1, size_t pf_row, __m256 *acc) {
     const int64_t nsb = n / VOX_QK_K;
     const unsigned char *meta = w + (size_t)nsb * Q4P_QUANTS8;
     const __m256i low4 = _mm256_set1_epi8(0x0f);
-    __m256 acc[VOX_TILE_ROWS];
-    VOX_UNROLL for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
-    for (int64_t b = 0; b < nsb; b++) {
+    for (int64_t b = g0; b < g1; b++) {
         const unsigned char *p = w + (size_t)b * Q4P_QUANTS8;
         const unsigned char *mb = meta + (size_t)b * Q4P_META8;
-        _mm_prefetch((const char *)p + X86Q_PF, _MM_HINT_T1);
-        _mm_prefetch((const char *)p + X86Q_PF + 64, _MM_HINT_T1);
-        if ((b & 1) == 0) _mm_prefetch((const char *)mb + X86Q_PF / 4, _MM_HINT_T1);
+        if (pf_row) {
+            _mm_prefetch((const char *)p + pf_row, _MM_HINT_T1);
+            _mm_prefetch((const char *)p + pf_row + 64, _MM_HINT_T1);
+            if ((b & 1) == 0) _mm_prefetch((const char *)mb + pf_row, _MM_HINT_T1);
+        } else {
+            _mm_prefetch((const char *)p + X86Q_PF, _MM_HINT_T1);
+            _mm_prefetch((const char *)p + X86Q_PF + 64, _MM_HINT_T1);
+            if ((b & 1) == 0) _mm_prefetch((const char *)mb + X86Q_PF / 4, _MM_HINT_T1);
+        }
         __m256i T[8];
         VOX_UNROLL for (int j = 0; j < 4; j++) {
             const __m256i v = _mm256_load_si256((const __m256i *)(p + 32 * j));
@@ -544,8 +555,75 @@ VOX_INLINE void x86q_q4_row_packed(const unsigned char *w, const unsigned char *
             acc[r] = _mm256_fnmadd_ps(md, _mm256_load_ps(x86q_prep_q8_k_bx(xr, n) + 8 * b), acc[r]);
         }
     }
-    VOX_UNROLL for (int r = 0; r < R; r++) y[(int64_t)r * ldy] = x86q_hsum8(acc[r]);
 }
+
+/* Packed tiles.  With several rows and a long row (in = 9216: 6 prepared
+ * rows are ~64 KB) the activations would come from L2 for every weight row,
+ * so the row is cut into chunks of groups whose activations (all R rows) fit
+ * in 24 KB of L1, X86Q_OBLK weight rows walk each chunk in turn with their
+ * accumulators parked in a small buffer, and the prefetch fetches the same
+ * chunk of the row two ahead (the hardware prefetcher does not follow these
+ * short strided pieces).  Every accumulator sees the same groups in the same
+ * order either way: the bits do not change. */
+#define X86Q_OBLK 16
+VOX_INLINE void x86q_packed_tile(const int q4k, const unsigned char *w, size_t ws, int n_out,
+                                 const unsigned char *x, size_t xs, const int R, int64_t n, float *y,
+                                 int64_t ldy) {
+    const int64_t ng = q4k ? n / VOX_QK_K : (n / VOX_QK8_0 + X86Q_G - 1) / X86Q_G;
+    const int64_t gx = q4k ? 256 + 4 + 32 : 256 + 32; /* activation bytes per group and row */
+    int64_t kc = 24576 / (R * gx);
+    if (kc < 2) kc = 2;
+    if (R <= 2 || ng <= kc) {
+        for (int o = 0; o < n_out; o++) {
+            __m256 acc[VOX_TILE_ROWS];
+            VOX_UNROLL for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
+            if (q4k)
+                x86q_q4_groups_packed(w + (size_t)o * ws, x, xs, R, n, 0, ng, 0, acc);
+            else
+                x86q_q8_groups_packed(w + (size_t)o * ws, x, xs, R, n, 0, ng, 0, acc);
+            VOX_UNROLL for (int r = 0; r < R; r++) y[(int64_t)r * ldy + o] = x86q_hsum8(acc[r]);
+        }
+        return;
+    }
+    _Alignas(32) float park[X86Q_OBLK][VOX_TILE_ROWS][8];
+    for (int ob = 0; ob < n_out; ob += X86Q_OBLK) {
+        const int nob = n_out - ob < X86Q_OBLK ? n_out - ob : X86Q_OBLK;
+        for (int64_t g0 = 0; g0 < ng; g0 += kc) {
+            const int64_t g1 = g0 + kc < ng ? g0 + kc : ng;
+            for (int o = 0; o < nob; o++) {
+                __m256 acc[VOX_TILE_ROWS];
+                VOX_UNROLL for (int r = 0; r < R; r++)
+                    acc[r] = g0 == 0 ? _mm256_setzero_ps() : _mm256_load_ps(park[o][r]);
+                if (q4k)
+                    x86q_q4_groups_packed(w + (size_t)(ob + o) * ws, x, xs, R, n, g0, g1, 2 * ws, acc);
+                else
+                    x86q_q8_groups_packed(w + (size_t)(ob + o) * ws, x, xs, R, n, g0, g1, 2 * ws, acc);
+                VOX_UNROLL for (int r = 0; r < R; r++) _mm256_store_ps(park[o][r], acc[r]);
+            }
+        }
+        for (int o = 0; o < nob; o++)
+            VOX_UNROLL for (int r = 0; r < R; r++)
+                y[(int64_t)r * ldy + ob + o] = x86q_hsum8(_mm256_load_ps(park[o][r]));
+    }
+}
+
+#define X86Q_PACKED_TILE(name, q4k)                                                                \
+    static void name(const void *w, size_t ws, int n_out, const void *x, size_t xs, int n_rows,    \
+                     int64_t n, float *y, int64_t ldy) {                                           \
+        switch (n_rows) {                                                                          \
+        case 1: x86q_packed_tile(q4k, w, ws, n_out, x, xs, 1, n, y, ldy); break;                   \
+        case 2: x86q_packed_tile(q4k, w, ws, n_out, x, xs, 2, n, y, ldy); break;                   \
+        case 3: x86q_packed_tile(q4k, w, ws, n_out, x, xs, 3, n, y, ldy); break;                   \
+        case 4: x86q_packed_tile(q4k, w, ws, n_out, x, xs, 4, n, y, ldy); break;                   \
+        case 5: x86q_packed_tile(q4k, w, ws, n_out, x, xs, 5, n, y, ldy); break;                   \
+        case 6: x86q_packed_tile(q4k, w, ws, n_out, x, xs, 6, n, y, ldy); break;                   \
+        case 7: x86q_packed_tile(q4k, w, ws, n_out, x, xs, 7, n, y, ldy); break;                   \
+        default: x86q_packed_tile(q4k, w, ws, n_out, x, xs, 8, n, y, ldy); break;                  \
+        }                                                                                          \
+    }
+X86Q_PACKED_TILE(x86q_tile_packed_q8_0, 0)
+X86Q_PACKED_TILE(x86q_tile_packed_q4_k, 1)
+#undef X86Q_PACKED_TILE
 
 #define X86Q_TILE(name, rowfn)                                                                     \
     static void name(const void *w, size_t ws, int n_out, const void *x, size_t xs, int n_rows,    \
@@ -565,9 +643,7 @@ VOX_INLINE void x86q_q4_row_packed(const unsigned char *w, const unsigned char *
         }                                                                                          \
     }
 X86Q_TILE(x86q_tile_q8_0, x86q_q8_row)
-X86Q_TILE(x86q_tile_packed_q8_0, x86q_q8_row_packed)
 X86Q_TILE(x86q_tile_q4_k, x86q_q4_row)
-X86Q_TILE(x86q_tile_packed_q4_k, x86q_q4_row_packed)
 #undef X86Q_TILE
 
 /* The two dtypes' entries of the including file's kernel set.  Packed for

@@ -6,7 +6,8 @@
  *
  * F32/BF16/F16: weights widened to f32 in registers (bf16: shift into the high
  * half; f16: vcvtph2ps), FMA with the f32 activations.  A micro-kernel
- * computes OB <= 2 weight rows x R <= 2 input rows; each (weight row, input row)
+ * computes OB <= 2 weight rows x R <= 2 input rows (or, with 3 or more input
+ * rows, 1 weight row x R <= 6 input rows); each (weight row, input row)
  * pair owns two 8-lane accumulator chains (even / odd 8-element blocks), added
  * and reduced at the end; the tail (< 16 elements) is added in scalar order
  * after the reduction.  The sequence is the same for every (OB, R).
@@ -105,7 +106,88 @@ VOX_INLINE void float_micro(vox_dtype dt, const void *w, size_t ws, const int OB
 }
 #undef HALF_STEP
 
-VOX_DEFINE_FLOAT_TILE_2X2(float_tile, float_micro)
+VOX_DEFINE_FLOAT_TILE_2X2(float_tile_2x2, float_micro)
+
+/* With three or more input rows (the flow head's 6): one weight row at a time
+ * against up to 6 rows, so each weight vector is loaded and widened once for
+ * all of them, and the row is cut into chunks of FCHUNK elements whose 6
+ * activation rows (24 KB of f32) stay in L1 while FOBLK weight rows walk the
+ * chunk, their accumulators parked in between, the weights prefetched two
+ * rows ahead.  Per (weight row, input row) the same two chains see the same
+ * elements in the same order as in float_micro: the same bits. */
+#define FCHUNK 1024
+#define FOBLK 8
+
+/* The chains acc0/acc1 of R rows over elements [i0, i1) (multiples of 16) of weight row w. */
+VOX_INLINE void float_range(vox_dtype dt, const void *w, const void *x, size_t xs, const int R, int64_t i0,
+                            int64_t i1, size_t pf, __m256 *acc0, __m256 *acc1) {
+    const size_t es = dt == VOX_F32 ? 4 : 2;
+    for (int64_t i = i0; i < i1; i += 16) {
+        if (es == 4 || (i & 16) == 0) _mm_prefetch((const char *)w + (size_t)i * es + pf, _MM_HINT_T1);
+        const __m256 w0 = load_w8(dt, w, i), w1 = load_w8(dt, w, i + 8);
+        VOX_UNROLL for (int r = 0; r < R; r++) {
+            const float *xr = (const float *)ROW(x, r, xs);
+            acc0[r] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xr + i), acc0[r]);
+            acc1[r] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xr + i + 8), acc1[r]);
+        }
+    }
+}
+
+VOX_INLINE void float_rows(vox_dtype dt, const void *w, size_t ws, int n_out, const void *x, size_t xs,
+                           const int R, int64_t n, float *y, int64_t ldy) {
+    const int64_t n16 = n / 16 * 16;
+    _Alignas(32) float park[FOBLK][2][6][8];
+    for (int ob = 0; ob < n_out; ob += FOBLK) {
+        const int nob = n_out - ob < FOBLK ? n_out - ob : FOBLK;
+        for (int o = 0; o < nob; o++)
+            VOX_UNROLL for (int r = 0; r < R; r++) {
+                _mm256_store_ps(park[o][0][r], _mm256_setzero_ps());
+                _mm256_store_ps(park[o][1][r], _mm256_setzero_ps());
+            }
+        for (int64_t k0 = 0; k0 < n16; k0 += FCHUNK) {
+            const int64_t k1 = k0 + FCHUNK < n16 ? k0 + FCHUNK : n16;
+            for (int o = 0; o < nob; o++) {
+                __m256 acc0[6], acc1[6];
+                VOX_UNROLL for (int r = 0; r < R; r++) {
+                    acc0[r] = _mm256_load_ps(park[o][0][r]);
+                    acc1[r] = _mm256_load_ps(park[o][1][r]);
+                }
+                float_range(dt, ROW(w, ob + o, ws), x, xs, R, k0, k1, 2 * ws, acc0, acc1);
+                VOX_UNROLL for (int r = 0; r < R; r++) {
+                    _mm256_store_ps(park[o][0][r], acc0[r]);
+                    _mm256_store_ps(park[o][1][r], acc1[r]);
+                }
+            }
+        }
+        for (int o = 0; o < nob; o++)
+            VOX_UNROLL for (int r = 0; r < R; r++) {
+                float s = hsum8(_mm256_add_ps(_mm256_load_ps(park[o][0][r]), _mm256_load_ps(park[o][1][r])));
+                const float *xr = (const float *)ROW(x, r, xs);
+                for (int64_t j = n16; j < n; j++) s += w_scalar(dt, ROW(w, ob + o, ws), j) * xr[j];
+                y[(int64_t)r * ldy + ob + o] = s;
+            }
+    }
+}
+
+VOX_INLINE void float_tile(vox_dtype dt, const void *w, size_t ws, int n_out, const void *x, size_t xs,
+                           int n_rows, int64_t n, float *y, int64_t ldy) {
+    if (n_rows <= 2) {
+        float_tile_2x2(dt, w, ws, n_out, x, xs, n_rows, n, y, ldy);
+        return;
+    }
+    for (int r0 = 0; r0 < n_rows; r0 += 6) {
+        const void *xr = ROW(x, r0, xs);
+        float *yr = y + (int64_t)r0 * ldy;
+        switch (n_rows - r0 < 6 ? n_rows - r0 : 6) {
+        case 1: float_rows(dt, w, ws, n_out, xr, xs, 1, n, yr, ldy); break;
+        case 2: float_rows(dt, w, ws, n_out, xr, xs, 2, n, yr, ldy); break;
+        case 3: float_rows(dt, w, ws, n_out, xr, xs, 3, n, yr, ldy); break;
+        case 4: float_rows(dt, w, ws, n_out, xr, xs, 4, n, yr, ldy); break;
+        case 5: float_rows(dt, w, ws, n_out, xr, xs, 5, n, yr, ldy); break;
+        default: float_rows(dt, w, ws, n_out, xr, xs, 6, n, yr, ldy); break;
+        }
+    }
+}
 
 VOX_DEFINE_FLOAT_TILES(float_tile)
 

@@ -557,6 +557,93 @@ VOX_INLINE void x86q_q4_groups_packed(const unsigned char *w, const unsigned cha
     }
 }
 
+/* Plain weight rows with three or more input rows: each group's weights are
+ * put into the transposed registers in place (once per weight row and group,
+ * shared by the rows), then the rows run the packed inner loop. */
+
+/* Q8_0: the 8 blocks of group g (zero blocks past nb), transposed, and their scales. */
+VOX_INLINE void x86q_q8_plain_group(const unsigned char *w, int64_t nb, int64_t g, __m256i T[8], __m256 *dw) {
+    const unsigned char *blk = w + (size_t)g * X86Q_G * VOX_Q8_0_BYTES;
+    const int nl = nb - g * X86Q_G < X86Q_G ? (int)(nb - g * X86Q_G) : X86Q_G;
+    _Alignas(16) uint16_t h[8] = {0};
+    VOX_UNROLL for (int L = 0; L < X86Q_G; L++) {
+        if (L < nl) {
+            T[L] = _mm256_loadu_si256((const __m256i *)(blk + VOX_Q8_0_BYTES * L + 2));
+            h[L] = vox_load_u16(blk + VOX_Q8_0_BYTES * L);
+        } else {
+            T[L] = _mm256_setzero_si256();
+        }
+    }
+    x86q_transpose8(T);
+    *dw = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)h));
+}
+
+VOX_INLINE void x86q_q8_groups_plain(const unsigned char *w, const unsigned char *x, size_t xs, const int R,
+                                     int64_t n, int64_t g0, int64_t g1, size_t pf_row, __m256 *acc) {
+    const int64_t nb = n / VOX_QK8_0;
+    for (int64_t g = g0; g < g1; g++) {
+        const char *pb = (const char *)w + (size_t)g * X86Q_G * VOX_Q8_0_BYTES + (pf_row ? pf_row : X86Q_PF);
+        VOX_UNROLL for (int l = 0; l < X86Q_G * VOX_Q8_0_BYTES; l += 64) _mm_prefetch(pb + l, _MM_HINT_T1);
+        __m256i T[8], A[8];
+        __m256 dw;
+        x86q_q8_plain_group(w, nb, g, T, &dw);
+        VOX_UNROLL for (int j = 0; j < 8; j++) A[j] = _mm256_abs_epi8(T[j]);
+        VOX_UNROLL for (int r = 0; r < R; r++) {
+            const unsigned char *xr = x + (size_t)r * xs;
+            const __m256i isum = x86q_q8_isum_t(A, T, x86q_prep_q8_0_qt(xr, n) + (size_t)g * 256);
+            const __m256 s = _mm256_mul_ps(dw, _mm256_load_ps(x86q_prep_q8_0_d(xr, n) + g * X86Q_G));
+            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), s, acc[r]);
+        }
+    }
+}
+
+/* Q4_K: super-block b's nibbles in the transposed registers.  Chunk k (32 bytes)
+ * holds sub-block 2k in its low and 2k+1 in its high nibbles; T_m lanes 2k and
+ * 2k+1 both come from dword m of chunk k: a 4x8 dword transpose, each dword
+ * widened to a qword, its high nibbles shifted into the upper dword. */
+VOX_INLINE void x86q_q4_plain_group(const unsigned char *blk, __m256i T[8]) {
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
+    __m256i c[4];
+    VOX_UNROLL for (int k = 0; k < 4; k++) c[k] = _mm256_loadu_si256((const __m256i *)(blk + 16 + 32 * k));
+    const __m256i t0 = _mm256_unpacklo_epi32(c[0], c[1]), t1 = _mm256_unpackhi_epi32(c[0], c[1]);
+    const __m256i t2 = _mm256_unpacklo_epi32(c[2], c[3]), t3 = _mm256_unpackhi_epi32(c[2], c[3]);
+    /* u[m]: dword m (low half) and m + 4 (high half) of chunks 0..3 */
+    const __m256i u[4] = {_mm256_unpacklo_epi64(t0, t2), _mm256_unpackhi_epi64(t0, t2),
+                          _mm256_unpacklo_epi64(t1, t3), _mm256_unpackhi_epi64(t1, t3)};
+    VOX_UNROLL for (int m = 0; m < 4; m++) {
+        const __m256i e0 = _mm256_cvtepu32_epi64(_mm256_castsi256_si128(u[m]));
+        const __m256i e1 = _mm256_cvtepu32_epi64(_mm256_extracti128_si256(u[m], 1));
+        T[m] = _mm256_and_si256(_mm256_or_si256(e0, _mm256_slli_epi64(e0, 28)), low4);
+        T[m + 4] = _mm256_and_si256(_mm256_or_si256(e1, _mm256_slli_epi64(e1, 28)), low4);
+    }
+}
+
+VOX_INLINE void x86q_q4_groups_plain(const unsigned char *w, const unsigned char *x, size_t xs, const int R,
+                                     int64_t n, int64_t g0, int64_t g1, size_t pf_row, __m256 *acc) {
+    for (int64_t b = g0; b < g1; b++) {
+        const unsigned char *blk = w + (size_t)b * VOX_Q4_K_BYTES;
+        const char *pb = (const char *)blk + (pf_row ? pf_row : X86Q_PF);
+        _mm_prefetch(pb, _MM_HINT_T1);
+        _mm_prefetch(pb + 64, _MM_HINT_T1);
+        _mm_prefetch(pb + 128, _MM_HINT_T1);
+        __m256i T[8];
+        x86q_q4_plain_group(blk, T);
+        uint64_t scw, mnw;
+        vox_q4_k_scales(blk + 4, &scw, &mnw);
+        uint32_t ddm;
+        memcpy(&ddm, blk, 4);
+        __m256 scd, md;
+        x86q_q4_scales(scw, mnw, ddm, &scd, &md);
+        VOX_UNROLL for (int r = 0; r < R; r++) {
+            const unsigned char *xr = x + (size_t)r * xs;
+            const __m256i isum = x86q_q4_isum_t(T, xr + vox_round64((size_t)n) + (size_t)b * VOX_QK_K);
+            const __m256 s = _mm256_mul_ps(scd, _mm256_broadcast_ss(x86q_prep_q8_k_d(xr, n) + b));
+            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), s, acc[r]);
+            acc[r] = _mm256_fnmadd_ps(md, _mm256_load_ps(x86q_prep_q8_k_bx(xr, n) + 8 * b), acc[r]);
+        }
+    }
+}
+
 /* Packed tiles.  With several rows and a long row (in = 9216: 6 prepared
  * rows are ~64 KB) the activations would come from L2 for every weight row,
  * so the row is cut into chunks of groups whose activations (all R rows) fit
@@ -566,7 +653,16 @@ VOX_INLINE void x86q_q4_groups_packed(const unsigned char *w, const unsigned cha
  * short strided pieces).  Every accumulator sees the same groups in the same
  * order either way: the bits do not change. */
 #define X86Q_OBLK 16
-VOX_INLINE void x86q_packed_tile(const int q4k, const unsigned char *w, size_t ws, int n_out,
+VOX_INLINE void x86q_groups(const int q4k, const int packed, const unsigned char *w, const unsigned char *x,
+                            size_t xs, const int R, int64_t n, int64_t g0, int64_t g1, size_t pf_row,
+                            __m256 *acc) {
+    if (q4k && packed) x86q_q4_groups_packed(w, x, xs, R, n, g0, g1, pf_row, acc);
+    else if (q4k) x86q_q4_groups_plain(w, x, xs, R, n, g0, g1, pf_row, acc);
+    else if (packed) x86q_q8_groups_packed(w, x, xs, R, n, g0, g1, pf_row, acc);
+    else x86q_q8_groups_plain(w, x, xs, R, n, g0, g1, pf_row, acc);
+}
+
+VOX_INLINE void x86q_group_tile(const int q4k, const int packed, const unsigned char *w, size_t ws, int n_out,
                                  const unsigned char *x, size_t xs, const int R, int64_t n, float *y,
                                  int64_t ldy) {
     const int64_t ng = q4k ? n / VOX_QK_K : (n / VOX_QK8_0 + X86Q_G - 1) / X86Q_G;
@@ -577,10 +673,7 @@ VOX_INLINE void x86q_packed_tile(const int q4k, const unsigned char *w, size_t w
         for (int o = 0; o < n_out; o++) {
             __m256 acc[VOX_TILE_ROWS];
             VOX_UNROLL for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
-            if (q4k)
-                x86q_q4_groups_packed(w + (size_t)o * ws, x, xs, R, n, 0, ng, 0, acc);
-            else
-                x86q_q8_groups_packed(w + (size_t)o * ws, x, xs, R, n, 0, ng, 0, acc);
+            x86q_groups(q4k, packed, w + (size_t)o * ws, x, xs, R, n, 0, ng, 0, acc);
             VOX_UNROLL for (int r = 0; r < R; r++) y[(int64_t)r * ldy + o] = x86q_hsum8(acc[r]);
         }
         return;
@@ -594,10 +687,7 @@ VOX_INLINE void x86q_packed_tile(const int q4k, const unsigned char *w, size_t w
                 __m256 acc[VOX_TILE_ROWS];
                 VOX_UNROLL for (int r = 0; r < R; r++)
                     acc[r] = g0 == 0 ? _mm256_setzero_ps() : _mm256_load_ps(park[o][r]);
-                if (q4k)
-                    x86q_q4_groups_packed(w + (size_t)(ob + o) * ws, x, xs, R, n, g0, g1, 2 * ws, acc);
-                else
-                    x86q_q8_groups_packed(w + (size_t)(ob + o) * ws, x, xs, R, n, g0, g1, 2 * ws, acc);
+                x86q_groups(q4k, packed, w + (size_t)(ob + o) * ws, x, xs, R, n, g0, g1, 2 * ws, acc);
                 VOX_UNROLL for (int r = 0; r < R; r++) _mm256_store_ps(park[o][r], acc[r]);
             }
         }
@@ -607,43 +697,44 @@ VOX_INLINE void x86q_packed_tile(const int q4k, const unsigned char *w, size_t w
     }
 }
 
-#define X86Q_PACKED_TILE(name, q4k)                                                                \
+#define X86Q_GROUP_TILE(name, q4k, packed)                                                         \
     static void name(const void *w, size_t ws, int n_out, const void *x, size_t xs, int n_rows,    \
                      int64_t n, float *y, int64_t ldy) {                                           \
         switch (n_rows) {                                                                          \
-        case 1: x86q_packed_tile(q4k, w, ws, n_out, x, xs, 1, n, y, ldy); break;                   \
-        case 2: x86q_packed_tile(q4k, w, ws, n_out, x, xs, 2, n, y, ldy); break;                   \
-        case 3: x86q_packed_tile(q4k, w, ws, n_out, x, xs, 3, n, y, ldy); break;                   \
-        case 4: x86q_packed_tile(q4k, w, ws, n_out, x, xs, 4, n, y, ldy); break;                   \
-        case 5: x86q_packed_tile(q4k, w, ws, n_out, x, xs, 5, n, y, ldy); break;                   \
-        case 6: x86q_packed_tile(q4k, w, ws, n_out, x, xs, 6, n, y, ldy); break;                   \
-        case 7: x86q_packed_tile(q4k, w, ws, n_out, x, xs, 7, n, y, ldy); break;                   \
-        default: x86q_packed_tile(q4k, w, ws, n_out, x, xs, 8, n, y, ldy); break;                  \
+        case 1: x86q_group_tile(q4k, packed, w, ws, n_out, x, xs, 1, n, y, ldy); break;            \
+        case 2: x86q_group_tile(q4k, packed, w, ws, n_out, x, xs, 2, n, y, ldy); break;            \
+        case 3: x86q_group_tile(q4k, packed, w, ws, n_out, x, xs, 3, n, y, ldy); break;            \
+        case 4: x86q_group_tile(q4k, packed, w, ws, n_out, x, xs, 4, n, y, ldy); break;            \
+        case 5: x86q_group_tile(q4k, packed, w, ws, n_out, x, xs, 5, n, y, ldy); break;            \
+        case 6: x86q_group_tile(q4k, packed, w, ws, n_out, x, xs, 6, n, y, ldy); break;            \
+        case 7: x86q_group_tile(q4k, packed, w, ws, n_out, x, xs, 7, n, y, ldy); break;            \
+        default: x86q_group_tile(q4k, packed, w, ws, n_out, x, xs, 8, n, y, ldy); break;           \
         }                                                                                          \
     }
-X86Q_PACKED_TILE(x86q_tile_packed_q8_0, 0)
-X86Q_PACKED_TILE(x86q_tile_packed_q4_k, 1)
-#undef X86Q_PACKED_TILE
+X86Q_GROUP_TILE(x86q_tile_packed_q8_0, 0, 1)
+X86Q_GROUP_TILE(x86q_tile_packed_q4_k, 1, 1)
+/* plain weights: the row functions above for 1 or 2 rows, the transposing groups for more */
+X86Q_GROUP_TILE(x86q_tile_plain3_q8_0, 0, 0)
+X86Q_GROUP_TILE(x86q_tile_plain3_q4_k, 1, 0)
+#undef X86Q_GROUP_TILE
 
-#define X86Q_TILE(name, rowfn)                                                                     \
+#define X86Q_TILE(name, rowfn, many)                                                               \
     static void name(const void *w, size_t ws, int n_out, const void *x, size_t xs, int n_rows,    \
                      int64_t n, float *y, int64_t ldy) {                                           \
+        if (n_rows > 2) {                                                                          \
+            many(w, ws, n_out, x, xs, n_rows, n, y, ldy);                                          \
+            return;                                                                                \
+        }                                                                                          \
         for (int o = 0; o < n_out; o++) {                                                          \
             const unsigned char *wo = (const unsigned char *)w + (size_t)o * ws;                    \
-            switch (n_rows) {                                                                      \
-            case 1: rowfn(wo, x, xs, 1, n, y + o, ldy); break;                                     \
-            case 2: rowfn(wo, x, xs, 2, n, y + o, ldy); break;                                     \
-            case 3: rowfn(wo, x, xs, 3, n, y + o, ldy); break;                                     \
-            case 4: rowfn(wo, x, xs, 4, n, y + o, ldy); break;                                     \
-            case 5: rowfn(wo, x, xs, 5, n, y + o, ldy); break;                                     \
-            case 6: rowfn(wo, x, xs, 6, n, y + o, ldy); break;                                     \
-            case 7: rowfn(wo, x, xs, 7, n, y + o, ldy); break;                                     \
-            default: rowfn(wo, x, xs, 8, n, y + o, ldy); break;                                    \
-            }                                                                                      \
+            if (n_rows == 1)                                                                       \
+                rowfn(wo, x, xs, 1, n, y + o, ldy);                                                \
+            else                                                                                   \
+                rowfn(wo, x, xs, 2, n, y + o, ldy);                                                \
         }                                                                                          \
     }
-X86Q_TILE(x86q_tile_q8_0, x86q_q8_row)
-X86Q_TILE(x86q_tile_q4_k, x86q_q4_row)
+X86Q_TILE(x86q_tile_q8_0, x86q_q8_row, x86q_tile_plain3_q8_0)
+X86Q_TILE(x86q_tile_q4_k, x86q_q4_row, x86q_tile_plain3_q4_k)
 #undef X86Q_TILE
 
 /* The two dtypes' entries of the including file's kernel set.  Packed for

@@ -737,8 +737,11 @@ X86Q_TILE(x86q_tile_q8_0, x86q_q8_row, x86q_tile_plain3_q8_0)
 X86Q_TILE(x86q_tile_q4_k, x86q_q4_row, x86q_tile_plain3_q4_k)
 #undef X86Q_TILE
 
-/* The two dtypes' entries of the including file's kernel set.  Packed for
- * every row count (pack_min_rows 1), see the measurements in kernels_avx2.c. */
+/* The two dtypes' entries of the including file's kernel set.  Packed only
+ * for products of 2 or more rows: kernel_bench 3072x9216, 1 thread, 1 row,
+ * plain vs packed, alternating, was the same within the noise for both dtypes
+ * (memory bound at ~22 GB/s either way), so the backbone's weights are not
+ * copied at load. */
 #define X86Q_KERNELS                                                                               \
     [VOX_Q8_0] = {.tile = x86q_tile_q8_0, .prep = x86q_prep_q8_0, .prep_bytes = x86q_prep_q8_0_bytes, \
                   .pack_rows = 1, .pack_min_rows = X86Q_PACK_MIN_ROWS,                              \

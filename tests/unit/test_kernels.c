@@ -332,6 +332,30 @@ static void test_matmul(void) {
     /* rows wider than the stack buffer of a pool-less call */
     matmul_case(VOX_Q8_0, 3, 16384);
     matmul_case(VOX_Q4_K, 2, 16384);
+    /* avx2 and avxvnni pack Q8_0/Q4_K weights for products of several rows
+     * only (single rows: no faster, kernels_x86q.h), a partial last group of
+     * Q8_0 blocks (in = 288) included */
+    for (int l = VOX_LEVEL_AVX2; l <= VOX_LEVEL_AVXVNNI; l++) {
+        if (!vox_kernel_level_supported((vox_kernel_level)l)) continue;
+        for (int q = 0; q < 2; q++) {
+            wmat m;
+            if (wmat_make(&m, q ? VOX_Q4_K : VOX_Q8_0, 5, q ? 512 : 288) != 0) {
+                CHECK(0, "out of memory");
+                wmat_free(&m);
+                continue;
+            }
+            vox_tensor pt;
+            void *pbuf = NULL;
+            CHECK(vox_matmul_pack_level((vox_kernel_level)l, &m.t, 1, &pt, &pbuf) == 0 && !pbuf && !pt.packed,
+                  "%s %s: single-row weights stay unpacked", vox_kernel_level_name((vox_kernel_level)l),
+                  vox_dtype_name(m.t.dtype));
+            CHECK(vox_matmul_pack_level((vox_kernel_level)l, &m.t, 6, &pt, &pbuf) == 1 && pbuf && pt.packed == pbuf,
+                  "%s %s: 6-row weights are packed", vox_kernel_level_name((vox_kernel_level)l),
+                  vox_dtype_name(m.t.dtype));
+            free(pbuf);
+            wmat_free(&m);
+        }
+    }
     /* the avx512 level packs BF16 when it splits BF16 activations, but only
      * for products of several rows */
     if (bf16_split(VOX_LEVEL_AVX512)) {

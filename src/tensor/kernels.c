@@ -53,6 +53,7 @@ enum {
     CPU_NEON = 1 << 3,
     CPU_DOTPROD = 1 << 4,
     CPU_BF16 = 1 << 5,   /* avx512_bf16 (and CPU_AVX512) */
+    CPU_AVXVNNI = 1 << 6, /* avx_vnni, CPUID.(EAX=7,ECX=1):EAX bit 4 (and CPU_AVX2) */
 };
 
 static pthread_once_t features_once = PTHREAD_ONCE_INIT;
@@ -72,6 +73,7 @@ static void read_cpu_features(void) {
         f |= CPU_AVX512;
     if ((f & CPU_AVX512) && __builtin_cpu_supports("avx512vnni")) f |= CPU_VNNI;
     if ((f & CPU_AVX512) && __builtin_cpu_supports("avx512bf16")) f |= CPU_BF16;
+    if ((f & CPU_AVX2) && __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a >> 4 & 1u)) f |= CPU_AVXVNNI;
 #elif defined(__aarch64__)
     f |= CPU_NEON;
 #if defined(__linux__)
@@ -86,7 +88,16 @@ static unsigned cpu_features(void) {
     return features_value;
 }
 
-static const char *const level_names[VOX_LEVEL_COUNT] = {"ref", "generic", "avx2", "avx512", "neon"};
+static const char *const level_names[VOX_LEVEL_COUNT] = {"ref", "generic", "avx2", "avxvnni", "avx512", "neon"};
+
+/* The avxvnni level's integer kernels: the VEX build with AVX-VNNI, else the
+ * EVEX build of the same source with AVX-512 VNNI (kernels_avxvnni.c); NULL
+ * when neither runs here. */
+static const vox_kernel_set *avxvnni_set(unsigned f) {
+    if ((f & CPU_AVXVNNI) && vox_kernels_avxvnni()) return vox_kernels_avxvnni();
+    if ((f & CPU_VNNI) && vox_kernels_avxvnni_evex()) return vox_kernels_avxvnni_evex();
+    return NULL;
+}
 
 const char *vox_kernel_level_name(vox_kernel_level l) {
     return (unsigned)l < VOX_LEVEL_COUNT ? level_names[l] : NULL;
@@ -98,6 +109,7 @@ int vox_kernel_level_supported(vox_kernel_level l) {
     case VOX_LEVEL_REF:
     case VOX_LEVEL_GENERIC: return 1;
     case VOX_LEVEL_AVX2: return (f & CPU_AVX2) && vox_kernels_avx2() != NULL;
+    case VOX_LEVEL_AVXVNNI: return (f & CPU_AVX2) && vox_kernels_avx2() != NULL && avxvnni_set(f) != NULL;
     case VOX_LEVEL_AVX512:
         return (f & CPU_AVX512) && vox_kernels_avx512() != NULL && vox_kernels_avx2() != NULL;
     case VOX_LEVEL_NEON: return (f & CPU_NEON) && vox_kernels_neon() != NULL;
@@ -114,15 +126,20 @@ const char *vox_kernel_level_describe(vox_kernel_level l) {
         const int bf16 = (f & CPU_BF16) && vox_kernels_avx512bf16();
         return vnni ? (bf16 ? "avx512+vnni+bf16" : "avx512+vnni") : (bf16 ? "avx512+bf16" : "avx512");
     }
+    case VOX_LEVEL_AVXVNNI: return avxvnni_set(f) == vox_kernels_avxvnni() ? "avxvnni" : "avxvnni(evex)";
     case VOX_LEVEL_NEON: return (f & CPU_DOTPROD) && vox_kernels_neon_dot() ? "neon+dotprod" : "neon";
     default: return level_names[l];
     }
 }
 
 static vox_kernel_level best_level(void) {
-    static const vox_kernel_level order[] = {VOX_LEVEL_AVX512, VOX_LEVEL_AVX2, VOX_LEVEL_NEON};
-    for (size_t i = 0; i < sizeof order / sizeof *order; i++)
+    static const vox_kernel_level order[] = {VOX_LEVEL_AVX512, VOX_LEVEL_AVXVNNI, VOX_LEVEL_AVX2, VOX_LEVEL_NEON};
+    for (size_t i = 0; i < sizeof order / sizeof *order; i++) {
+        /* avxvnni by default only with the real instructions: where it runs its
+         * EVEX build (AVX-512 VNNI), avx512 is supported and comes first anyway */
+        if (order[i] == VOX_LEVEL_AVXVNNI && !(cpu_features() & CPU_AVXVNNI)) continue;
         if (vox_kernel_level_supported(order[i])) return order[i];
+    }
     return VOX_LEVEL_GENERIC;
 }
 
@@ -149,7 +166,7 @@ vox_kernel_level vox_kernel_level_choose(const char *request, char *note, size_t
     }
     if (note && note_size)
         snprintf(note, note_size,
-                 "VOXTTS_KERNELS=%s: unknown (expected ref, generic, avx2, avx512 or neon); using %s",
+                 "VOXTTS_KERNELS=%s: unknown (expected ref, generic, avx2, avxvnni, avx512 or neon); using %s",
                  request, level_names[best]);
     return best;
 }
@@ -181,6 +198,7 @@ static const vox_dtype_kernel *kernel_for(vox_kernel_level l, vox_dtype dt) {
     case VOX_LEVEL_REF: ks = &vox_kernels_ref; break;
     case VOX_LEVEL_GENERIC: break;
     case VOX_LEVEL_AVX2: ks = vox_kernels_avx2(); break;
+    case VOX_LEVEL_AVXVNNI: ks = quant ? avxvnni_set(cpu_features()) : vox_kernels_avx2(); break;
     case VOX_LEVEL_AVX512:
         if (dt == VOX_BF16 && (cpu_features() & CPU_BF16) && vox_kernels_avx512bf16())
             ks = vox_kernels_avx512bf16();
@@ -188,6 +206,8 @@ static const vox_dtype_kernel *kernel_for(vox_kernel_level l, vox_dtype dt) {
             ks = vox_kernels_avx512();
         else if ((cpu_features() & CPU_VNNI) && vox_kernels_avx512vnni())
             ks = vox_kernels_avx512vnni();
+        else if ((cpu_features() & CPU_AVXVNNI) && vox_kernels_avxvnni())
+            ks = vox_kernels_avxvnni();
         else
             ks = vox_kernels_avx2();
         break;

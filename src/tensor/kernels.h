@@ -29,13 +29,17 @@
  * time.  It does depend on the kernel level (summation order differs).
  *
  * Kernel levels.  ref (the scalar definition), generic (portable C), avx2,
- * avx512 (F/BW/VL; VNNI integer kernels when the CPU has them, else the AVX2
- * ones; the BF16 split kernel when it has AVX512_BF16) and neon (with the
- * dot-product kernels when the CPU has them).  One is
+ * avxvnni (the avx2 level with vpdpbusd on ymm for Q8_0/Q4_K: CPUs with
+ * AVX-VNNI; on a CPU with AVX-512 VNNI but no AVX-VNNI it runs the same kernel
+ * source built with the EVEX encoding, "avxvnni(evex)", so it can be tested
+ * there), avx512 (F/BW/VL; VNNI integer kernels when the CPU has them, else
+ * the AVX-VNNI or AVX2 ones; the BF16 split kernel when it has AVX512_BF16)
+ * and neon (with the dot-product kernels when the CPU has them).  One is
  * chosen once per process, on first use, from the CPU's features: the best the
- * CPU and the build support.  The environment variable VOXTTS_KERNELS=ref|
- * generic|avx2|avx512|neon forces one (an unsupported or unknown value falls
- * back to the best supported level below it, with a warning on stderr).
+ * CPU and the build support (avx512, then avxvnni with real AVX-VNNI, then
+ * avx2).  The environment variable VOXTTS_KERNELS=ref|generic|avx2|avxvnni|
+ * avx512|neon forces one (an unsupported or unknown value falls back to the
+ * best supported level below it, with a warning on stderr).
  *
  * Scratch.  Quantizing the input rows needs n_rows * (a little more than `in`)
  * bytes; the BF16 split above needs n_rows * 4 * `in` (rounded up to 32).
@@ -73,7 +77,8 @@ size_t vox_matmul_scratch_bytes(const vox_tensor *W, int n_rows);
  * once (the flow head's), the kernel level may have a packed layout that
  * streams or computes faster (kernels_impl.h; on avx512: BF16 rows
  * interleaved four at a time with AVX512_BF16, Q8_0 and Q4_K rows stored in
- * the VNNI kernels' transposed register layout).  vox_matmul_pack makes *out a copy of the view
+ * the VNNI kernels' transposed register layout; on avx2 and avxvnni: Q8_0 and
+ * Q4_K rows in the 8-lane transposed layout of kernels_x86q.h).  vox_matmul_pack makes *out a copy of the view
  * W whose `packed` points to a new buffer (*buf, the caller frees it) holding
  * the weights in the default level's packed layout; products at that level
  * then read it instead of W->data, with bit-identical results.  Returns 1 when
@@ -86,8 +91,9 @@ typedef enum vox_kernel_level {
     VOX_LEVEL_REF = 0,     /* scalar reference: one accumulator, left to right */
     VOX_LEVEL_GENERIC = 1, /* portable C, written for the compiler to vectorise */
     VOX_LEVEL_AVX2 = 2,    /* x86-64 AVX2 + FMA + F16C */
-    VOX_LEVEL_AVX512 = 3,  /* x86-64 AVX-512 F/BW/VL (+ VNNI) */
-    VOX_LEVEL_NEON = 4,    /* AArch64 Advanced SIMD (+ dot product) */
+    VOX_LEVEL_AVXVNNI = 3, /* AVX2 + AVX-VNNI (integer products; the rest as avx2) */
+    VOX_LEVEL_AVX512 = 4,  /* x86-64 AVX-512 F/BW/VL (+ VNNI) */
+    VOX_LEVEL_NEON = 5,    /* AArch64 Advanced SIMD (+ dot product) */
     VOX_LEVEL_COUNT
 } vox_kernel_level;
 

@@ -1,6 +1,7 @@
 /* kernels_impl.h — the private interface between the matmul driver (kernels.c)
  * and the per-instruction-set kernel files (kernels_ref.c, kernels_avx2.c,
- * kernels_avx512.c, kernels_avx512vnni.c, kernels_neon.c).  Nothing outside
+ * kernels_avx512.c, kernels_avx512vnni.c, kernels_avxvnni.c, kernels_neon.c;
+ * kernels_x86q.h holds the integer kernels the AVX2 and AVX-VNNI sets share).  Nothing outside
  * src/tensor/ includes this.
  *
  * A kernel set provides, per weight dtype, a *tile* routine and, for the
@@ -86,6 +87,10 @@ extern const vox_kernel_set vox_kernels_generic;
 const vox_kernel_set *vox_kernels_avx2(void);       /* AVX2 + FMA + F16C, all dtypes */
 const vox_kernel_set *vox_kernels_avx512(void);     /* AVX-512 F/BW/VL: F32, BF16, F16 */
 const vox_kernel_set *vox_kernels_avx512vnni(void); /* + VNNI: Q8_0, Q4_K */
+const vox_kernel_set *vox_kernels_avxvnni(void);      /* AVX2 + AVX-VNNI: Q8_0, Q4_K */
+/* The same code built for AVX-512 VL + VNNI (EVEX vpdpbusd on ymm): the avxvnni
+ * level on a CPU with AVX-512 VNNI and no AVX-VNNI (kernels_avxvnni_evex.c). */
+const vox_kernel_set *vox_kernels_avxvnni_evex(void);
 const vox_kernel_set *vox_kernels_avx512bf16(void); /* + BF16: BF16 (vdpbf16ps, prepared rows) */
 const vox_kernel_set *vox_kernels_neon(void);       /* Advanced SIMD, all dtypes */
 const vox_kernel_set *vox_kernels_neon_dot(void);   /* + dot product: Q8_0, Q4_K */

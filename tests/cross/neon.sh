@@ -27,7 +27,7 @@ mkdir -p "$OUT"
 CFLAGS="-std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -Iinclude -Isrc"
 LIBSRC="src/base/error.c src/base/threadpool.c src/tensor/kernels.c src/tensor/kernels_ref.c
         src/tensor/kernels_avx2.c src/tensor/kernels_avx512.c src/tensor/kernels_avx512bf16.c
-        src/tensor/kernels_avx512vnni.c
+        src/tensor/kernels_avx512vnni.c src/tensor/kernels_avxvnni.c src/tensor/kernels_avxvnni_evex.c
         src/tensor/kernels_neon.c src/tensor/quant.c src/tensor/tensor.c"
 fail=0; pass_total=0; fail_total=0
 for t in test_kernels test_quant; do

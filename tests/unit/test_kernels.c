@@ -2,7 +2,9 @@
  *
  * Matrix products, for every weight dtype (F32, BF16, F16, Q8_0, Q4_K) and every
  * kernel level this CPU and build support (ref and generic always; avx2,
- * avx512 or neon when present), on random inputs of awkward sizes (in = 1 ..
+ * avxvnni, avx512 or neon when present; avxvnni on a CPU with AVX-512 VNNI but
+ * no AVX-VNNI runs the EVEX build of the same kernel source, and the output
+ * says so), on random inputs of awkward sizes (in = 1 ..
  * 5000, for quantized weights multiples of the block size from one block up,
  * with partial 16-block groups, and 16384 for rows wider than the stack
  * buffer; out = 1, 3, 17, 33, 255; 1..8 and 13 input rows):
@@ -155,6 +157,7 @@ static void quantized_x(vox_dtype dt, const float *x, int64_t in, double *xq) {
 static vox_pool *g_pool;
 static int g_levels[VOX_LEVEL_COUNT], g_n_levels;
 static int g_packed_cases; /* matmul cases that also ran a packed layout */
+static int g_vnni_cases;   /* Q8_0/Q4_K cases compared between avxvnni and avx2 */
 
 static int bits_equal(const float *a, const float *b, size_t n) { return memcmp(a, b, n * sizeof(float)) == 0; }
 
@@ -180,8 +183,8 @@ static void matmul_case(vox_dtype dt, int out, int in) {
            *actq = malloc(sizeof(double) * ny);
     float *y = malloc(sizeof(float) * ny), *yb = malloc(sizeof(float) * ny),
           *y1 = malloc(sizeof(float) * (size_t)out), *yref = malloc(sizeof(float) * ny),
-          *yb2 = malloc(sizeof(float) * ny);
-    if (!x || !xq || !eq || !ef || !tol || !actq || !y || !yb || !y1 || !yref || !yb2) {
+          *yb2 = malloc(sizeof(float) * ny), *yavx2 = malloc(sizeof(float) * ny);
+    if (!x || !xq || !eq || !ef || !tol || !actq || !y || !yb || !y1 || !yref || !yb2 || !yavx2) {
         CHECK(0, "out of memory");
         goto done;
     }
@@ -280,6 +283,15 @@ static void matmul_case(vox_dtype dt, int out, int in) {
               vox_dtype_name(dt), out, in, bad_packed);
         if (lv == VOX_LEVEL_REF) memcpy(yref, yb, sizeof(float) * ny);
         if (lv == VOX_LEVEL_GENERIC && is_quant(dt) && !bits_equal(yb, yref, ny)) bad_ref++;
+        /* avxvnni runs the integer kernels of avx2 with vpdpbusd for the integer
+         * sums (exact either way) and the same float sequence: the same bits */
+        if (lv == VOX_LEVEL_AVX2) memcpy(yavx2, yb, sizeof(float) * ny);
+        int bad_vnni = 0;
+        if (lv == VOX_LEVEL_AVXVNNI && is_quant(dt) && vox_kernel_level_supported(VOX_LEVEL_AVX2)) {
+            bad_vnni = !bits_equal(yb, yavx2, ny);
+            g_vnni_cases++;
+        }
+        CHECK(bad_vnni == 0, "avxvnni %s %dx%d: not bit-identical to avx2", vox_dtype_name(dt), out, in);
         if (getenv("VOX_TEST_VERBOSE")) printf("  %-8s %-4s %3dx%-5d worst err/tol %.3g\n", ln, vox_dtype_name(dt), out, in, worst);
         CHECK(bad == 0, "%s %s %dx%d: %d values outside the bound (worst %.2f x tol)", ln,
               vox_dtype_name(dt), out, in, bad, worst);
@@ -294,7 +306,7 @@ static void matmul_case(vox_dtype dt, int out, int in) {
     }
 done:
     free(x), free(xq), free(eq), free(ef), free(tol), free(actq), free(y), free(yb), free(y1), free(yref);
-    free(yb2);
+    free(yb2), free(yavx2);
     wmat_free(&m);
 }
 
@@ -320,6 +332,30 @@ static void test_matmul(void) {
     /* rows wider than the stack buffer of a pool-less call */
     matmul_case(VOX_Q8_0, 3, 16384);
     matmul_case(VOX_Q4_K, 2, 16384);
+    /* avx2 and avxvnni pack Q8_0/Q4_K weights for products of several rows
+     * only (single rows: no faster, kernels_x86q.h), a partial last group of
+     * Q8_0 blocks (in = 288) included */
+    for (int l = VOX_LEVEL_AVX2; l <= VOX_LEVEL_AVXVNNI; l++) {
+        if (!vox_kernel_level_supported((vox_kernel_level)l)) continue;
+        for (int q = 0; q < 2; q++) {
+            wmat m;
+            if (wmat_make(&m, q ? VOX_Q4_K : VOX_Q8_0, 5, q ? 512 : 288) != 0) {
+                CHECK(0, "out of memory");
+                wmat_free(&m);
+                continue;
+            }
+            vox_tensor pt;
+            void *pbuf = NULL;
+            CHECK(vox_matmul_pack_level((vox_kernel_level)l, &m.t, 1, &pt, &pbuf) == 0 && !pbuf && !pt.packed,
+                  "%s %s: single-row weights stay unpacked", vox_kernel_level_name((vox_kernel_level)l),
+                  vox_dtype_name(m.t.dtype));
+            CHECK(vox_matmul_pack_level((vox_kernel_level)l, &m.t, 6, &pt, &pbuf) == 1 && pbuf && pt.packed == pbuf,
+                  "%s %s: 6-row weights are packed", vox_kernel_level_name((vox_kernel_level)l),
+                  vox_dtype_name(m.t.dtype));
+            free(pbuf);
+            wmat_free(&m);
+        }
+    }
     /* the avx512 level packs BF16 when it splits BF16 activations, but only
      * for products of several rows */
     if (bf16_split(VOX_LEVEL_AVX512)) {
@@ -337,6 +373,17 @@ static void test_matmul(void) {
         wmat_free(&m);
     }
     printf("packed layouts checked in %d cases\n", g_packed_cases);
+    /* Say what the avxvnni level executed: on a CPU without AVX-VNNI it runs the
+     * EVEX build of kernels_avxvnni.c, and the VEX build is only compiled. */
+    if (vox_kernel_level_supported(VOX_LEVEL_AVXVNNI)) {
+        const int evex = strcmp(vox_kernel_level_describe(VOX_LEVEL_AVXVNNI), "avxvnni(evex)") == 0;
+        printf("avxvnni: ran the %s build of kernels_avxvnni.c%s; %d Q8_0/Q4_K cases bit-identical to avx2\n",
+               evex ? "EVEX (avx512vl+vnni)" : "VEX (avxvnni)",
+               evex ? " (no AVX-VNNI on this CPU: the VEX build was compiled, not executed)" : "", g_vnni_cases);
+        CHECK(g_vnni_cases > 0 || !vox_kernel_level_supported(VOX_LEVEL_AVX2), "no avxvnni case compared");
+    } else {
+        printf("avxvnni: not run (this CPU has neither AVX-VNNI nor AVX-512 VNNI, or the build lacks it)\n");
+    }
 }
 
 /* vox_matmul_multi over mixed dtypes equals separate products, threaded or not. */

@@ -154,7 +154,7 @@ int main(int argc, char **argv) {
     }
     const double rss_model = status_mb("VmRSS");
     printf("model: %s (%s), type %s, built in %.0f ms, RSS %.0f MB\n", params,
-           whole ? "whole" : "codec full size, LLM and flow head shrunk", type, now_ms() - t0,
+           whole ? "whole" : "codec as given, LLM and flow head shrunk", type, now_ms() - t0,
            rss_model);
 
     t0 = now_ms();

@@ -33,6 +33,7 @@
  *   replicate pad: the pad rows' gradients go to row 0; reflect pad: pad row p
  *   to row k-1-p (nothing where it read zeros); unpatching is the identity on
  *   the time-major output buffer. */
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,8 +72,10 @@ void vox_cg_swiglu_backward(const float *h1, const float *h3, const float *dy, i
     }
 }
 
+enum { ROWS_RMS, ROWS_RMS_BACK, ROWS_SWIGLU_BACK };
+
 typedef struct rows_task {
-    int kind; /* 0: RMSNorm forward, 1: RMSNorm backward, 2: SwiGLU backward */
+    int kind; /* ROWS_* */
     const float *x, *g, *dy;
     float *y;
     int n;
@@ -87,8 +90,8 @@ static void rows_run(void *ctx, int64_t begin, int64_t end, int tid) {
     for (int64_t r = begin; r < end; r++) {
         const float *x = t->x + (size_t)r * t->ldx;
         switch (t->kind) {
-        case 0: vox_rmsnorm(x, t->g, t->n, t->eps, t->y + (size_t)r * t->ldy); break;
-        case 1:
+        case ROWS_RMS: vox_rmsnorm(x, t->g, t->n, t->eps, t->y + (size_t)r * t->ldy); break;
+        case ROWS_RMS_BACK:
             vox_cg_rmsnorm_backward(x, t->g, t->n, t->eps, t->dy + (size_t)r * t->ldy,
                                     t->y + (size_t)r * t->ldy, t->acc);
             break;
@@ -104,13 +107,13 @@ static void rows_run(void *ctx, int64_t begin, int64_t end, int tid) {
 
 static void rms_rows(vox_pool *pool, const float *x, size_t ldx, const float *g, int n, float eps,
                      float *y, size_t ldy, int T) {
-    rows_task t = {0, x, g, NULL, y, n, eps, 0, ldx, ldy};
+    rows_task t = {ROWS_RMS, x, g, NULL, y, n, eps, 0, ldx, ldy};
     vox_pool_for(pool, T, ROW_CHUNK, rows_run, &t);
 }
 
 static void rms_back_rows(vox_pool *pool, const float *x, size_t ldx, const float *g, int n,
                           float eps, const float *dy, float *dx, size_t ld, int acc, int T) {
-    rows_task t = {1, x, g, dy, dx, n, eps, acc, ldx, ld};
+    rows_task t = {ROWS_RMS_BACK, x, g, dy, dx, n, eps, acc, ldx, ld};
     vox_pool_for(pool, T, ROW_CHUNK, rows_run, &t);
 }
 
@@ -439,7 +442,7 @@ void vox_cg_layer_backward(vox_pool *pool, const vox_config *c, const vox_codec_
     const size_t ld = (size_t)qd + 2 * (size_t)kvd;
     /* FFN branch: dx holds dL/dy = dL/dxmid's direct part */
     vox_matmul_pool(pool, &t->w2_t, scaled(dx, l->ffn_scale, D, T, s->xn), T, s->g);
-    rows_task st = {2, sv->h1, sv->h3, s->g, s->dh13, hidden, 0.0f, 0, (size_t)hidden,
+    rows_task st = {ROWS_SWIGLU_BACK, sv->h1, sv->h3, s->g, s->dh13, hidden, 0.0f, 0, (size_t)hidden,
                     2 * (size_t)hidden};
     vox_pool_for(pool, T, ROW_CHUNK, rows_run, &st);
     vox_matmul_pool(pool, &t->w13_t, s->dh13, T, s->xn);
@@ -578,10 +581,12 @@ int vox_codec_grad_ws_new(const voxtts_model *m, int n_frames, int alibi_press, 
                             st->out_ch, D);
         }
         if (st->transposed) T *= st->stride;
-        if (T > ((int64_t)1 << 24)) {
+        if (T > ((int64_t)1 << 20)) {
             vox_codec_grad_ws_free(w);
             return vox_fail(err, VOX_E_ARG, "codec grad: %d frames is too long", n_frames);
         }
+        if (st->in_ch > C_max) C_max = st->in_ch;
+        if (st->out_ch > C_max) C_max = st->out_ch;
         w->T_in[i] = (int)Tin;
         w->T[i] = (int)T;
         w->first_layer[i] = nl;
@@ -603,6 +608,14 @@ int vox_codec_grad_ws_new(const voxtts_model *m, int n_frames, int alibi_press, 
                         (long long)(T * patch), n_frames, c->codec.samples_per_frame);
     }
     if (pad_max < (T_max + ko) * C_max) pad_max = (T_max + ko) * C_max;
+    /* element counts of one buffer are passed to the kernels as int */
+    int64_t widest = 2 * (int64_t)hidden;
+    if (qd + 2 * (int64_t)kvd > widest) widest = qd + 2 * (int64_t)kvd;
+    if (C_max > widest) widest = C_max;
+    if (T_max * widest > INT_MAX || cat_max > INT_MAX || pad_max > INT_MAX) {
+        vox_codec_grad_ws_free(w);
+        return vox_fail(err, VOX_E_ARG, "codec grad: %d frames is too long", n_frames);
+    }
 
     /* transposed weights */
     w->lt = calloc((size_t)(nl > 0 ? nl : 1), sizeof *w->lt);
@@ -657,6 +670,30 @@ int vox_codec_grad_ws_new(const voxtts_model *m, int n_frames, int alibi_press, 
         w->db = vox_codec_alloc2((size_t)pad_max, 1);
         ok = w->s.xn && w->s.att && w->s.g && w->s.dqkv && w->s.dh13 && w->s.ds && w->pad &&
              w->tmp && w->cat && w->da && w->db;
+    }
+    if (ok) {
+        /* the products' activation scratch (kernels.h), reserved now so that no
+         * step allocates: the widest product of each stage, forward or backward */
+        size_t bytes = 0;
+        for (int i = 0; i < wt->n_stages; i++)
+            for (int l = 0; l < wt->stages[i].n_layers; l++) {
+                const vox_codec_layer_w *lw = &wt->stages[i].layers[l];
+                const vox_cg_layer_t *lt = &w->lt[w->first_layer[i] + l];
+                const vox_tensor *all[11] = {lw->wq, lw->wk, lw->wv, lw->wo, lw->w1, lw->w2, lw->w3,
+                                             &lt->qkv_t, &lt->o_t, &lt->w13_t, &lt->w2_t};
+                size_t need = 0;
+                for (int j = 0; j < 11; j++) {
+                    const size_t b = vox_matmul_scratch_bytes(all[j], w->T[i]);
+                    need = b > need ? b : need;
+                }
+                need *= 3; /* wq, wk, wv in one call may need three layouts */
+                bytes = need > bytes ? need : bytes;
+            }
+        if (m->pool && bytes && !vox_pool_scratch(m->pool, bytes)) {
+            vox_codec_grad_ws_free(w);
+            return vox_fail(err, VOX_E_NOMEM, "codec grad: out of memory for %zu bytes of scratch",
+                            bytes);
+        }
     }
     if (!ok) {
         vox_codec_grad_ws_free(w);

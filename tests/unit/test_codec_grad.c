@@ -740,6 +740,9 @@ static void e2e_decode_match(voxtts_model *m, const char *dir, int F) {
           "bad code rejected");
     CHECK(vox_codec_latent_from_codes(m, codes, 0, lat, &err) == VOX_E_ARG, "no frames (latent)");
     CHECK(vox_codec_grad_ws_new(m, 0, 0, 0, &ws, &err) == VOX_E_ARG && !ws, "no frames (ws)");
+    CHECK(vox_codec_grad_ws_new(m, 1 << 28, 0, 0, &ws, &err) == VOX_E_ARG && !ws &&
+              strstr(err.msg, "too long"),
+          "too many frames (ws): %s", err.msg);
     CHECK(vox_codec_latent_dim(m) == c->codec.semantic_dim + c->n_acoustic_codebook, "latent dim");
     free(codes), free(lat), free(a), free(b);
 }

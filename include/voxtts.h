@@ -478,7 +478,7 @@ int voxtts_stage_frame(voxtts_model *m, const float *h, const float *x0,
  * window_w_keys). */
 int voxtts_stage_codec(voxtts_model *m, const int32_t *codes, int n_frames,
                        const voxtts_synth_params *p, float *wave_out, voxtts_error *err);
-/* Codec encoder (VOXTRAL.md §7): n mono samples at the model's sample rate ->
+/* Codec encoder (docs/MODEL.md §7): n mono samples at the model's sample rate ->
  * *codes_out (free with voxtts_free) [*n_frames * n_codebooks] offset codes, *n_frames =
  * ceil(n / samples_per_frame), no END frame.  The open checkpoint has no encoder:
  * encoder_path (not NULL) names a safetensors file with its tensors, which is
@@ -488,7 +488,7 @@ int voxtts_stage_encode(voxtts_model *m, const char *encoder_path, const float *
                         int32_t **codes_out, int *n_frames, voxtts_error *err);
 /* Voice rows of offset codes (n_frames >= 1, real codes): *rows_out (voxtts_free)
  * [(n_frames + 1) * dim], each frame's summed code embedding and then the END
- * frame's (VOXTRAL.md §4, §7). */
+ * frame's (docs/MODEL.md §4, §7). */
 int voxtts_stage_voice_rows(voxtts_model *m, const int32_t *codes, int n_frames, float **rows_out,
                             voxtts_error *err);
 

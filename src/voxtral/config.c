@@ -268,7 +268,7 @@ static int derive_windows(cctx *c, vox_config *cfg) {
     return VOX_OK;
 }
 
-/* The encoder's stages (VOXTRAL.md §7): each encoder_*_str list when params.json
+/* The encoder's stages (docs/MODEL.md §7): each encoder_*_str list when params.json
  * has it, else the decoder's list reversed (which gives VO's defaults 2,2,2,2 /
  * 4,4,4,3 / 2,2,2,1 for the official decoder).  Its window starts at
  * attn_sliding_window_size and halves after every stride > 1 conv; its strides

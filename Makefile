@@ -93,6 +93,13 @@ $(BUILD)/fuzz/%: tests/fuzz/fuzz_%.c tests/fuzz/regress.c tests/fuzz/fuzz.h $(LI
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(LDFLAGS) tests/fuzz/fuzz_$*.c tests/fuzz/regress.c $(LIB) $(LDLIBS) -o $@
 
+# The server's request checks live in the command (cli/serve_request.c), not the library.
+$(BUILD)/fuzz/http_json: tests/fuzz/fuzz_http_json.c tests/fuzz/regress.c tests/fuzz/fuzz.h cli/serve_request.c \
+		cli/serve_request.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -Icli $(LDFLAGS) tests/fuzz/fuzz_http_json.c cli/serve_request.c tests/fuzz/regress.c \
+		$(LIB) $(LDLIBS) -o $@
+
 # The Wyoming event parser lives in the command (cli/wyoming_event.c), not the library.
 $(BUILD)/fuzz/wyoming: tests/fuzz/fuzz_wyoming.c tests/fuzz/regress.c tests/fuzz/fuzz.h cli/wyoming_event.c \
 		cli/wyoming_event.h $(LIB)

@@ -37,6 +37,7 @@
 
 #include "cli.h"
 #include "serve.h"
+#include "serve_request.h"
 
 /* Per connection: the request body as it arrives, and the job once queued. */
 typedef struct conn_ctx {
@@ -122,19 +123,6 @@ static enum MHD_Result reply_error(serve_server *s, struct MHD_Connection *c, in
 
 /* ---- small helpers ------------------------------------------------------------ */
 
-static size_t utf8_chars(const char *t) {
-    size_t n = 0;
-    for (; *t; t++) n += ((unsigned char)*t & 0xC0) != 0x80;
-    return n;
-}
-
-static int only_space(const char *t) {
-    for (; *t; t++)
-        if (!(*t == ' ' || *t == '\t' || *t == '\n' || *t == '\r' || *t == '\f' || *t == '\v'))
-            return 0;
-    return 1;
-}
-
 /* Constant-time comparison of the bearer token. */
 static int key_ok(const char *want, const char *auth) {
     if (!auth || strncasecmp(auth, "Bearer ", 7) != 0) return 0;
@@ -155,13 +143,6 @@ static const char *content_type(vox_audio_format f) {
     case VOX_AUDIO_PCM: return "audio/pcm";
     default: return "application/octet-stream";
     }
-}
-
-static int model_ok(const char *m) {
-    return strcmp(m, SERVE_MODEL_ID) == 0 || strcmp(m, "tts-1") == 0 ||
-           strcmp(m, "tts-1-hd") == 0 || strcmp(m, "gpt-4o-mini-tts") == 0 ||
-           strcmp(m, "voxtral-4b-tts-2603") == 0 || strcmp(m, "Voxtral-4B-TTS-2603") == 0 ||
-           strcmp(m, "mistralai/Voxtral-4B-TTS-2603") == 0;
 }
 
 static int find_voice(const serve_server *s, const char *name) {
@@ -349,114 +330,15 @@ static enum MHD_Result speech(serve_server *s, struct MHD_Connection *c, conn_ct
     if (cc->too_big)
         return reply_error(s, c, 413, NULL, "request_too_large",
                            "request body larger than %zu bytes (--max-body)", s->o.max_body);
-    cJSON *req = cJSON_ParseWithLength(cc->body ? cc->body : "", cc->n);
-    if (!req || !cJSON_IsObject(req)) {
-        cJSON_Delete(req);
-        return reply_error(s, c, 400, NULL, "invalid_json",
-                           "the request body is not a JSON object");
-    }
+    serve_request rq;
+    serve_reject rej;
+    if (serve_request_parse(cc->body, cc->n, (const char *const *)s->voices, s->n_voices, s->o.max_input,
+                            &rq, &rej))
+        return reply_error(s, c, rej.status, rej.param, rej.code, "%s", rej.msg);
     enum MHD_Result rc;
-    const cJSON *model = cJSON_GetObjectItemCaseSensitive(req, "model");
-    const cJSON *input = cJSON_GetObjectItemCaseSensitive(req, "input");
-    const cJSON *voice = cJSON_GetObjectItemCaseSensitive(req, "voice");
-    const cJSON *rf = cJSON_GetObjectItemCaseSensitive(req, "response_format");
-    const cJSON *speed = cJSON_GetObjectItemCaseSensitive(req, "speed");
-    const cJSON *sf = cJSON_GetObjectItemCaseSensitive(req, "stream_format");
-    const cJSON *instr = cJSON_GetObjectItemCaseSensitive(req, "instructions");
-    if (model && !cJSON_IsNull(model) && (!cJSON_IsString(model) || !model_ok(model->valuestring))) {
-        rc = reply_error(s, c, 400, "model", "model_not_found",
-                         "unknown model%s%s%s: this server has '%s' (aliases: tts-1, tts-1-hd, "
-                         "gpt-4o-mini-tts)",
-                         cJSON_IsString(model) ? " '" : "",
-                         cJSON_IsString(model) ? model->valuestring : "",
-                         cJSON_IsString(model) ? "'" : "", SERVE_MODEL_ID);
-        goto out;
-    }
-    if (!input || !cJSON_IsString(input)) {
-        rc = reply_error(s, c, 400, "input", input ? "invalid_type" : "missing_required_parameter",
-                         input ? "'input' must be a string" : "'input' is required");
-        goto out;
-    }
-    if (only_space(input->valuestring)) {
-        rc = reply_error(s, c, 400, "input", "empty_input", "'input' is empty");
-        goto out;
-    }
-    size_t nch = utf8_chars(input->valuestring);
-    if (nch > s->o.max_input) {
-        rc = reply_error(s, c, 400, "input", "string_above_max_length",
-                         "'input' has %zu characters; the limit is %zu (--max-input); split the "
-                         "text into several requests",
-                         nch, s->o.max_input);
-        goto out;
-    }
-    const char *vname = s->n_voices > 0 ? s->voices[0] : "";
-    if (find_voice(s, "neutral_female") >= 0) vname = "neutral_female";
-    if (voice && !cJSON_IsNull(voice)) {
-        if (!cJSON_IsString(voice)) {
-            rc = reply_error(s, c, 400, "voice", "invalid_type",
-                             "'voice' must be the name of a voice (GET /v1/audio/voices)");
-            goto out;
-        }
-        int vi = find_voice(s, voice->valuestring);
-        if (vi < 0) {
-            char list[2048];
-            size_t o = 0;
-            list[0] = 0;
-            for (int i = 0; i < s->n_voices && o + 2 < sizeof list; i++)
-                o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", i ? ", " : "",
-                                      s->voices[i]);
-            rc = reply_error(s, c, 400, "voice", "invalid_voice",
-                             "unknown voice '%.100s'; the voices are: %s", voice->valuestring,
-                             list);
-            goto out;
-        }
-        vname = s->voices[vi];
-    }
-    vox_audio_format fmt = VOX_AUDIO_MP3;
-    if (rf && !cJSON_IsNull(rf)) {
-        const char *f = cJSON_IsString(rf) ? rf->valuestring : "";
-        if (strcmp(f, "mp3") == 0) fmt = VOX_AUDIO_MP3;
-        else if (strcmp(f, "opus") == 0) fmt = VOX_AUDIO_OPUS;
-        else if (strcmp(f, "flac") == 0) fmt = VOX_AUDIO_FLAC;
-        else if (strcmp(f, "wav") == 0) fmt = VOX_AUDIO_WAV;
-        else if (strcmp(f, "pcm") == 0) fmt = VOX_AUDIO_PCM;
-        else if (strcmp(f, "aac") == 0) {
-            rc = reply_error(s, c, 400, "response_format", "unsupported_response_format",
-                             "response_format 'aac' is not supported (no AAC encoder in this "
-                             "build); use mp3, opus, flac, wav or pcm");
-            goto out;
-        } else {
-            rc = reply_error(s, c, 400, "response_format", "invalid_response_format",
-                             "unknown response_format '%.50s'; use mp3, opus, flac, wav or pcm", f);
-            goto out;
-        }
-    }
-    if (speed && !cJSON_IsNull(speed)) {
-        if (!cJSON_IsNumber(speed)) {
-            rc = reply_error(s, c, 400, "speed", "invalid_type", "'speed' must be a number");
-            goto out;
-        }
-        if (speed->valuedouble != 1.0) {
-            rc = reply_error(s, c, 400, "speed", "unsupported_speed",
-                             "speed is not supported: only 1.0 (got %g)", speed->valuedouble);
-            goto out;
-        }
-    }
-    int sse = 0;
-    if (sf && !cJSON_IsNull(sf)) {
-        const char *v = cJSON_IsString(sf) ? sf->valuestring : "";
-        if (strcmp(v, "sse") == 0) sse = 1;
-        else if (strcmp(v, "audio") != 0) {
-            rc = reply_error(s, c, 400, "stream_format", "invalid_stream_format",
-                             "unknown stream_format '%.50s'; use 'audio' or 'sse'", v);
-            goto out;
-        }
-    }
-    if (instr && cJSON_IsString(instr) && !only_space(instr->valuestring)) {
-        rc = reply_error(s, c, 400, "instructions", "unsupported_parameter",
-                         "instructions are not supported: pick a preset voice instead");
-        goto out;
-    }
+    const char *vname = s->voices[rq.voice];
+    const vox_audio_format fmt = rq.fmt;
+    const int sse = rq.sse;
 
     /* admission */
     pthread_mutex_lock(&s->mu);
@@ -477,7 +359,7 @@ static enum MHD_Result speech(serve_server *s, struct MHD_Connection *c, conn_ct
         goto out;
     }
     serve_job *j = serve_job_new();
-    if (!j || !(j->text = strdup(input->valuestring))) {
+    if (!j || !(j->text = strdup(rq.input))) {
         pthread_mutex_lock(&s->mu);
         if (j) serve_job_unref_locked(j);
         s->in_flight--;
@@ -487,9 +369,7 @@ static enum MHD_Result speech(serve_server *s, struct MHD_Connection *c, conn_ct
         goto out;
     }
     snprintf(j->voice, sizeof j->voice, "%s", vname);
-    j->voice_handle = NULL;
-    for (int i = 0; i < s->n_voices; i++)
-        if (s->voices[i] == vname || strcmp(s->voices[i], vname) == 0) j->voice_handle = s->handles[i];
+    j->voice_handle = s->handles[rq.voice];
     j->fmt = fmt;
     j->sse = sse;
     j->t_accept = serve_now();
@@ -543,7 +423,7 @@ static enum MHD_Result speech(serve_server *s, struct MHD_Connection *c, conn_ct
     rc = MHD_queue_response(c, MHD_HTTP_OK, r);
     MHD_destroy_response(r);
 out:
-    cJSON_Delete(req);
+    serve_request_free(&rq);
     return rc;
 }
 

@@ -10,13 +10,13 @@ cd "$(dirname "$0")/../.."
 OUT=${1:-build/fuzzers}
 CLANG=${CLANG:-clang}
 mkdir -p "$OUT/obj"
-FLAGS="-std=c11 -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -Iinclude -Isrc -Itests/fuzz"
+FLAGS="-std=c11 -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -Iinclude -Isrc -Itests/fuzz -Icli"
 # The SIMD kernel files are not what is fuzzed and take clang minutes each to
 # instrument: they are built plainly (still linked, so every parser runs as in
 # the product).
 PLAIN="-std=c11 -D_GNU_SOURCE -O1 -g -Iinclude -Isrc"
 objs=""
-for src in src/*/*.c cli/wyoming_event.c; do   # the Wyoming event parser is the command's
+for src in src/*/*.c cli/wyoming_event.c cli/serve_request.c; do   # the Wyoming event parser is the command's
     o="$OUT/obj/$(echo "$src" | tr / _).o"
     case "$src" in src/tensor/kernels_*) f=$PLAIN ;; *) f=$FLAGS ;; esac
     if [ ! -e "$o" ] || [ "$src" -nt "$o" ]; then $CLANG $f -c "$src" -o "$o"; fi

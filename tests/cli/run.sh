@@ -248,5 +248,10 @@ ms=$(( ($(date +%s%N) - start) / 1000000 ))
 check "-o nodir/x.wav fails at once (${ms} ms) naming the path" '[ $rc -ne 0 ] && grep -q "nodir" "$tmp/nd.err" && [ ! -e "$tmp/nodir" ] && [ $ms -lt 2000 ]'
 check "-o DIR is refused" '! "$VOX" -m "$MODEL" -q -o "$tmp" --format wav "Hi." 2>/dev/null'
 
+# --- more threads than CPUs: harmless (the pool does not spin then), same audio
+"$VOX" -m "$MODEL" -q -t 64 --max-frames 6 -o "$tmp/t64.wav" "Many threads." 2>/dev/null; rc64=$?
+"$VOX" -m "$MODEL" -q -t 2 --max-frames 6 -o "$tmp/t2.wav" "Many threads." 2>/dev/null
+check "-t 64 on this machine works and gives the bytes of -t 2" '[ $rc64 -eq 0 ] && cmp -s "$tmp/t64.wav" "$tmp/t2.wav"'
+
 echo "cli: $pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -11,6 +11,7 @@
 #include "io/safetensors.h"
 
 #include "base/atomic_file.h"
+#include "base/strbuf.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -380,29 +381,9 @@ int vox_safetensors_expect(const vox_safetensors *st, const char *name, int ndim
 
 /* ---- writer --------------------------------------------------------------- */
 
-typedef struct strbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} strbuf;
+typedef vox_strbuf strbuf;
 
-static void sb_put(strbuf *b, const char *s, size_t n) {
-    if (b->oom) return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
+static void sb_put(strbuf *b, const char *s, size_t n) { vox_strbuf_put(b, s, n); }
 
 static void sb_str(strbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
 

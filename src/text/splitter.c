@@ -20,6 +20,8 @@
  * into one space.  Numbers and currency are left to the model. */
 #include "text/splitter.h"
 
+#include "base/strbuf.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -364,32 +366,16 @@ static int is_roman(const char *w, size_t n) {
 
 /* ---- growable buffers ----------------------------------------------------------- */
 
-typedef struct sbuf { char *p; size_t n, cap; int oom; } sbuf;
+typedef vox_strbuf sbuf;
 
-static void sb_put(sbuf *b, const char *s, size_t n) {
-    if (b->oom) return;
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->n + n + 1) cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-}
+static void sb_put(sbuf *b, const char *s, size_t n) { vox_strbuf_put(b, s, n); }
 
 static void sb_cp(sbuf *b, uint32_t cp) {
     char t[4];
     sb_put(b, t, enc(cp, t));
 }
 
-static int sb_last_is_space(const sbuf *b) { return b->n == 0 || b->p[b->n - 1] == ' ' || b->p[b->n - 1] == '\n'; }
+static int sb_last_is_space(const sbuf *b) { return b->len == 0 || b->p[b->len - 1] == ' ' || b->p[b->len - 1] == '\n'; }
 
 typedef struct zvec { size_t *v; size_t n, cap; int oom; } zvec;
 
@@ -419,8 +405,8 @@ typedef struct para_builder {
 
 static void pb_end_para(para_builder *pb) {
     if (!pb->open) return;
-    while (pb->buf.n > 0 && pb->buf.p[pb->buf.n - 1] == ' ') pb->buf.n--;
-    zv_push(&pb->para_end, pb->buf.n);
+    while (pb->buf.len > 0 && pb->buf.p[pb->buf.len - 1] == ' ') pb->buf.len--;
+    zv_push(&pb->para_end, pb->buf.len);
     sb_put(&pb->buf, "\n", 1);
     pb->open = 0;
 }
@@ -428,12 +414,12 @@ static void pb_end_para(para_builder *pb) {
 /* Start a new line of the current paragraph (or a new paragraph). */
 static void pb_begin_line(para_builder *pb, int force_boundary) {
     if (!pb->open) {
-        zv_push(&pb->para_start, pb->buf.n);
+        zv_push(&pb->para_start, pb->buf.len);
         pb->open = 1;
     } else if (!sb_last_is_space(&pb->buf)) {
         sb_put(&pb->buf, " ", 1);
     }
-    if (force_boundary) zv_push(&pb->forced, pb->buf.n);
+    if (force_boundary) zv_push(&pb->forced, pb->buf.len);
 }
 
 /* Length of a list marker at s[0..n) ("- ", "* ", "+ ", "• ", "12. ", "3) ", "b) "),
@@ -689,7 +675,7 @@ static int build_paragraphs(const char *text, size_t len, int normalize, para_bu
                 pb_begin_line(pb, force);
                 if (normalize) {
                     normalize_line(&pb->buf, line, n);
-                    while (pb->buf.n > 0 && pb->buf.p[pb->buf.n - 1] == ' ') pb->buf.n--;
+                    while (pb->buf.len > 0 && pb->buf.p[pb->buf.len - 1] == ' ') pb->buf.len--;
                 } else {
                     sb_put(&pb->buf, line, n);
                 }
@@ -886,7 +872,7 @@ int vox_split_sentences(const char *text, size_t len, vox_lang lang, int normali
     if (st.oom || en.oom || pa.oom) goto nomem;
     out->buf = pb.buf.p ? pb.buf.p : calloc(1, 1);
     if (!out->buf) goto nomem;
-    out->len = pb.buf.n;
+    out->len = pb.buf.len;
     out->n = st.n;
     out->start = st.v;
     out->end = en.v;

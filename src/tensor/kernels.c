@@ -482,11 +482,29 @@ void vox_matmul_level(vox_kernel_level level, vox_pool *pool, const vox_tensor *
     matmul_multi_level(level, pool, 1, &W, x, n_rows, &y);
 }
 
-int vox_matmul_pack_level(vox_kernel_level level, const vox_tensor *W, int rows, vox_tensor *out,
-                          void **buf) {
+/* Packing in parallel: items are groups of pack_rows weight rows. */
+typedef struct pack_task {
+    const vox_dtype_kernel *k;
+    const char *src;
+    size_t src_row, group_bytes;
+    int64_t rows, in;
+    char *dst;
+} pack_task;
+
+static void pack_task_run(void *ctx, int64_t begin, int64_t end, int tid) {
+    (void)tid;
+    const pack_task *t = ctx;
+    const int64_t P = t->k->pack_rows, o0 = begin * P, o1 = end * P < t->rows ? end * P : t->rows;
+    t->k->pack(t->src + (size_t)o0 * t->src_row, t->src_row, (int)(o1 - o0), t->in,
+               t->dst + (size_t)begin * t->group_bytes);
+}
+
+static int pack_with(vox_kernel_level level, vox_pool *pool, const vox_tensor *W, int rows, vox_tensor *out,
+                     void **buf) {
     *out = *W;
     out->packed = NULL;
     out->packed_level = 0;
+    out->packed_bytes = 0;
     *buf = NULL;
     if (!vox_kernel_level_supported(level) || W->ndim != 2 || !shape_ok(W) || W->shape[0] < 1 ||
         W->shape[0] > INT32_MAX)
@@ -499,15 +517,25 @@ int vox_matmul_pack_level(vox_kernel_level level, const vox_tensor *W, int rows,
     const size_t bytes = gb * (size_t)groups;
     void *p = NULL;
     if (posix_memalign(&p, 64, bytes > 0 ? bytes : 64) != 0) return -1;
-    k->pack(W->data, vox_dtype_row_bytes(W->dtype, in), (int)W->shape[0], in, p);
+    pack_task t = {k, W->data, vox_dtype_row_bytes(W->dtype, in), gb, W->shape[0], in, p};
+    if (pool && vox_pool_threads(pool) > 1)
+        vox_pool_for(pool, groups, 16, pack_task_run, &t);
+    else
+        pack_task_run(&t, 0, groups, 0);
     out->packed = p;
     out->packed_level = (int)level;
+    out->packed_bytes = bytes;
     *buf = p;
     return 1;
 }
 
-int vox_matmul_pack(const vox_tensor *W, int rows, vox_tensor *out, void **buf) {
-    return vox_matmul_pack_level(vox_kernel_level_default(), W, rows, out, buf);
+int vox_matmul_pack_level(vox_kernel_level level, const vox_tensor *W, int rows, vox_tensor *out,
+                          void **buf) {
+    return pack_with(level, NULL, W, rows, out, buf);
+}
+
+int vox_matmul_pack(vox_pool *pool, const vox_tensor *W, int rows, vox_tensor *out, void **buf) {
+    return pack_with(vox_kernel_level_default(), pool, W, rows, out, buf);
 }
 
 /* --- element-wise ----------------------------------------------------------- */
@@ -603,7 +631,26 @@ static float dot_f32_portable(const float *a, const float *b, int n) {
 
 float vox_dot_f32(const float *a, const float *b, int n) {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-    if (vox_kernel_level_default() == VOX_LEVEL_AVX512 && n > 0) return vox_dot_f32_avx512(a, b, n);
+    if (n > 0) {
+        const vox_kernel_level l = vox_kernel_level_default();
+        if (l == VOX_LEVEL_AVX512) return vox_dot_f32_avx512(a, b, n);
+        if (l == VOX_LEVEL_AVX2 || l == VOX_LEVEL_AVXVNNI) return vox_dot_f32_avx2(a, b, n);
+    }
 #endif
     return dot_f32_portable(a, b, n);
+}
+
+void vox_axpy_f32(float *y, float a, const float *x, int n) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    const vox_kernel_level l = vox_kernel_level_default();
+    if (l == VOX_LEVEL_AVX512) {
+        vox_axpy_f32_avx512(y, a, x, n);
+        return;
+    }
+    if (l == VOX_LEVEL_AVX2 || l == VOX_LEVEL_AVXVNNI) {
+        vox_axpy_f32_avx2(y, a, x, n);
+        return;
+    }
+#endif
+    for (int i = 0; i < n; i++) y[i] += a * x[i];
 }

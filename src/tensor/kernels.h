@@ -84,8 +84,8 @@ size_t vox_matmul_scratch_bytes(const vox_tensor *W, int n_rows);
  * then read it instead of W->data, with bit-identical results.  Returns 1 when
  * packed, 0 when the level has no packed layout for W's dtype, shape and row
  * count (*out is then a plain copy of W and *buf NULL), -1 when out of
- * memory. */
-int vox_matmul_pack(const vox_tensor *W, int rows, vox_tensor *out, void **buf);
+ * memory.  pool (may be NULL) shares the copying among its threads. */
+int vox_matmul_pack(vox_pool *pool, const vox_tensor *W, int rows, vox_tensor *out, void **buf);
 
 typedef enum vox_kernel_level {
     VOX_LEVEL_REF = 0,     /* scalar reference: one accumulator, left to right */
@@ -133,6 +133,10 @@ void vox_silu_mul_pool(vox_pool *pool, float *gate, const float *up, int n);
 void vox_softmax(float *x, int n);
 void vox_add(float *y, const float *x, int n);         /* y += x */
 void vox_add_scaled(float *y, const float *x, const float *scale, int n); /* y += scale ⊙ x */
+/* sum_i a[i]*b[i]: element i into partial sum i % 16 (multiply, then add),
+ * the 16 sums reduced pairwise; the same bits on every level. */
 float vox_dot_f32(const float *a, const float *b, int n);
+/* y[i] += a * x[i] (multiply, then add: the same bits on every level). */
+void vox_axpy_f32(float *y, float a, const float *x, int n);
 
 #endif

@@ -194,6 +194,47 @@ VOX_DEFINE_FLOAT_TILES(float_tile)
 #define X86Q_VNNI 0
 #include "tensor/kernels_x86q.h"
 
+/* ---- attention helpers (vox_dot_f32, vox_axpy_f32 at the avx2 and avxvnni levels) ----
+ * The portable dot keeps 16 partial sums (element i into sum i % 16); here they
+ * are two 8-lane registers, lanes 0..7 and 8..15, reduced in the same pairwise
+ * order, so the bits are the portable loop's (and the avx512 level's). */
+
+/* Lanes [0, k) of 8 set (k <= 8). */
+VOX_INLINE __m256i lane_mask8(int k) {
+    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(k), idx);
+}
+
+float vox_dot_f32_avx2(const float *a, const float *b, int n) {
+    __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        lo = _mm256_add_ps(lo, _mm256_mul_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));
+        hi = _mm256_add_ps(hi, _mm256_mul_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8)));
+    }
+    if (i < n) { /* masked-off lanes add +0.0f * 0.0f = +0.0f: the sum keeps its bits */
+        const int k = n - i;
+        const __m256i m0 = lane_mask8(k), m1 = lane_mask8(k - 8);
+        lo = _mm256_add_ps(lo, _mm256_mul_ps(_mm256_maskload_ps(a + i, m0), _mm256_maskload_ps(b + i, m0)));
+        if (k > 8)
+            hi = _mm256_add_ps(hi, _mm256_mul_ps(_mm256_maskload_ps(a + i + 8, m1),
+                                                 _mm256_maskload_ps(b + i + 8, m1)));
+    }
+    const __m256 s8 = _mm256_add_ps(lo, hi);
+    const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+    float l[4];
+    _mm_storeu_ps(l, s4);
+    return (l[0] + l[2]) + (l[1] + l[3]);
+}
+
+void vox_axpy_f32_avx2(float *y, float a, const float *x, int n) {
+    const __m256 va = _mm256_set1_ps(a);
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_mul_ps(va, _mm256_loadu_ps(x + i))));
+    for (; i < n; i++) y[i] += a * x[i];
+}
+
 static const vox_kernel_set avx2_set = {
     "avx2",
     {

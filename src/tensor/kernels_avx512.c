@@ -202,6 +202,18 @@ float vox_dot_f32_avx512(const float *a, const float *b, int n) {
     return (l[0] + l[2]) + (l[1] + l[3]);
 }
 
+void vox_axpy_f32_avx512(float *y, float a, const float *x, int n) {
+    const __m512 va = _mm512_set1_ps(a);
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(y + i, _mm512_add_ps(_mm512_loadu_ps(y + i), _mm512_mul_ps(va, _mm512_loadu_ps(x + i))));
+    if (i < n) {
+        const __mmask16 m = (__mmask16)((1u << (n - i)) - 1u);
+        _mm512_mask_storeu_ps(y + i, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, y + i),
+                                                      _mm512_mul_ps(va, _mm512_maskz_loadu_ps(m, x + i))));
+    }
+}
+
 static const vox_kernel_set avx512_set = {
     "avx512",
     {

@@ -591,16 +591,20 @@ TILE(tile_packed_q4_k, 1, 1)
 static const vox_kernel_set avx512vnni_set = {
     "avx512vnni",
     {
-        /* packed: for products of several rows.  kernel_bench, 9216x3072, 2
-         * threads, weights from memory, median of 5 runs alternating plain and
-         * packed: 6 rows Q8_0 1.23 -> 1.19 ms, Q4_K 0.95 -> 0.85 ms; 1 row no
-         * difference (memory bound either way), so single-row weights are not
-         * copied. */
+        /* packed: kernel_bench, 9216x3072, 2 threads, weights from memory,
+         * median of 5 runs alternating plain and packed: 6 rows Q8_0 1.23 ->
+         * 1.19 ms, Q4_K 0.95 -> 0.85 ms.  Single rows, best of 3 alternating
+         * runs each on a busy machine: Q8_0 0.63 -> 0.70-0.73 ms (slower, so
+         * Q8_0 is packed for several rows only), Q4_K 0.37-0.43 -> 0.36-0.37
+         * ms (CPU time 1.10-1.28 -> 0.91-1.04 ms), so Q4_K weights are packed
+         * for single rows too: the backbone then reads the packed layout in
+         * decoding, batched decoding (4 rows, 3072x9216: 0.72-0.75 -> 0.60-0.65
+         * ms) and prefill. */
         [VOX_Q8_0] = {.tile = tile_q8_0, .prep = prep_q8_0, .prep_bytes = prep_q8_0_bytes,
                       .pack_rows = 1, .pack_min_rows = 2, .pack_group_bytes = pack_bytes_q8_0,
                       .pack = pack_q8_0, .tile_packed = tile_packed_q8_0},
         [VOX_Q4_K] = {.tile = tile_q4_k, .prep = prep_q8_k, .prep_bytes = prep_q8_k_bytes,
-                      .pack_rows = 1, .pack_min_rows = 2, .pack_group_bytes = pack_bytes_q4_k,
+                      .pack_rows = 1, .pack_min_rows = 1, .pack_group_bytes = pack_bytes_q4_k,
                       .pack = pack_q4_k, .tile_packed = tile_packed_q4_k},
     },
 };

@@ -98,6 +98,11 @@ const vox_kernel_set *vox_kernels_neon_dot(void);   /* + dot product: Q8_0, Q4_K
 /* vox_dot_f32 for the avx512 level (kernels_avx512.c; bit-identical to the
  * portable loop).  Only called after the CPU check. */
 float vox_dot_f32_avx512(const float *a, const float *b, int n);
+/* The same for the avx2 and avxvnni levels (kernels_avx2.c), and vox_axpy_f32
+ * for both (elementwise: the same bits as the portable loop). */
+float vox_dot_f32_avx2(const float *a, const float *b, int n);
+void vox_axpy_f32_avx2(float *y, float a, const float *x, int n);
+void vox_axpy_f32_avx512(float *y, float a, const float *x, int n);
 
 /* ---- helpers shared by the kernel files -------------------------------------- */
 

@@ -32,6 +32,7 @@ typedef struct vox_tensor {
      * instead of data. */
     const void *packed;
     int packed_level;
+    size_t packed_bytes; /* the size of the packed copy */
 } vox_tensor;
 
 const char *vox_dtype_name(vox_dtype t);

@@ -150,11 +150,7 @@ static void attend_head(const vox_llm_state *s, int layer, int h, const float *q
         sc[j] = vox_dot_f32(q, kc + (size_t)j * kvd + (size_t)kvh * hd, hd) * scale;
     vox_softmax(sc, n_keys);
     memset(out, 0, sizeof(float) * (size_t)hd);
-    for (int j = 0; j < n_keys; j++) {
-        const float *v = vc + (size_t)j * kvd + (size_t)kvh * hd;
-        const float p = sc[j];
-        for (int d = 0; d < hd; d++) out[d] += p * v[d];
-    }
+    for (int j = 0; j < n_keys; j++) vox_axpy_f32(out, sc[j], vc + (size_t)j * kvd + (size_t)kvh * hd, hd);
 }
 
 /* Items are (row, head) pairs: causal attention of one query head over the cache. */

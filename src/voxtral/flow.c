@@ -152,18 +152,37 @@ static void attend3_rows(const voxtts_model *m, const float *k, const float *v, 
         for (int j = 0; j < 3; j++) sc[j] = vox_dot_f32(qh, k + (size_t)(r0 + j) * kvd + ko, hd) * scale;
         vox_softmax(sc, 3);
         float *oh = out + (size_t)h * hd;
-        for (int d = 0; d < hd; d++) {
-            float acc = 0.0f;
-            for (int j = 0; j < 3; j++) acc += sc[j] * v[(size_t)(r0 + j) * kvd + ko + d];
-            oh[d] = acc;
-        }
+        memset(oh, 0, sizeof(float) * (size_t)hd);
+        for (int j = 0; j < 3; j++) vox_axpy_f32(oh, sc[j], v + (size_t)(r0 + j) * kvd + ko, hd);
     }
 }
 
-/* Attention of query row q (a row of sequence seq) over that sequence's three
- * keys/values, all heads, into out. */
-static void attend3(const vox_flow_ws *ws, const float *q, int seq, float *out) {
-    attend3_rows(ws->m, ws->k, ws->v, q, 3 * seq, out);
+
+/* attend3_rows for n query rows split over the pool: query row i (at q + i*qd,
+ * output at att + i*qd) attends over the sequence of rows 3*(i / per)..+2 of
+ * k and v (per = 3: every token of each sequence queries; per = 1: one query
+ * row per sequence). */
+typedef struct attend_task {
+    const voxtts_model *m;
+    const float *k, *v, *q;
+    float *att;
+    size_t qd;
+    int per;
+} attend_task;
+
+static void attend_task_run(void *ctx, int64_t begin, int64_t end, int tid) {
+    (void)tid;
+    const attend_task *t = ctx;
+    for (int64_t i = begin; i < end; i++)
+        attend3_rows(t->m, t->k, t->v, t->q + (size_t)i * t->qd, 3 * (int)(i / t->per),
+                     t->att + (size_t)i * t->qd);
+}
+
+static void attend_rows_pool(const voxtts_model *m, const float *k, const float *v, const float *q,
+                             int n, int per, float *att) {
+    const vox_transformer_cfg *c = &m->cfg.acoustic;
+    attend_task t = {m, k, v, q, att, (size_t)c->n_heads * c->head_dim, per};
+    vox_pool_for(m->pool, n, 1, attend_task_run, &t);
 }
 
 /* Pre-norm SwiGLU FFN on n rows of tok (residual added in place), with
@@ -247,8 +266,7 @@ void vox_flow_velocity(vox_flow_ws *ws, const float *x, const float *tproj_t, fl
                 vox_matmul_multi(m->pool, 3, wqkv, ws->xn, FLOW_ROWS, yqkv);
             }
             /* bidirectional attention inside each 3-token sequence, none across */
-            for (int r = 0; r < FLOW_ROWS; r++)
-                attend3(ws, ws->q + (size_t)r * qd, r / 3, ws->att + (size_t)r * qd);
+            attend_rows_pool(m, ws->k, ws->v, ws->q, FLOW_ROWS, 3, ws->att);
             vox_matmul_pool(m->pool, b->wo, ws->att, FLOW_ROWS, ws->o);
             vox_add(ws->tok, ws->o, FLOW_ROWS * Da);
             flow_ffn(ws, b, ws->tok, FLOW_ROWS);
@@ -265,8 +283,7 @@ void vox_flow_velocity(vox_flow_ws *ws, const float *x, const float *tproj_t, fl
             } else { /* a one-layer head: q of rows 0 and 3 are equal at layer 0 */
                 memcpy(ws->q + qd, ws->q, sizeof(float) * qd);
             }
-            attend3(ws, ws->q, 0, ws->att);
-            attend3(ws, ws->q + qd, 1, ws->att + qd);
+            attend_rows_pool(m, ws->k, ws->v, ws->q, 2, 1, ws->att);
             vox_matmul_pool(m->pool, b->wo, ws->att, 2, ws->o);
             memcpy(ws->out2, ws->tok, sizeof(float) * Da);
             memcpy(ws->out2 + Da, ws->tok + (size_t)3 * Da, sizeof(float) * Da);
@@ -482,9 +499,7 @@ static void velocity_batch(vox_flow_batch *fb, int nb) {
                 float *yqkv[3] = {fb->q, fb->k, fb->v};
                 vox_matmul_multi(m->pool, 3, wqkv, fb->xn, R, yqkv);
             }
-            for (int r = 0; r < R; r++)
-                attend3_rows(m, fb->k, fb->v, fb->q + (size_t)r * qd, 3 * (r / 3),
-                             fb->att + (size_t)r * qd);
+            attend_rows_pool(m, fb->k, fb->v, fb->q, R, 3, fb->att);
             vox_matmul_pool(m->pool, b->wo, fb->att, R, fb->o);
             vox_add(fb->tok, fb->o, R * Da);
             ffn_rows(m, b, fb->tok, R, fb->xn, fb->h1, fb->h3, fb->o);
@@ -506,9 +521,7 @@ static void velocity_batch(vox_flow_batch *fb, int nb) {
                     copy_row(fb->q2, 2 * j + 1, fb->q, FLOW_ROWS * j, qd);
                 }
             }
-            for (int j = 0; j < 2 * nb; j++)
-                attend3_rows(m, fb->k, fb->v, fb->q2 + (size_t)j * qd, 3 * j,
-                             fb->att + (size_t)j * qd);
+            attend_rows_pool(m, fb->k, fb->v, fb->q2, 2 * nb, 1, fb->att);
             vox_matmul_pool(m->pool, b->wo, fb->att, 2 * nb, fb->o);
             for (int j = 0; j < 2 * nb; j++) copy_row(fb->out2, j, fb->tok, 3 * j, (size_t)Da);
             vox_add(fb->out2, fb->o, 2 * nb * Da);

@@ -8,8 +8,9 @@
  * the kernels take any dtype, and embedding rows are read with
  * vox_tensor_get_row.  The one copy: a block's matrices are handed to
  * vox_matmul_pack with the number of rows their products have, and where the
- * kernel level has a faster layout for that (the flow head's 6-row batch) the
- * block keeps the packed copy and the source drops the original's pages.
+ * kernel level has a faster layout for that (the flow head's 6-row batch; on
+ * the avx512 level with VNNI also the backbone's Q4_K matrices) the block keeps
+ * the packed copy and the source drops the original's pages.
  * Small tensors, whatever their dtype, are converted to f32
  * once here: norm gains, LayerScales, the semantic codebook
  * (§6.1, divided in f32 precision or better) and the codec convolutions, whose
@@ -88,7 +89,7 @@ static void free_block(vox_block_w *b) {
 static int pack_block(voxtts_model *m, vox_block_w *b, int rows, vox_error *err) {
     const vox_tensor **mats[7] = {&b->wq, &b->wk, &b->wv, &b->wo, &b->w1, &b->w2, &b->w3};
     for (int i = 0; i < 7; i++) {
-        const int rc = vox_matmul_pack(*mats[i], rows, &b->packed[i], &b->pack_buf[i]);
+        const int rc = vox_matmul_pack(m->pool, *mats[i], rows, &b->packed[i], &b->pack_buf[i]);
         if (rc < 0) return vox_fail(err, VOX_E_NOMEM, "out of memory packing the weights");
         if (rc > 0) {
             vox_source_release(m->src, *mats[i]);

@@ -408,7 +408,7 @@ static void test_matmul_multi(void) {
          * matrix shares the chunks of a threaded call with unpacked ones */
         vox_tensor ap;
         void *abuf = NULL;
-        CHECK(vox_matmul_pack(&a.t, rows, &ap, &abuf) >= 0, "pack: out of memory");
+        CHECK(vox_matmul_pack(g_pool, &a.t, rows, &ap, &abuf) >= 0, "pack: out of memory");
         for (int pass = 0; pass < 4; pass++) {
             if (pass == 2) W[0] = &ap;
             vox_matmul_multi(pass % 2 ? g_pool : NULL, 5, W, x, rows, Y);
@@ -422,6 +422,39 @@ static void test_matmul_multi(void) {
         for (int j = 0; j < 5; j++) free(Y[j]), free(R[j]);
     }
     wmat_free(&a), wmat_free(&b), wmat_free(&c), wmat_free(&d), wmat_free(&e);
+}
+
+/* Packing shared among a pool's threads writes the same bytes as packing on
+ * one thread, for every dtype the default level packs (row counts that leave a
+ * partial last item and a partial last group). */
+static void test_pack_parallel(void) {
+    const vox_dtype dts[3] = {VOX_Q8_0, VOX_Q4_K, VOX_BF16};
+    int packed = 0;
+    for (int d = 0; d < 3; d++) {
+        for (int out = 1; out <= 301; out += 100) {
+            wmat m;
+            if (wmat_make(&m, dts[d], out, 512) != 0) {
+                CHECK(0, "out of memory");
+                wmat_free(&m);
+                continue;
+            }
+            vox_tensor p1, p2;
+            void *b1 = NULL, *b2 = NULL;
+            const int r1 = vox_matmul_pack_level(vox_kernel_level_default(), &m.t, 6, &p1, &b1);
+            const int r2 = vox_matmul_pack(g_pool, &m.t, 6, &p2, &b2);
+            CHECK(r1 == r2, "%s %d rows: packed serially %d, in parallel %d", vox_dtype_name(dts[d]), out, r1, r2);
+            if (r1 == 1 && r2 == 1) {
+                CHECK(p1.packed_bytes == p2.packed_bytes && p1.packed_bytes > 0 &&
+                          memcmp(b1, b2, p1.packed_bytes) == 0,
+                      "%s %d rows: parallel packing differs", vox_dtype_name(dts[d]), out);
+                packed++;
+            }
+            free(b1);
+            free(b2);
+            wmat_free(&m);
+        }
+    }
+    printf("parallel packing checked in %d cases\n", packed);
 }
 
 /* Invalid shapes give NaN, never a crash. */
@@ -749,6 +782,46 @@ static void test_dot_exact(void) {
         if (memcmp(&got, &want, sizeof got) != 0) bad++;
     }
     CHECK(bad == 0, "vox_dot_f32 differs from the portable arithmetic for %d lengths", bad);
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    /* the x86 variants directly, whatever the default level (each where the CPU has it) */
+    int bad2 = 0, bad512 = 0, bada = 0;
+    const int has2 = vox_kernel_level_supported(VOX_LEVEL_AVX2), has512 = vox_kernel_level_supported(VOX_LEVEL_AVX512);
+    for (int n = 0; n <= 300; n++) {
+        for (int i = 0; i < n; i++) a[i] = grand(), b[i] = grand();
+        const float want = dot16_model(a, b, n);
+        if (has2) {
+            const float got = vox_dot_f32_avx2(a, b, n);
+            bad2 += memcmp(&got, &want, sizeof got) != 0;
+        }
+        if (has512 && n > 0) {
+            const float got = vox_dot_f32_avx512(a, b, n);
+            bad512 += memcmp(&got, &want, sizeof got) != 0;
+        }
+        /* axpy: y += s*x elementwise, multiply then add; the guard words after n stay */
+        float y0[304], y1[304], y2[304];
+        for (int i = 0; i < n + 4; i++) y0[i] = grand();
+        memcpy(y1, y0, sizeof y0);
+        memcpy(y2, y0, sizeof y0);
+        const float sc = grand();
+        for (int i = 0; i < n; i++) y0[i] += sc * a[i];
+        if (has2) vox_axpy_f32_avx2(y1, sc, a, n);
+        if (has512) vox_axpy_f32_avx512(y2, sc, a, n);
+        if (has2) bada += memcmp(y0, y1, sizeof(float) * (size_t)(n + 4)) != 0;
+        if (has512) bada += memcmp(y0, y2, sizeof(float) * (size_t)(n + 4)) != 0;
+    }
+    CHECK(bad2 == 0, "vox_dot_f32_avx2 differs from the portable arithmetic for %d lengths", bad2);
+    CHECK(bad512 == 0, "vox_dot_f32_avx512 differs from the portable arithmetic for %d lengths", bad512);
+    CHECK(bada == 0, "vox_axpy_f32 x86 variants differ from the portable loop for %d lengths", bada);
+    CHECK(has2, "this test machine lacks AVX2: the x86 variants were not exercised");
+#endif
+    {
+        float y0[40], y1[40];
+        for (int i = 0; i < 40; i++) y0[i] = y1[i] = grand();
+        const float sc = grand();
+        for (int i = 0; i < 37; i++) y0[i] += sc * a[i];
+        vox_axpy_f32(y1, sc, a, 37);
+        CHECK(memcmp(y0, y1, sizeof y0) == 0, "vox_axpy_f32 (default level) differs from the portable loop");
+    }
 }
 
 static void test_f16(void) {
@@ -824,6 +897,7 @@ int main(int argc, char **argv) {
     test_f16();
     test_elementwise();
     test_dot_exact();
+    test_pack_parallel();
     test_levels(argv[0]);
     test_prep_exact();
     test_prep_probe();

@@ -38,6 +38,9 @@
 #ifndef HWCAP_ASIMDDP
 #define HWCAP_ASIMDDP (1 << 20)
 #endif
+#ifndef HWCAP2_I8MM
+#define HWCAP2_I8MM (1 << 13)
+#endif
 #endif
 
 #define TILE_OUT 16            /* weight rows per cache tile when n_rows > VOX_TILE_ROWS */
@@ -54,6 +57,7 @@ enum {
     CPU_DOTPROD = 1 << 4,
     CPU_BF16 = 1 << 5,   /* avx512_bf16 (and CPU_AVX512) */
     CPU_AVXVNNI = 1 << 6, /* avx_vnni, CPUID.(EAX=7,ECX=1):EAX bit 4 (and CPU_AVX2) */
+    CPU_I8MM = 1 << 7,    /* AArch64 HWCAP2_I8MM */
 };
 
 static pthread_once_t features_once = PTHREAD_ONCE_INIT;
@@ -78,6 +82,7 @@ static void read_cpu_features(void) {
     f |= CPU_NEON;
 #if defined(__linux__)
     if (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) f |= CPU_DOTPROD;
+    if (getauxval(AT_HWCAP2) & HWCAP2_I8MM) f |= CPU_I8MM;
 #endif
 #endif
     features_value = f;
@@ -88,7 +93,8 @@ static unsigned cpu_features(void) {
     return features_value;
 }
 
-static const char *const level_names[VOX_LEVEL_COUNT] = {"ref", "generic", "avx2", "avxvnni", "avx512", "neon"};
+static const char *const level_names[VOX_LEVEL_COUNT] = {"ref", "generic", "avx2", "avxvnni", "avx512", "neon",
+                                                          "neon+i8mm"};
 
 /* The avxvnni level's integer kernels: the VEX build with AVX-VNNI, else the
  * EVEX build of the same source with AVX-512 VNNI (kernels_avxvnni.c); NULL
@@ -113,6 +119,9 @@ int vox_kernel_level_supported(vox_kernel_level l) {
     case VOX_LEVEL_AVX512:
         return (f & CPU_AVX512) && vox_kernels_avx512() != NULL && vox_kernels_avx2() != NULL;
     case VOX_LEVEL_NEON: return (f & CPU_NEON) && vox_kernels_neon() != NULL;
+    case VOX_LEVEL_NEON_I8MM: /* its odd rows run the dot-product kernels */
+        return (f & CPU_NEON) && (f & CPU_DOTPROD) && (f & CPU_I8MM) && vox_kernels_neon() != NULL &&
+               vox_kernels_neon_i8mm() != NULL;
     default: return 0;
     }
 }
@@ -133,7 +142,8 @@ const char *vox_kernel_level_describe(vox_kernel_level l) {
 }
 
 static vox_kernel_level best_level(void) {
-    static const vox_kernel_level order[] = {VOX_LEVEL_AVX512, VOX_LEVEL_AVXVNNI, VOX_LEVEL_AVX2, VOX_LEVEL_NEON};
+    static const vox_kernel_level order[] = {VOX_LEVEL_AVX512, VOX_LEVEL_AVXVNNI, VOX_LEVEL_AVX2, VOX_LEVEL_NEON_I8MM,
+                                                VOX_LEVEL_NEON};
     for (size_t i = 0; i < sizeof order / sizeof *order; i++) {
         /* avxvnni by default only with the real instructions: where it runs its
          * EVEX build (AVX-512 VNNI), avx512 is supported and comes first anyway */
@@ -157,7 +167,7 @@ vox_kernel_level vox_kernel_level_choose(const char *request, char *note, size_t
                 got = (vox_kernel_level)k;
                 break;
             }
-        if (l == VOX_LEVEL_NEON) got = best; /* not an x86 level: nothing "below" */
+        if (l >= VOX_LEVEL_NEON) got = best; /* not an x86 level: nothing "below" */
         if (note && note_size)
             snprintf(note, note_size,
                      "VOXTTS_KERNELS=%s: not supported by this CPU or build; using %s", request,
@@ -166,7 +176,8 @@ vox_kernel_level vox_kernel_level_choose(const char *request, char *note, size_t
     }
     if (note && note_size)
         snprintf(note, note_size,
-                 "VOXTTS_KERNELS=%s: unknown (expected ref, generic, avx2, avxvnni, avx512 or neon); using %s",
+                 "VOXTTS_KERNELS=%s: unknown (expected ref, generic, avx2, avxvnni, avx512, neon or "
+                 "neon+i8mm); using %s",
                  request, level_names[best]);
     return best;
 }
@@ -217,6 +228,7 @@ static const vox_dtype_kernel *kernel_for(vox_kernel_level l, vox_dtype dt) {
         else
             ks = vox_kernels_neon();
         break;
+    case VOX_LEVEL_NEON_I8MM: ks = quant ? vox_kernels_neon_i8mm() : vox_kernels_neon(); break;
     default: break;
     }
     if (!ks || !ks->dt[dt].tile) ks = &vox_kernels_generic;

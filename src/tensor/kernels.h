@@ -34,12 +34,14 @@
  * source built with the EVEX encoding, "avxvnni(evex)", so it can be tested
  * there), avx512 (F/BW/VL; VNNI integer kernels when the CPU has them, else
  * the AVX-VNNI or AVX2 ones; the BF16 split kernel when it has AVX512_BF16)
- * and neon (with the dot-product kernels when the CPU has them).  One is
- * chosen once per process, on first use, from the CPU's features: the best the
- * CPU and the build support (avx512, then avxvnni with real AVX-VNNI, then
- * avx2).  The environment variable VOXTTS_KERNELS=ref|generic|avx2|avxvnni|
- * avx512|neon forces one (an unsupported or unknown value falls back to the
- * best supported level below it, with a warning on stderr).
+ * neon (with the dot-product kernels when the CPU has them) and neon+i8mm
+ * (neon with SMMLA Q8_0/Q4_K kernels for pairs of input rows: CPUs with dot
+ * product and i8mm).  One is chosen once per process, on first use, from the
+ * CPU's features: the best the CPU and the build support (avx512, then avxvnni
+ * with real AVX-VNNI, then avx2; neon+i8mm, then neon).  The environment
+ * variable VOXTTS_KERNELS=ref|generic|avx2|avxvnni|avx512|neon|neon+i8mm forces
+ * one (an unsupported or unknown value falls back to the best supported level
+ * below it, with a warning on stderr).
  *
  * Scratch.  Quantizing the input rows needs n_rows * (a little more than `in`)
  * bytes; the BF16 split above needs n_rows * 4 * `in` (rounded up to 32).
@@ -94,6 +96,7 @@ typedef enum vox_kernel_level {
     VOX_LEVEL_AVXVNNI = 3, /* AVX2 + AVX-VNNI (integer products; the rest as avx2) */
     VOX_LEVEL_AVX512 = 4,  /* x86-64 AVX-512 F/BW/VL (+ VNNI) */
     VOX_LEVEL_NEON = 5,    /* AArch64 Advanced SIMD (+ dot product) */
+    VOX_LEVEL_NEON_I8MM = 6, /* neon with dot product and i8mm (SMMLA integer products) */
     VOX_LEVEL_COUNT
 } vox_kernel_level;
 

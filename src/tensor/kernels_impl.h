@@ -94,6 +94,7 @@ const vox_kernel_set *vox_kernels_avxvnni_evex(void);
 const vox_kernel_set *vox_kernels_avx512bf16(void); /* + BF16: BF16 (vdpbf16ps, prepared rows) */
 const vox_kernel_set *vox_kernels_neon(void);       /* Advanced SIMD, all dtypes */
 const vox_kernel_set *vox_kernels_neon_dot(void);   /* + dot product: Q8_0, Q4_K */
+const vox_kernel_set *vox_kernels_neon_i8mm(void);  /* + dot product + i8mm: Q8_0, Q4_K */
 
 /* vox_dot_f32 for the avx512 level (kernels_avx512.c; bit-identical to the
  * portable loop).  Only called after the CPU check. */

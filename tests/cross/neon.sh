@@ -3,10 +3,16 @@
 #
 # Cross-compiles the kernel and quantization unit tests (tests/unit/test_kernels.c,
 # tests/unit/test_quant.c with the few library files they need) for aarch64 with
-# a static link, and runs them under qemu-aarch64 twice: on a CPU model with the
-# dot-product extension (SDOT kernels) and on one without (plain NEON kernels).
-# Both runs test every level the emulated CPU supports (ref, generic, neon)
-# against the scalar reference.
+# a static link, and runs them under qemu-aarch64 on three CPU models:
+#   max          dot product and i8mm: levels neon (SDOT kernels) and neon+i8mm
+#                (SMMLA kernels, SDOT for an odd last row)
+#   neoverse-n1  dot product, no i8mm: neon (SDOT kernels)
+#   cortex-a53   neither: neon (plain NEON kernels)
+# Each run tests every level the emulated CPU supports against the scalar
+# reference, and the "levels:" line of test_kernels must show what the model
+# should have (so a qemu that stops reporting a feature fails here rather than
+# skipping those kernels).  This checks correctness only: speed under an
+# emulator says nothing about real ARM hardware.
 #
 # Run from anywhere:   tests/cross/neon.sh
 # Needs (Debian):      apt-get install gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
@@ -36,10 +42,22 @@ for t in test_kernels test_quant; do
     if ! $CC $CFLAGS -static tests/unit/$t.c $LIBSRC -lm -lpthread -o "$OUT/$t"; then
         echo "neon: build of $t failed"; fail=1; continue
     fi
-    for cpu in max cortex-a57; do   # max has SDOT (asimddp); cortex-a57 does not
+    for cpu in max neoverse-n1 cortex-a53; do
+        case $cpu in
+            max) want="neon=neon+dotprod neon+i8mm=neon+i8mm" ;;
+            neoverse-n1) want="neon=neon+dotprod neon+i8mm=unsupported" ;;
+            *) want="neon=neon neon+i8mm=unsupported" ;;
+        esac
         echo "neon: running $t on qemu -cpu $cpu"
         log=$(VOX_TEST_NO_SPAWN=1 "$QEMU" -cpu "$cpu" "$OUT/$t" 2>&1); rc=$?
         echo "$log" | grep -E "^(simd|levels):|FAIL|passed" | head -40
+        if [ "$t" = test_kernels ]; then
+            levels=$(echo "$log" | grep '^levels:' | tail -n 1)
+            case "$levels" in
+                *" $want") ;;
+                *) echo "neon: FAIL: -cpu $cpu: levels line does not end in '$want'"; rc=1 ;;
+            esac
+        fi
         line=$(echo "$log" | grep -E '[0-9]+ passed, [0-9]+ failed' | tail -n 1)
         p=$(echo "$line" | sed -nE 's/.* ([0-9]+) passed, ([0-9]+) failed.*/\1/p'); p=${p:-0}
         f=$(echo "$line" | sed -nE 's/.* ([0-9]+) passed, ([0-9]+) failed.*/\2/p'); f=${f:-0}

@@ -2,9 +2,11 @@
  *
  * Matrix products, for every weight dtype (F32, BF16, F16, Q8_0, Q4_K) and every
  * kernel level this CPU and build support (ref and generic always; avx2,
- * avxvnni, avx512 or neon when present; avxvnni on a CPU with AVX-512 VNNI but
- * no AVX-VNNI runs the EVEX build of the same kernel source, and the output
- * says so), on random inputs of awkward sizes (in = 1 ..
+ * avxvnni, avx512, neon or neon+i8mm when present; avxvnni on a CPU with
+ * AVX-512 VNNI but no AVX-VNNI runs the EVEX build of the same kernel source,
+ * and the output says so; neon+i8mm's SMMLA kernels take pairs of rows and its
+ * SDOT kernels an odd last row, so the batch checks below also check that the
+ * two give the same bits), on random inputs of awkward sizes (in = 1 ..
  * 5000, for quantized weights multiples of the block size from one block up,
  * with partial 16-block groups, and 16384 for rows wider than the stack
  * buffer; out = 1, 3, 17, 33, 255; 1..8 and 13 input rows):
@@ -158,6 +160,7 @@ static vox_pool *g_pool;
 static int g_levels[VOX_LEVEL_COUNT], g_n_levels;
 static int g_packed_cases; /* matmul cases that also ran a packed layout */
 static int g_vnni_cases;   /* Q8_0/Q4_K cases compared between avxvnni and avx2 */
+static int g_i8mm_cases;   /* Q8_0/Q4_K cases run on neon+i8mm */
 
 static int bits_equal(const float *a, const float *b, size_t n) { return memcmp(a, b, n * sizeof(float)) == 0; }
 
@@ -292,6 +295,7 @@ static void matmul_case(vox_dtype dt, int out, int in) {
             g_vnni_cases++;
         }
         CHECK(bad_vnni == 0, "avxvnni %s %dx%d: not bit-identical to avx2", vox_dtype_name(dt), out, in);
+        if (lv == VOX_LEVEL_NEON_I8MM && is_quant(dt)) g_i8mm_cases++;
         if (getenv("VOX_TEST_VERBOSE")) printf("  %-8s %-4s %3dx%-5d worst err/tol %.3g\n", ln, vox_dtype_name(dt), out, in, worst);
         CHECK(bad == 0, "%s %s %dx%d: %d values outside the bound (worst %.2f x tol)", ln,
               vox_dtype_name(dt), out, in, bad, worst);
@@ -636,6 +640,11 @@ static void test_levels(const char *self) {
             CHECK((int)got != l && vox_kernel_level_supported(got) && strstr(note, "not supported"), "%s fallback: %s",
                   name, note);
     }
+    /* neon+i8mm runs odd rows through the dot-product kernels: it implies neon+dotprod */
+    if (vox_kernel_level_supported(VOX_LEVEL_NEON_I8MM))
+        CHECK(strcmp(vox_kernel_level_describe(VOX_LEVEL_NEON), "neon+dotprod") == 0 &&
+                  strcmp(vox_kernel_level_describe(VOX_LEVEL_NEON_I8MM), "neon+i8mm") == 0,
+              "neon+i8mm without neon+dotprod");
     CHECK(vox_kernel_level_name(VOX_LEVEL_COUNT) == NULL, "invalid level name");
     CHECK(!vox_kernel_level_supported(VOX_LEVEL_COUNT), "invalid level unsupported");
     printf("levels:");
@@ -905,6 +914,7 @@ int main(int argc, char **argv) {
     test_bf16_split_special();
     test_matmul_multi();
     test_matmul();
+    CHECK(g_i8mm_cases > 0 || !vox_kernel_level_supported(VOX_LEVEL_NEON_I8MM), "no neon+i8mm case run");
     vox_pool_free(g_pool);
     TEST_MAIN_END();
 }

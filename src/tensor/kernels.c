@@ -666,3 +666,39 @@ void vox_axpy_f32(float *y, float a, const float *x, int n) {
 #endif
     for (int i = 0; i < n; i++) y[i] += a * x[i];
 }
+
+void vox_dot_rows_f32(const float *a, const float *rows, size_t stride, int n_rows, int n, float scale,
+                      float *out) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    if (n > 0) {
+        const vox_kernel_level l = vox_kernel_level_default();
+        if (l == VOX_LEVEL_AVX512) {
+            vox_dot_rows_f32_avx512(a, rows, stride, n_rows, n, scale, out);
+            return;
+        }
+        if (l == VOX_LEVEL_AVX2 || l == VOX_LEVEL_AVXVNNI) {
+            vox_dot_rows_f32_avx2(a, rows, stride, n_rows, n, scale, out);
+            return;
+        }
+    }
+#endif
+    for (int j = 0; j < n_rows; j++) out[j] = dot_f32_portable(a, rows + (size_t)j * stride, n) * scale;
+}
+
+void vox_axpy_rows_f32(float *y, const float *coef, const float *rows, size_t stride, int n_rows, int n) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    const vox_kernel_level l = vox_kernel_level_default();
+    if (l == VOX_LEVEL_AVX512) {
+        vox_axpy_rows_f32_avx512(y, coef, rows, stride, n_rows, n);
+        return;
+    }
+    if (l == VOX_LEVEL_AVX2 || l == VOX_LEVEL_AVXVNNI) {
+        vox_axpy_rows_f32_avx2(y, coef, rows, stride, n_rows, n);
+        return;
+    }
+#endif
+    for (int j = 0; j < n_rows; j++) {
+        const float c = coef[j], *x = rows + (size_t)j * stride;
+        for (int i = 0; i < n; i++) y[i] += c * x[i];
+    }
+}

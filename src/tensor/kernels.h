@@ -141,5 +141,11 @@ void vox_add_scaled(float *y, const float *x, const float *scale, int n); /* y +
 float vox_dot_f32(const float *a, const float *b, int n);
 /* y[i] += a * x[i] (multiply, then add: the same bits on every level). */
 void vox_axpy_f32(float *y, float a, const float *x, int n);
+/* Attention's two loops, with the bits of the single calls:
+ * out[j] = vox_dot_f32(a, rows + j*stride, n) * scale for j < n_rows, and
+ * vox_axpy_f32(y, coef[j], rows + j*stride, n) for j = 0, 1, ... n_rows-1. */
+void vox_dot_rows_f32(const float *a, const float *rows, size_t stride, int n_rows, int n, float scale,
+                      float *out);
+void vox_axpy_rows_f32(float *y, const float *coef, const float *rows, size_t stride, int n_rows, int n);
 
 #endif

@@ -235,6 +235,31 @@ void vox_axpy_f32_avx2(float *y, float a, const float *x, int n) {
     for (; i < n; i++) y[i] += a * x[i];
 }
 
+/* The rows loops (see kernels_avx512.c): head_dim 128 keeps the output in
+ * registers, 64 values (8 registers) at a time; per element the single calls'
+ * operations in the same order. */
+void vox_dot_rows_f32_avx2(const float *a, const float *rows, size_t stride, int n_rows, int n, float scale,
+                           float *out) {
+    for (int j = 0; j < n_rows; j++) out[j] = vox_dot_f32_avx2(a, rows + (size_t)j * stride, n) * scale;
+}
+
+void vox_axpy_rows_f32_avx2(float *y, const float *coef, const float *rows, size_t stride, int n_rows, int n) {
+    if (n != 128) {
+        for (int j = 0; j < n_rows; j++) vox_axpy_f32_avx2(y, coef[j], rows + (size_t)j * stride, n);
+        return;
+    }
+    for (int h = 0; h < 128; h += 64) {
+        __m256 acc[8];
+        VOX_UNROLL for (int k = 0; k < 8; k++) acc[k] = _mm256_loadu_ps(y + h + 8 * k);
+        for (int j = 0; j < n_rows; j++) {
+            const __m256 c = _mm256_set1_ps(coef[j]);
+            const float *x = rows + (size_t)j * stride + h;
+            VOX_UNROLL for (int k = 0; k < 8; k++) acc[k] = _mm256_add_ps(acc[k], _mm256_mul_ps(c, _mm256_loadu_ps(x + 8 * k)));
+        }
+        VOX_UNROLL for (int k = 0; k < 8; k++) _mm256_storeu_ps(y + h + 8 * k, acc[k]);
+    }
+}
+
 static const vox_kernel_set avx2_set = {
     "avx2",
     {

@@ -214,6 +214,45 @@ void vox_axpy_f32_avx512(float *y, float a, const float *x, int n) {
     }
 }
 
+/* The rows loops: for head_dim 128 (the model's, both transformers) the query
+ * or the output accumulator stays in 8 registers for all rows; otherwise the
+ * single-row functions in turn.  Per element the operations are those of the
+ * single calls, in the same order. */
+void vox_dot_rows_f32_avx512(const float *a, const float *rows, size_t stride, int n_rows, int n, float scale,
+                             float *out) {
+    if (n != 128) {
+        for (int j = 0; j < n_rows; j++) out[j] = vox_dot_f32_avx512(a, rows + (size_t)j * stride, n) * scale;
+        return;
+    }
+    __m512 q[8];
+    VOX_UNROLL for (int k = 0; k < 8; k++) q[k] = _mm512_loadu_ps(a + 16 * k);
+    for (int j = 0; j < n_rows; j++) {
+        const float *b = rows + (size_t)j * stride;
+        __m512 acc = _mm512_setzero_ps();
+        VOX_UNROLL for (int k = 0; k < 8; k++) acc = _mm512_add_ps(acc, _mm512_mul_ps(q[k], _mm512_loadu_ps(b + 16 * k)));
+        const __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(acc), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc), 1)));
+        const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+        float l[4];
+        _mm_storeu_ps(l, s4);
+        out[j] = ((l[0] + l[2]) + (l[1] + l[3])) * scale;
+    }
+}
+
+void vox_axpy_rows_f32_avx512(float *y, const float *coef, const float *rows, size_t stride, int n_rows, int n) {
+    if (n != 128) {
+        for (int j = 0; j < n_rows; j++) vox_axpy_f32_avx512(y, coef[j], rows + (size_t)j * stride, n);
+        return;
+    }
+    __m512 acc[8];
+    VOX_UNROLL for (int k = 0; k < 8; k++) acc[k] = _mm512_loadu_ps(y + 16 * k);
+    for (int j = 0; j < n_rows; j++) {
+        const __m512 c = _mm512_set1_ps(coef[j]);
+        const float *x = rows + (size_t)j * stride;
+        VOX_UNROLL for (int k = 0; k < 8; k++) acc[k] = _mm512_add_ps(acc[k], _mm512_mul_ps(c, _mm512_loadu_ps(x + 16 * k)));
+    }
+    VOX_UNROLL for (int k = 0; k < 8; k++) _mm512_storeu_ps(y + 16 * k, acc[k]);
+}
+
 static const vox_kernel_set avx512_set = {
     "avx512",
     {

@@ -104,6 +104,12 @@ float vox_dot_f32_avx512(const float *a, const float *b, int n);
 float vox_dot_f32_avx2(const float *a, const float *b, int n);
 void vox_axpy_f32_avx2(float *y, float a, const float *x, int n);
 void vox_axpy_f32_avx512(float *y, float a, const float *x, int n);
+void vox_dot_rows_f32_avx2(const float *a, const float *rows, size_t stride, int n_rows, int n, float scale,
+                           float *out);
+void vox_axpy_rows_f32_avx2(float *y, const float *coef, const float *rows, size_t stride, int n_rows, int n);
+void vox_dot_rows_f32_avx512(const float *a, const float *rows, size_t stride, int n_rows, int n, float scale,
+                             float *out);
+void vox_axpy_rows_f32_avx512(float *y, const float *coef, const float *rows, size_t stride, int n_rows, int n);
 
 /* ---- helpers shared by the kernel files -------------------------------------- */
 

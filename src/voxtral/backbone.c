@@ -146,11 +146,10 @@ static void attend_head(const vox_llm_state *s, int layer, int h, const float *q
     const size_t kvd = (size_t)c->n_kv_heads * hd;
     const float *kc = s->k_cache + (size_t)layer * s->max_pos * kvd;
     const float *vc = s->v_cache + (size_t)layer * s->max_pos * kvd;
-    for (int j = 0; j < n_keys; j++)
-        sc[j] = vox_dot_f32(q, kc + (size_t)j * kvd + (size_t)kvh * hd, hd) * scale;
+    vox_dot_rows_f32(q, kc + (size_t)kvh * hd, kvd, n_keys, hd, scale, sc);
     vox_softmax(sc, n_keys);
     memset(out, 0, sizeof(float) * (size_t)hd);
-    for (int j = 0; j < n_keys; j++) vox_axpy_f32(out, sc[j], vc + (size_t)j * kvd + (size_t)kvh * hd, hd);
+    vox_axpy_rows_f32(out, sc, vc + (size_t)kvh * hd, kvd, n_keys, hd);
 }
 
 /* Items are (row, head) pairs: causal attention of one query head over the cache. */

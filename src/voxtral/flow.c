@@ -149,11 +149,11 @@ static void attend3_rows(const voxtts_model *m, const float *k, const float *v, 
         const size_t ko = (size_t)(h / group) * hd;
         const float *qh = q + (size_t)h * hd;
         float sc[3];
-        for (int j = 0; j < 3; j++) sc[j] = vox_dot_f32(qh, k + (size_t)(r0 + j) * kvd + ko, hd) * scale;
+        vox_dot_rows_f32(qh, k + (size_t)r0 * kvd + ko, kvd, 3, hd, scale, sc);
         vox_softmax(sc, 3);
         float *oh = out + (size_t)h * hd;
         memset(oh, 0, sizeof(float) * (size_t)hd);
-        for (int j = 0; j < 3; j++) vox_axpy_f32(oh, sc[j], v + (size_t)(r0 + j) * kvd + ko, hd);
+        vox_axpy_rows_f32(oh, sc, v + (size_t)r0 * kvd + ko, kvd, 3, hd);
     }
 }
 

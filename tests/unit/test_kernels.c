@@ -823,6 +823,49 @@ static void test_dot_exact(void) {
     CHECK(bada == 0, "vox_axpy_f32 x86 variants differ from the portable loop for %d lengths", bada);
     CHECK(has2, "this test machine lacks AVX2: the x86 variants were not exercised");
 #endif
+    /* the rows loops: the bits of the single calls, for head_dim 128 (the
+     * register paths) and other lengths, with a stride wider than a row */
+    {
+        enum { NR = 7, STRIDE = 300 };
+        static float rows[NR * STRIDE];
+        float q[300], want_s[NR], got_s[NR], y0[300], y1[300], coef[NR];
+        int badr = 0;
+        const int lens[4] = {128, 64, 37, 1};
+        for (int li = 0; li < 4; li++) {
+            const int n = lens[li];
+            for (int i = 0; i < NR * STRIDE; i++) rows[i] = grand();
+            for (int i = 0; i < n; i++) q[i] = grand();
+            for (int j = 0; j < NR; j++) coef[j] = grand();
+            for (int nr = 0; nr <= NR; nr++) {
+                for (int j = 0; j < nr; j++) want_s[j] = vox_dot_f32(q, rows + (size_t)j * STRIDE, n) * 0.125f;
+                vox_dot_rows_f32(q, rows, STRIDE, nr, n, 0.125f, got_s);
+                badr += nr > 0 && memcmp(want_s, got_s, sizeof(float) * (size_t)nr) != 0;
+                for (int i = 0; i < n + 4 && i < 300; i++) y0[i] = y1[i] = grand();
+                for (int j = 0; j < nr; j++) vox_axpy_f32(y0, coef[j], rows + (size_t)j * STRIDE, n);
+                vox_axpy_rows_f32(y1, coef, rows, STRIDE, nr, n);
+                badr += memcmp(y0, y1, sizeof(float) * (size_t)(n + 4)) != 0;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+                if (vox_kernel_level_supported(VOX_LEVEL_AVX2)) {
+                    for (int i = 0; i < n + 4; i++) y1[i] = y0[i];
+                    for (int j = 0; j < nr; j++) vox_axpy_f32(y0, coef[j], rows + (size_t)j * STRIDE, n);
+                    vox_axpy_rows_f32_avx2(y1, coef, rows, STRIDE, nr, n);
+                    badr += memcmp(y0, y1, sizeof(float) * (size_t)(n + 4)) != 0;
+                    vox_dot_rows_f32_avx2(q, rows, STRIDE, nr, n, 0.125f, got_s);
+                    badr += nr > 0 && memcmp(want_s, got_s, sizeof(float) * (size_t)nr) != 0;
+                }
+                if (vox_kernel_level_supported(VOX_LEVEL_AVX512)) {
+                    for (int i = 0; i < n + 4; i++) y1[i] = y0[i];
+                    for (int j = 0; j < nr; j++) vox_axpy_f32(y0, coef[j], rows + (size_t)j * STRIDE, n);
+                    vox_axpy_rows_f32_avx512(y1, coef, rows, STRIDE, nr, n);
+                    badr += memcmp(y0, y1, sizeof(float) * (size_t)(n + 4)) != 0;
+                    vox_dot_rows_f32_avx512(q, rows, STRIDE, nr, n, 0.125f, got_s);
+                    badr += nr > 0 && memcmp(want_s, got_s, sizeof(float) * (size_t)nr) != 0;
+                }
+#endif
+            }
+        }
+        CHECK(badr == 0, "the rows loops differ from the single calls in %d cases", badr);
+    }
     {
         float y0[40], y1[40];
         for (int i = 0; i < 40; i++) y0[i] = y1[i] = grand();

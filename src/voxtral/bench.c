@@ -137,11 +137,15 @@ static int probe_init(const voxtts_model *m, size_t bytes, bw_probe *p, vox_erro
         for (int l = 0; l < m->cfg.llm.n_layers && p->bytes < bytes; l++) {
             const vox_block_w *b = &m->w.layers[l];
             const vox_tensor *t[7] = {b->wq, b->wk, b->wv, b->wo, b->w1, b->w2, b->w3};
-            for (int i = 0; i < 7 && p->bytes < bytes; i++)
-                if (!t[i]->packed && t[i]->data && probe_add(p, t[i]->data, t[i]->nbytes) != 0) {
+            for (int i = 0; i < 7 && p->bytes < bytes; i++) {
+                /* the packed copy where the kernels read one (the original's pages are gone) */
+                const void *d = t[i]->packed ? t[i]->packed : t[i]->data;
+                const size_t nb = t[i]->packed ? t[i]->packed_bytes : t[i]->nbytes;
+                if (d && probe_add(p, d, nb) != 0) {
                     probe_free(p);
                     return vox_fail(err, VOX_E_NOMEM, "bandwidth: out of memory");
                 }
+            }
         }
         if (p->bytes < bytes) probe_free(p); /* a small model: the weights would sit in the cache */
     }

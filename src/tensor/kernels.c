@@ -566,6 +566,17 @@ void vox_rmsnorm(const float *x, const float *w, int n, float eps, float *y) {
 }
 
 void vox_silu_mul(float *gate, const float *up, int n) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    const vox_kernel_level l = vox_kernel_level_default();
+    if (l == VOX_LEVEL_AVX512) {
+        vox_silu_mul_avx512(gate, up, n);
+        return;
+    }
+    if (l == VOX_LEVEL_AVX2 || l == VOX_LEVEL_AVXVNNI) {
+        vox_silu_mul_avx2(gate, up, n);
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) {
         float g = gate[i];
         gate[i] = g / (1.0f + expf(-g)) * up[i];

@@ -14,6 +14,7 @@
  *
  * Q8_0 and Q4_K: kernels_x86q.h (shared with the AVX-VNNI set), with
  * vpmaddubsw + vpmaddwd for the integer dot products. */
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -257,6 +258,51 @@ void vox_axpy_rows_f32_avx2(float *y, const float *coef, const float *rows, size
             VOX_UNROLL for (int k = 0; k < 8; k++) acc[k] = _mm256_add_ps(acc[k], _mm256_mul_ps(c, _mm256_loadu_ps(x + 8 * k)));
         }
         VOX_UNROLL for (int k = 0; k < 8; k++) _mm256_storeu_ps(y + h + 8 * k, acc[k]);
+    }
+}
+
+/* exp(x) for 8 lanes: the computation of kernels_avx512.c's exp16, with 2^k
+ * built in the exponent field (k is in [-126, 128] after the clamp). */
+VOX_INLINE __m256 exp8(__m256 x) {
+    const __m256 xc = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.336544f)), _mm256_set1_ps(88.722832f));
+    const __m256 k = _mm256_round_ps(_mm256_mul_ps(xc, _mm256_set1_ps(1.44269504088896341f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693359375f), xc);
+    r = _mm256_fnmadd_ps(k, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    /* 2^k as 2^k1 * 2^k2 with k1 = k >> 1, k2 = k - k1, both normal powers */
+    const __m256i ki = _mm256_cvtps_epi32(k);
+    const __m256i k1 = _mm256_srai_epi32(ki, 1), k2 = _mm256_sub_epi32(ki, k1);
+    const __m256i bias = _mm256_set1_epi32(127);
+    const __m256 p1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k1, bias), 23));
+    const __m256 p2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k2, bias), 23));
+    __m256 e = _mm256_mul_ps(_mm256_mul_ps(p, p1), p2);
+    e = _mm256_blendv_ps(e, _mm256_set1_ps(INFINITY), _mm256_cmp_ps(x, _mm256_set1_ps(88.722832f), _CMP_GT_OQ));
+    return _mm256_blendv_ps(e, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+}
+
+void vox_silu_mul_avx2(float *gate, const float *up, int n) {
+    const __m256 one = _mm256_set1_ps(1.0f);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 g = _mm256_loadu_ps(gate + i);
+        const __m256 e = exp8(_mm256_sub_ps(_mm256_setzero_ps(), g));
+        _mm256_storeu_ps(gate + i, _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(one, e)), _mm256_loadu_ps(up + i)));
+    }
+    for (; i < n; i++) { /* the tail through the same vector arithmetic, one lane */
+        float gb[8] = {0}, ub[8] = {0};
+        gb[0] = gate[i];
+        ub[0] = up[i];
+        const __m256 g = _mm256_loadu_ps(gb);
+        const __m256 e = exp8(_mm256_sub_ps(_mm256_setzero_ps(), g));
+        _mm256_storeu_ps(gb, _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(one, e)), _mm256_loadu_ps(ub)));
+        gate[i] = gb[0];
     }
 }
 

@@ -21,6 +21,7 @@
  * chains — reduced as reduce(acc0 + acc1).  That sequence is the same for every
  * (OB, R), which keeps results independent of the tiling, the batch size and
  * the thread. */
+#include <math.h>
 #include <stdint.h>
 
 #include "tensor/kernels_impl.h"
@@ -251,6 +252,46 @@ void vox_axpy_rows_f32_avx512(float *y, const float *coef, const float *rows, si
         VOX_UNROLL for (int k = 0; k < 8; k++) acc[k] = _mm512_add_ps(acc[k], _mm512_mul_ps(c, _mm512_loadu_ps(x + 16 * k)));
     }
     VOX_UNROLL for (int k = 0; k < 8; k++) _mm512_storeu_ps(y + 16 * k, acc[k]);
+}
+
+/* exp(x) for 16 lanes: x = k*ln2 + r with |r| <= ln2/2 (ln2 in two parts, so
+ * r is exact to float precision), e^r = 1 + r + r^2 * P(r) with the degree-5
+ * polynomial of the Cephes library's expf (a fact: published coefficients),
+ * then scaled by 2^k.  x is clamped to [-87.33, 88.72] (results stay normal);
+ * above that range the result is +inf, as expf's, and a NaN x gives NaN. */
+VOX_INLINE __m512 exp16(__m512 x) {
+    const __m512 xc = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.336544f)), _mm512_set1_ps(88.722832f));
+    const __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(xc, _mm512_set1_ps(1.44269504088896341f)),
+                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.693359375f), xc);
+    r = _mm512_fnmadd_ps(k, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    __m512 e = _mm512_scalef_ps(p, k);
+    e = _mm512_mask_mov_ps(e, _mm512_cmp_ps_mask(x, _mm512_set1_ps(88.722832f), _CMP_GT_OQ), _mm512_set1_ps(INFINITY));
+    return _mm512_mask_mov_ps(e, _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), x);
+}
+
+void vox_silu_mul_avx512(float *gate, const float *up, int n) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512 g = _mm512_loadu_ps(gate + i);
+        const __m512 e = exp16(_mm512_sub_ps(_mm512_setzero_ps(), g));
+        _mm512_storeu_ps(gate + i, _mm512_mul_ps(_mm512_div_ps(g, _mm512_add_ps(one, e)), _mm512_loadu_ps(up + i)));
+    }
+    if (i < n) {
+        const __mmask16 m = (__mmask16)((1u << (n - i)) - 1u);
+        const __m512 g = _mm512_maskz_loadu_ps(m, gate + i);
+        const __m512 e = exp16(_mm512_sub_ps(_mm512_setzero_ps(), g));
+        _mm512_mask_storeu_ps(gate + i, m,
+                              _mm512_mul_ps(_mm512_div_ps(g, _mm512_add_ps(one, e)), _mm512_maskz_loadu_ps(m, up + i)));
+    }
 }
 
 static const vox_kernel_set avx512_set = {

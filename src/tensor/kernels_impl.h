@@ -104,6 +104,11 @@ float vox_dot_f32_avx512(const float *a, const float *b, int n);
 float vox_dot_f32_avx2(const float *a, const float *b, int n);
 void vox_axpy_f32_avx2(float *y, float a, const float *x, int n);
 void vox_axpy_f32_avx512(float *y, float a, const float *x, int n);
+/* vox_silu_mul on the x86 levels: exp by range reduction and a polynomial
+ * (within a few ulp of libm's expf), the division and product as the scalar
+ * loop does them. */
+void vox_silu_mul_avx2(float *gate, const float *up, int n);
+void vox_silu_mul_avx512(float *gate, const float *up, int n);
 void vox_dot_rows_f32_avx2(const float *a, const float *rows, size_t stride, int n_rows, int n, float scale,
                            float *out);
 void vox_axpy_rows_f32_avx2(float *y, const float *coef, const float *rows, size_t stride, int n_rows, int n);

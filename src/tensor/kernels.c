@@ -565,6 +565,28 @@ void vox_rmsnorm(const float *x, const float *w, int n, float eps, float *y) {
     }
 }
 
+typedef struct rmsnorm_ctx {
+    const float *x, *w;
+    int n;
+    float eps;
+    float *y;
+} rmsnorm_ctx;
+
+static void rmsnorm_run(void *ctx, int64_t begin, int64_t end, int tid) {
+    (void)tid;
+    const rmsnorm_ctx *c = ctx;
+    for (int64_t r = begin; r < end; r++)
+        vox_rmsnorm(c->x + (size_t)r * c->n, c->w, c->n, c->eps, c->y + (size_t)r * c->n);
+}
+
+void vox_rmsnorm_rows_pool(vox_pool *pool, const float *x, const float *w, int rows, int n, float eps, float *y) {
+    rmsnorm_ctx c = {x, w, n, eps, y};
+    if (rows < 2 || vox_pool_threads(pool) < 2)
+        rmsnorm_run(&c, 0, rows, 0);
+    else
+        vox_pool_for(pool, rows, 1, rmsnorm_run, &c);
+}
+
 void vox_silu_mul(float *gate, const float *up, int n) {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
     const vox_kernel_level l = vox_kernel_level_default();

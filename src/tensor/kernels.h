@@ -130,6 +130,9 @@ const char *vox_kernel_simd_name(void);
 /* y = x * (mean(x^2) + eps)^-1/2 * w, over n elements (w may be NULL: no gain).
  * y may alias x. */
 void vox_rmsnorm(const float *x, const float *w, int n, float eps, float *y);
+/* vox_rmsnorm of `rows` consecutive rows of n values (x and y rows n apart),
+ * the rows split over the pool's threads (same values). */
+void vox_rmsnorm_rows_pool(vox_pool *pool, const float *x, const float *w, int rows, int n, float eps, float *y);
 void vox_silu_mul(float *gate, const float *up, int n); /* gate = silu(gate) * up */
 /* The same, split over the pool's threads (same values: element-wise). */
 void vox_silu_mul_pool(vox_pool *pool, float *gate, const float *up, int n);

@@ -175,9 +175,7 @@ static void forward_batch(vox_llm_state *s, int n) {
     const size_t qd = (size_t)c->n_heads * hd, kvd = (size_t)c->n_kv_heads * hd;
     for (int l = 0; l < c->n_layers; l++) {
         const vox_block_w *b = &m->w.layers[l];
-        for (int r = 0; r < n; r++)
-            vox_rmsnorm(s->x + (size_t)r * D, b->attention_norm, D, c->norm_eps,
-                        s->xn + (size_t)r * D);
+        vox_rmsnorm_rows_pool(m->pool, s->x, b->attention_norm, n, D, c->norm_eps, s->xn);
         const vox_tensor *wqkv[3] = {b->wq, b->wk, b->wv};
         float *yqkv[3] = {s->q, s->k, s->v};
         vox_matmul_multi(m->pool, 3, wqkv, s->xn, n, yqkv);
@@ -196,8 +194,7 @@ static void forward_batch(vox_llm_state *s, int n) {
         vox_matmul_pool(m->pool, b->wo, s->att, n, s->o);
         vox_add(s->x, s->o, n * D);
 
-        for (int r = 0; r < n; r++)
-            vox_rmsnorm(s->x + (size_t)r * D, b->ffn_norm, D, c->norm_eps, s->xn + (size_t)r * D);
+        vox_rmsnorm_rows_pool(m->pool, s->x, b->ffn_norm, n, D, c->norm_eps, s->xn);
         const vox_tensor *w13[2] = {b->w1, b->w3};
         float *y13[2] = {s->h1, s->h3};
         vox_matmul_multi(m->pool, 2, w13, s->xn, n, y13);
@@ -305,9 +302,7 @@ int vox_llm_decode_batch(vox_llm_batch *b, vox_llm_state *const *states, int n, 
     memcpy(b->x, emb, sizeof(float) * (size_t)n * D);
     for (int l = 0; l < c->n_layers; l++) {
         const vox_block_w *bw = &m->w.layers[l];
-        for (int r = 0; r < n; r++)
-            vox_rmsnorm(b->x + (size_t)r * D, bw->attention_norm, D, c->norm_eps,
-                        b->xn + (size_t)r * D);
+        vox_rmsnorm_rows_pool(m->pool, b->x, bw->attention_norm, n, D, c->norm_eps, b->xn);
         const vox_tensor *wqkv[3] = {bw->wq, bw->wk, bw->wv};
         float *yqkv[3] = {b->q, b->k, b->v};
         vox_matmul_multi(m->pool, 3, wqkv, b->xn, n, yqkv);
@@ -327,8 +322,7 @@ int vox_llm_decode_batch(vox_llm_batch *b, vox_llm_state *const *states, int n, 
         vox_matmul_pool(m->pool, bw->wo, b->att, n, b->o);
         vox_add(b->x, b->o, n * D);
 
-        for (int r = 0; r < n; r++)
-            vox_rmsnorm(b->x + (size_t)r * D, bw->ffn_norm, D, c->norm_eps, b->xn + (size_t)r * D);
+        vox_rmsnorm_rows_pool(m->pool, b->x, bw->ffn_norm, n, D, c->norm_eps, b->xn);
         const vox_tensor *w13[2] = {bw->w1, bw->w3};
         float *y13[2] = {b->h1, b->h3};
         vox_matmul_multi(m->pool, 2, w13, b->xn, n, y13);

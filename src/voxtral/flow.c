@@ -191,8 +191,7 @@ static void ffn_rows(const voxtts_model *m, const vox_block_w *b, float *tok, in
                      float *h1, float *h3, float *o) {
     const vox_transformer_cfg *c = &m->cfg.acoustic;
     const int Da = c->dim;
-    for (int r = 0; r < n; r++)
-        vox_rmsnorm(tok + (size_t)r * Da, b->ffn_norm, Da, c->norm_eps, xn + (size_t)r * Da);
+    vox_rmsnorm_rows_pool(m->pool, tok, b->ffn_norm, n, Da, c->norm_eps, xn);
     const vox_tensor *w13[2] = {b->w1, b->w3};
     float *y13[2] = {h1, h3};
     vox_matmul_multi(m->pool, 2, w13, xn, n, y13);
@@ -255,9 +254,7 @@ void vox_flow_velocity(vox_flow_ws *ws, const float *x, const float *tproj_t, fl
         if (l == 0) {
             first_layer_qkv(ws, b);
         } else {
-            for (int r = 0; r < FLOW_ROWS; r++)
-                vox_rmsnorm(ws->tok + (size_t)r * Da, b->attention_norm, Da, c->norm_eps,
-                            ws->xn + (size_t)r * Da);
+            vox_rmsnorm_rows_pool(m->pool, ws->tok, b->attention_norm, FLOW_ROWS, Da, c->norm_eps, ws->xn);
         }
         if (l + 1 < c->n_layers) {
             if (l > 0) {
@@ -489,9 +486,7 @@ static void velocity_batch(vox_flow_batch *fb, int nb) {
                     memset(y6[t] + (size_t)(r0 + 5) * dims[t], 0, sizeof(float) * dims[t]);
                 }
         } else {
-            for (int r = 0; r < R; r++)
-                vox_rmsnorm(fb->tok + (size_t)r * Da, b->attention_norm, Da, c->norm_eps,
-                            fb->xn + (size_t)r * Da);
+            vox_rmsnorm_rows_pool(m->pool, fb->tok, b->attention_norm, R, Da, c->norm_eps, fb->xn);
         }
         if (l + 1 < c->n_layers) {
             if (l > 0) {

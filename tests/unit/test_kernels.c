@@ -911,6 +911,22 @@ static void silu_check(void (*fn)(float *, const float *, int), const char *name
           first >= 0 ? g[first] : 0.0, first >= 0 ? u[first] : 0.0, first >= 0 ? want[first] : 0.0);
 }
 
+/* vox_rmsnorm_rows_pool: every row as vox_rmsnorm gives it, with and without a pool. */
+static void test_rmsnorm_rows(void) {
+    enum { ROWS = 9, N = 100 };
+    float x[ROWS * N], w[N], want[ROWS * N], got[ROWS * N];
+    for (int i = 0; i < ROWS * N; i++) x[i] = grand();
+    for (int i = 0; i < N; i++) w[i] = grand();
+    for (int r = 0; r < ROWS; r++) vox_rmsnorm(x + r * N, w, N, 1e-5f, want + r * N);
+    for (int p = 0; p < 2; p++) {
+        for (int rows = 0; rows <= ROWS; rows++) {
+            memset(got, 0, sizeof got);
+            vox_rmsnorm_rows_pool(p ? g_pool : NULL, x, w, rows, N, 1e-5f, got);
+            CHECK(bits_equal(got, want, (size_t)rows * N), "rmsnorm rows (%d rows, pool %d)", rows, p);
+        }
+    }
+}
+
 static void test_silu(void) {
     silu_check(vox_silu_mul, "vox_silu_mul (default level)");
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -993,6 +1009,7 @@ int main(int argc, char **argv) {
     test_elementwise();
     test_dot_exact();
     test_silu();
+    test_rmsnorm_rows();
     test_pack_parallel();
     test_levels(argv[0]);
     test_prep_exact();

@@ -48,6 +48,7 @@ typedef struct {
     int have_t;
     long threads;
     voxtts_synth_params sp;
+    voxtts_synth_debug dbg;    /* sp.debug: the disputed options */
     voxtts_split_params split; /* debug split */
     int max_frames, show_tokens;
 } debug_args;
@@ -116,6 +117,8 @@ int cli_debug_main(int argc, char **argv) {
     debug_args a = {0};
     a.model = cli_default_model_dir();
     voxtts_synth_params_default(&a.sp);
+    voxtts_synth_debug_default(&a.dbg);
+    a.sp.debug = &a.dbg;
     voxtts_split_params_default(&a.split);
     a.max_frames = a.sp.max_frames;
     long v;
@@ -140,9 +143,9 @@ int cli_debug_main(int argc, char **argv) {
             if (cli_parse_int("--steps", optarg, 1, 1000, &v)) return 2;
             a.sp.n_steps = (int)v;
             break;
-        case D_SEED_STEP: a.sp.seed_step = 1; break;
-        case D_ALIBI: a.sp.alibi_press = 1; break;
-        case D_WINDOW: a.sp.window_w_keys = 1; break;
+        case D_SEED_STEP: a.dbg.seed_step = 1; break;
+        case D_ALIBI: a.dbg.alibi_press = 1; break;
+        case D_WINDOW: a.dbg.window_w_keys = 1; break;
         case D_AUDIO: a.audio = optarg; break;
         case D_ENCODER: a.encoder = optarg; break;
         case D_LANG: a.split.lang = optarg; break;

@@ -177,6 +177,9 @@ int main(int argc, char **argv) {
     unsigned long long seed;
     voxtts_synth_params sp;
     voxtts_synth_params_default(&sp);
+    voxtts_synth_debug dbg; /* the disputed options below */
+    voxtts_synth_debug_default(&dbg);
+    sp.debug = &dbg;
     cli_long_opts lo;
     memset(&lo, 0, sizeof lo);
     voxtts_split_params_default(&lo.split);
@@ -205,9 +208,9 @@ int main(int argc, char **argv) {
             sp.n_steps = (int)v;
             break;
         case OPT_LIST: list_voices = 1; break;
-        case OPT_SEED_STEP: sp.seed_step = 1; break;
-        case OPT_ALIBI_PRESS: sp.alibi_press = 1; break;
-        case OPT_WINDOW_W: sp.window_w_keys = 1; break;
+        case OPT_SEED_STEP: dbg.seed_step = 1; break;
+        case OPT_ALIBI_PRESS: dbg.alibi_press = 1; break;
+        case OPT_WINDOW_W: dbg.window_w_keys = 1; break;
         case OPT_VOICES_DIR: voices_dir = optarg; break;
         case OPT_REF: ref = optarg; break;
         case OPT_ENCODER: encoder = optarg; break;

@@ -8,8 +8,9 @@
  * negative VOXTTS_E_* code and fills a caller-owned voxtts_error with a message
  * naming the file, tensor or argument at fault.  No global mutable state: a
  * process may hold several models; one model handle is used by one thread at a
- * time (it owns a thread pool and per-voice caches).  The "stage" functions at the end expose each
- * step of the pipeline for debugging and for the golden tests. */
+ * time (it owns a thread pool and per-voice caches).  This header is what an
+ * application needs; voxtts_debug.h adds the pipeline's stages, the synthetic
+ * model and the experimental options, for debugging, benchmarks and tests. */
 #ifndef VOXTTS_H
 #define VOXTTS_H
 
@@ -82,16 +83,6 @@ void voxtts_load_params_default(voxtts_load_params *p);
 int voxtts_model_load(const char *model_dir, const voxtts_load_params *p, voxtts_model **out,
                       voxtts_error *err);
 void voxtts_model_free(voxtts_model *m);
-/* A model with random weights in memory, for benchmarks: every tensor of the
- * checkpoint params.json describes (NULL: the official Voxtral-4B-TTS-2603
- * params.json, built in), stored in the types `type_mix` chooses ("bf16", "q8_0",
- * "best", "backbone=q4_k,acoustic=q8_0", ...; NULL: bf16), generated directly
- * in that format; a byte-level tokenizer with the official special tokens; one
- * random voice per params.json voice (official row counts).  The output is noise,
- * but every shape, dtype and byte read per frame is that of a real model. */
-int voxtts_model_synthetic(const char *params_json_path, const char *type_mix, int n_threads,
-                           voxtts_model **out, voxtts_error *err);
-
 int voxtts_model_n_voices(const voxtts_model *m);
 const char *voxtts_model_voice_name(const voxtts_model *m, int i);
 /* Index of a preset voice, matched case-insensitively; -1 if unknown. */
@@ -139,11 +130,6 @@ typedef struct voxtts_synth_params {
     int max_frames;       /* default 2048 (164 s) */
     float cfg_alpha;      /* classifier-free guidance, default 1.2 */
     int n_steps;          /* Euler steps; 0 = params.json / default 7 */
-    int ignore_end;       /* keep generating past END_AUDIO (benchmarks) */
-    /* Points docs/MODEL.md flags as disputed; defaults follow the official code. */
-    int seed_step;        /* 1: extra [AUDIO] decode step before frame 0 (MU lineage) */
-    int alibi_press;      /* 1: codec ALiBi slopes 2^(-8(h+1)/H) instead of 2^(-8h/H) */
-    int window_w_keys;    /* 1: codec window of W keys instead of W+1 */
     voxtts_progress_fn progress;
     void *progress_user;
     /* Streaming (docs/MODEL.md §8.4): when set, audio is decoded while frames are
@@ -154,6 +140,8 @@ typedef struct voxtts_synth_params {
     voxtts_audio_fn on_audio;
     void *audio_user;
     voxtts_synth_stats *stats; /* filled when not NULL */
+    /* Experimental and disputed options (voxtts_debug.h); NULL: the official behaviour. */
+    const struct voxtts_synth_debug *debug;
 } voxtts_synth_params;
 
 void voxtts_synth_params_default(voxtts_synth_params *p);
@@ -454,43 +442,6 @@ typedef struct voxtts_engine_stats {
     double prefill_s, backbone_s, acoustic_s, codec_s;
 } voxtts_engine_stats;
 void voxtts_engine_get_stats(const voxtts_engine *e, voxtts_engine_stats *st);
-
-/* ---- stages (debugging, golden tests) ------------------------------------ */
-
-/* Prompt ids for text + preset voice (docs/MODEL.md §2.1). Free *ids with voxtts_free. */
-int voxtts_stage_prompt(voxtts_model *m, const char *text, const char *voice, int32_t **ids,
-                        size_t *n_ids, voxtts_error *err);
-/* Backbone hidden after the final norm at the last prompt position: h_out[dim]. */
-int voxtts_stage_prefill(voxtts_model *m, const char *text, const voxtts_synth_params *p,
-                         float *h_out, voxtts_error *err);
-/* Teacher-forced hiddens: hs_out[(n_frames+1) * dim]; row 0 is the prefill hidden,
- * row f+1 the hidden after feeding frame f (codes: n_frames * n_codebooks offset codes). */
-int voxtts_stage_decode(voxtts_model *m, const char *text, const voxtts_synth_params *p,
-                        const int32_t *codes, int n_frames, float *hs_out, voxtts_error *err);
-/* Velocity field at (x, t): v_out[0..n_ac) conditional on h, v_out[n_ac..2n_ac) unconditional. */
-int voxtts_stage_velocity(voxtts_model *m, const float *h, const float *x, float t, float *v_out,
-                          voxtts_error *err);
-/* One frame's codes (n_codebooks offset codes) from hidden h and initial noise x0[n_ac]
- * (p: cfg_alpha, n_steps). codes_out[0] == 1 means END_AUDIO. */
-int voxtts_stage_frame(voxtts_model *m, const float *h, const float *x0,
-                       const voxtts_synth_params *p, int32_t *codes_out, voxtts_error *err);
-/* Codec decoder: wave_out[n_frames * samples_per_frame] from offset codes (p: alibi_press,
- * window_w_keys). */
-int voxtts_stage_codec(voxtts_model *m, const int32_t *codes, int n_frames,
-                       const voxtts_synth_params *p, float *wave_out, voxtts_error *err);
-/* Codec encoder (docs/MODEL.md §7): n mono samples at the model's sample rate ->
- * *codes_out (free with voxtts_free) [*n_frames * n_codebooks] offset codes, *n_frames =
- * ceil(n / samples_per_frame), no END frame.  The open checkpoint has no encoder:
- * encoder_path (not NULL) names a safetensors file with its tensors, which is
- * attached to the model first (replacing any encoder it had); NULL uses the
- * model's own encoder tensors. */
-int voxtts_stage_encode(voxtts_model *m, const char *encoder_path, const float *samples, size_t n,
-                        int32_t **codes_out, int *n_frames, voxtts_error *err);
-/* Voice rows of offset codes (n_frames >= 1, real codes): *rows_out (voxtts_free)
- * [(n_frames + 1) * dim], each frame's summed code embedding and then the END
- * frame's (docs/MODEL.md §4, §7). */
-int voxtts_stage_voice_rows(voxtts_model *m, const int32_t *codes, int n_frames, float **rows_out,
-                            voxtts_error *err);
 
 #ifdef __cplusplus
 }

@@ -25,7 +25,7 @@
 #include "voxtral/invert.h"
 #include "voxtral/model.h"
 #include "voxtral/stream.h"
-#include "voxtts.h"
+#include "voxtts_debug.h"
 
 /* CPU time of the process (all threads): on a shared machine the wall time
  * includes waiting for a core. */

@@ -304,6 +304,10 @@ int voxtts_model_dim(const voxtts_model *m) { return m ? m->cfg.llm.dim : 0; }
 
 /* ---- synthesis --------------------------------------------------------------- */
 
+void voxtts_synth_debug_default(voxtts_synth_debug *d) {
+    if (d) memset(d, 0, sizeof *d);
+}
+
 void voxtts_synth_params_default(voxtts_synth_params *p) {
     if (!p) return;
     memset(p, 0, sizeof *p);
@@ -380,7 +384,7 @@ int voxtts_stage_prefill(voxtts_model *m, const char *text, const voxtts_synth_p
     int rc = vox_voice_select(m, p, &v, err);
     if (rc) return rc;
     vox_llm_state s;
-    rc = vox_gen_prefill_sel(m, text, strlen(text), &v, p->seed_step, 0, &s, h_out, err);
+    rc = vox_gen_prefill_sel(m, text, strlen(text), &v, vox_opt_seed_step(p), 0, &s, h_out, err);
     vox_llm_state_free(&s);
     return rc;
 }
@@ -401,7 +405,7 @@ int voxtts_stage_decode(voxtts_model *m, const char *text, const voxtts_synth_pa
     float *tmp = malloc(sizeof(float) * (size_t)D * 2);
     if (!tmp) return vox_fail(err, VOX_E_NOMEM, "out of memory");
     vox_llm_state s;
-    rc = vox_gen_prefill_sel(m, text, strlen(text), &v, p->seed_step, n_frames, &s, hs_out, err);
+    rc = vox_gen_prefill_sel(m, text, strlen(text), &v, vox_opt_seed_step(p), n_frames, &s, hs_out, err);
     for (int f = 0; f < n_frames && rc == VOX_OK; f++) {
         vox_embed_frame(m, codes + (size_t)f * m->cfg.n_codebooks, tmp, tmp + D);
         rc = vox_llm_forward(&s, tmp, 1, hs_out + (size_t)(f + 1) * D, err);
@@ -444,7 +448,7 @@ int voxtts_stage_frame(voxtts_model *m, const float *h, const float *x0,
     vox_flow_ws ws;
     if ((rc = vox_flow_ws_init(&ws, m, err))) return rc;
     const int A = m->cfg.n_acoustic_codebook;
-    int sem = vox_flow_semantic(&ws, h, p->ignore_end);
+    int sem = vox_flow_semantic(&ws, h, vox_opt_ignore_end(p));
     codes_out[0] = sem;
     if (sem == 1) {
         for (int a = 0; a < A; a++) codes_out[1 + a] = 2; /* EMPTY + 2 (§5.1) */
@@ -463,7 +467,7 @@ int voxtts_stage_codec(voxtts_model *m, const int32_t *codes, int n_frames,
     if (n_frames < 1 || n_frames > MAX_FRAMES_LIMIT)
         return vox_fail(err, VOX_E_ARG, "voxtts_stage_codec: n_frames %d out of range (1..%d)",
                         n_frames, MAX_FRAMES_LIMIT);
-    int press = p ? p->alibi_press : 0, wkeys = p ? p->window_w_keys : 0;
+    int press = vox_opt_alibi_press(p), wkeys = vox_opt_window_w_keys(p);
     return vox_codec_decode(m, codes, n_frames, press, wkeys, wave_out, err);
 }
 

@@ -300,7 +300,10 @@ int vox_bench_run(voxtts_model *m, const vox_bench_opts *o, vox_bench_result *r,
     voxtts_synth_params_default(&sp);
     sp.voice = o->voice;
     sp.seed = o->seed;
-    sp.ignore_end = 1;
+    voxtts_synth_debug dbg; /* frames past END_AUDIO: a fixed amount of work */
+    voxtts_synth_debug_default(&dbg);
+    dbg.ignore_end = 1;
+    sp.debug = &dbg;
     sp.on_audio = count_audio;
     sp.audio_user = &streamed;
     voxtts_audio a;

@@ -196,7 +196,7 @@ int voxtts_synthesize_chunks(voxtts_model *m, const voxtts_chunks *chunks,
         c.ev.frames_total += cs.frames;
         c.ev.type = VOXTTS_LONG_CHUNK_DONE;
         c.ev.chunk_frames = cs.frames;
-        c.ev.hit_cap = !sp.ignore_end && cs.frames >= sp.max_frames;
+        c.ev.hit_cap = !vox_opt_ignore_end(&sp) && cs.frames >= sp.max_frames;
         c.ev.chunk_stats = &cs;
         c.ev.elapsed_s = vox_now_s() - c.t0;
         capped += (size_t)c.ev.hit_cap;

@@ -25,7 +25,22 @@
 #include "tensor/tensor.h"
 #include "text/tekken.h"
 #include "voxtral/config.h"
-#include "voxtts.h"
+#include "voxtts_debug.h"
+
+/* The experimental options of synthesis params (voxtts_debug.h): 0 without p or
+ * p->debug, which is the official behaviour. */
+static inline int vox_opt_ignore_end(const voxtts_synth_params *p) {
+    return p && p->debug ? p->debug->ignore_end : 0;
+}
+static inline int vox_opt_seed_step(const voxtts_synth_params *p) {
+    return p && p->debug ? p->debug->seed_step : 0;
+}
+static inline int vox_opt_alibi_press(const voxtts_synth_params *p) {
+    return p && p->debug ? p->debug->alibi_press : 0;
+}
+static inline int vox_opt_window_w_keys(const voxtts_synth_params *p) {
+    return p && p->debug ? p->debug->window_w_keys : 0;
+}
 
 /* One pre-norm transformer block with SwiGLU (§3; the acoustic transformer's
  * blocks have the same tensors, §5.3). */

@@ -30,6 +30,7 @@ typedef struct vox_request {
     int state;
     int cancel;           /* voxtts_engine_cancel asked for it during a step */
     voxtts_synth_params p;
+    voxtts_synth_debug dbg; /* a copy of *p.debug, which then points here */
     vox_voice_sel sel; /* the voice (its rows live in the model or the caller's handle) */
     int n_steps;
     int32_t *ids;         /* the prompt (§2.1) */
@@ -167,7 +168,7 @@ static int start_request(voxtts_engine *e, vox_request *r) {
     if (!r->h || !r->codes)
         return vox_fail(err, VOX_E_NOMEM, "out of memory for %d frames", p->max_frames);
     int rc = vox_audio_stream_init(&r->as, m, p->max_frames, p->on_audio, p->audio_user,
-                                   p->alibi_press, p->window_w_keys, err);
+                                   vox_opt_alibi_press(p), vox_opt_window_w_keys(p), err);
     if (rc) return rc;
     if (r->n_steps == m->tproj_steps) {
         r->tproj = m->tproj;
@@ -182,7 +183,7 @@ static int start_request(voxtts_engine *e, vox_request *r) {
     const float *kv = NULL;
     r->cached_before = vox_gen_prefix_cached(m, &r->sel) == n_prefix;
     if ((rc = vox_gen_voice_prefix(m, &r->sel, r->emb, n_prefix, &kv, err))) return rc;
-    if ((rc = vox_llm_state_init(&r->s, m, (int)r->n_ids + p->max_frames + (p->seed_step ? 1 : 0),
+    if ((rc = vox_llm_state_init(&r->s, m, (int)r->n_ids + p->max_frames + (vox_opt_seed_step(p) ? 1 : 0),
                                  err)))
         return rc;
     vox_llm_prefix_load(&r->s, kv, n_prefix);
@@ -208,7 +209,7 @@ static int prefill_some(voxtts_engine *e, vox_request *r, int *budget) {
         *budget -= rows;
         e->st.prefill_tokens += rows;
     }
-    if (!rc && r->fed == n && r->p.seed_step && r->s.n_pos == n && *budget > 0) {
+    if (!rc && r->fed == n && vox_opt_seed_step(&r->p) && r->s.n_pos == n && *budget > 0) {
         vox_tensor_get_row(m->w.tok_embeddings, m->id_audio, e->tmp);
         rc = vox_llm_forward(&r->s, e->tmp, 1, r->h, &r->err);
         *budget -= 1;
@@ -218,7 +219,7 @@ static int prefill_some(voxtts_engine *e, vox_request *r, int *budget) {
     r->prefill_s += dt;
     e->st.prefill_s += dt;
     if (rc) return rc;
-    if (r->fed == n && (!r->p.seed_step || r->s.n_pos == n + 1)) {
+    if (r->fed == n && (!vox_opt_seed_step(&r->p) || r->s.n_pos == n + 1)) {
         free(r->emb);
         r->emb = NULL;
         r->prompt_tokens = n;
@@ -250,7 +251,7 @@ static int frame_step(voxtts_engine *e, vox_error *err) {
     double t0 = vox_now_s();
     for (int i = 0; i < n; i++) {
         memcpy(e->h + (size_t)i * D, e->run[i]->h, sizeof(float) * D);
-        e->forbid[i] = e->run[i]->p.ignore_end;
+        e->forbid[i] = vox_opt_ignore_end(&e->run[i]->p);
     }
     vox_flow_semantic_batch(&e->fb, e->h, n, e->forbid, e->sem);
     const double t_sem = vox_now_s() - t0;
@@ -453,7 +454,7 @@ int voxtts_engine_submit(voxtts_engine *e, const char *text, const voxtts_synth_
         return rc;
     }
     if (m->cfg.max_seq_len > 0 &&
-        r->n_ids + (size_t)p->max_frames + (p->seed_step ? 1 : 0) > (size_t)m->cfg.max_seq_len) {
+        r->n_ids + (size_t)p->max_frames + (vox_opt_seed_step(p) ? 1 : 0) > (size_t)m->cfg.max_seq_len) {
         rc = vox_fail(err, VOX_E_ARG,
                       "prompt of %zu tokens + up to %d frames exceeds the model's max_seq_len of %d "
                       "(params.json); use fewer frames or a shorter text", r->n_ids, p->max_frames,
@@ -478,6 +479,10 @@ int voxtts_engine_submit(voxtts_engine *e, const char *text, const voxtts_synth_
         e->cap_req = cap;
     }
     r->p = *p;
+    if (p->debug) {
+        r->dbg = *p->debug;
+        r->p.debug = &r->dbg;
+    }
     r->n_steps = p->n_steps ? p->n_steps : m->cfg.n_decoding_steps;
     r->id = e->next_id++;
     r->state = RQ_QUEUED;

@@ -17,7 +17,7 @@
 
 #include "test.h"
 #include "voxtral/config.h"
-#include "voxtts.h"
+#include "voxtts_debug.h"
 
 #define MODEL "tests/models/tiny-a"
 

@@ -24,7 +24,7 @@
 #include "io/torch_pt.h"
 #include "test.h"
 #include "voxtral/model.h"
-#include "voxtts.h"
+#include "voxtts_debug.h"
 
 /* ---- model-free ---------------------------------------------------------- */
 
@@ -192,14 +192,17 @@ static void test_stages(voxtts_model *m) {
     vox_error err;
     voxtts_synth_params p;
     voxtts_synth_params_default(&p);
+    voxtts_synth_debug dbg;
+    voxtts_synth_debug_default(&dbg);
+    p.debug = &dbg;
     p.voice = voxtts_model_voice_name(m, 0);
     const int D = voxtts_model_dim(m), A = voxtts_model_n_acoustic(m), ncb = voxtts_model_n_codebooks(m);
     float *h0 = malloc(sizeof(float) * D), *h1 = malloc(sizeof(float) * D);
     CHECK(voxtts_stage_prefill(m, "Hello world.", &p, h0, &err) == 0, "%s", err.msg);
-    p.seed_step = 1;
+    dbg.seed_step = 1;
     CHECK(voxtts_stage_prefill(m, "Hello world.", &p, h1, &err) == 0, "%s", err.msg);
     CHECK(memcmp(h0, h1, sizeof(float) * D) != 0, "seed_step changes row 0");
-    p.seed_step = 0;
+    dbg.seed_step = 0;
 
     /* decode row 0 == prefill */
     int32_t codes[2 * 64];
@@ -234,7 +237,7 @@ static void test_stages(voxtts_model *m) {
     int32_t *fr = malloc(sizeof(int32_t) * ncb);
     p.cfg_alpha = 1.0f;
     p.n_steps = n_steps;
-    p.ignore_end = 1;
+    dbg.ignore_end = 1;
     CHECK(voxtts_stage_frame(m, h0, x, &p, fr, &err) == 0, "%s", err.msg);
     int ok = fr[0] >= 2 && fr[0] < m->cfg.semantic_codebook_size + 2;
     for (int a = 0; a < A; a++) ok &= fr[1 + a] == vox_fsq_level(xe[a], m->cfg.acoustic_codebook_size) + 2;
@@ -280,7 +283,10 @@ static void test_codec(voxtts_model *m) {
     /* options change the output */
     voxtts_synth_params p;
     voxtts_synth_params_default(&p);
-    p.alibi_press = 1;
+    voxtts_synth_debug dbg;
+    voxtts_synth_debug_default(&dbg);
+    p.debug = &dbg;
+    dbg.alibi_press = 1;
     CHECK(voxtts_stage_codec(m, codes, F, &p, w2, &err) == 0, "%s", err.msg);
     CHECK(memcmp(w1 + 4 * spf, w2 + 4 * spf, sizeof(float) * spf) != 0, "alibi_press matters");
     /* invalid codes: 0/1 are specials, not decodable */
@@ -310,9 +316,12 @@ static void test_synthesize(voxtts_model *m, const char *dir) {
     vox_error err;
     voxtts_synth_params p;
     voxtts_synth_params_default(&p);
+    voxtts_synth_debug dbg;
+    voxtts_synth_debug_default(&dbg);
+    p.debug = &dbg;
     p.voice = voxtts_model_voice_name(m, 1);
     p.max_frames = 6;
-    p.ignore_end = 1;
+    dbg.ignore_end = 1;
     voxtts_audio a, b;
     CHECK(voxtts_synthesize(m, "Hello world.", &p, &a, &err) == 0, "%s", err.msg);
     CHECK(a.n_frames == 6, "ignore_end runs to max_frames (%d)", a.n_frames);
@@ -363,7 +372,7 @@ static void test_synthesize(voxtts_model *m, const char *dir) {
     p.progress = NULL;
 
     /* without ignore_end the loop may stop early, never beyond max_frames */
-    p.ignore_end = 0;
+    dbg.ignore_end = 0;
     CHECK(voxtts_synthesize(m, "Hi.", &p, &a, &err) == 0, "%s", err.msg);
     CHECK(a.n_frames >= 0 && a.n_frames <= 6 &&
               a.n_samples == (size_t)a.n_frames * voxtts_model_samples_per_frame(m),

@@ -29,7 +29,7 @@
 #include "test.h"
 #include "voxtral/model.h"
 #include "voxtral/scheduler.h"
-#include "voxtts.h"
+#include "voxtts_debug.h"
 
 typedef struct sink {
     float *buf;
@@ -71,6 +71,7 @@ static const char *texts[] = {
 typedef struct job {
     const char *text;
     voxtts_synth_params p;
+    voxtts_synth_debug dbg; /* p.debug */
     voxtts_audio ref;
     int ref_rc;
     sink ref_sink, got_sink; /* streaming jobs */
@@ -159,6 +160,8 @@ static void submit_job(voxtts_engine *e, job *j, const char *what, int k) {
 static void make_job(voxtts_model *m, job *j, int i, int max_frames) {
     memset(j, 0, sizeof *j);
     voxtts_synth_params_default(&j->p);
+    voxtts_synth_debug_default(&j->dbg);
+    j->p.debug = &j->dbg;
     j->text = texts[i % N_TEXTS];
     j->p.voice = voxtts_model_voice_name(m, i % voxtts_model_n_voices(m));
     j->p.seed = 1000 + 7 * (uint64_t)i;
@@ -210,8 +213,8 @@ static void test_batch(voxtts_model *m, const char *name, int B, int max_frames,
         if (mixed) {
             if (i % 3 == 1) jobs[i].p.cfg_alpha = 0.7f + 0.1f * (float)i;
             if (i % 4 == 2) jobs[i].p.n_steps = 3 + i % 5;
-            if (i % 5 == 3) jobs[i].p.seed_step = 1;
-            if (i % 2 == 1) jobs[i].p.ignore_end = 1;
+            if (i % 5 == 3) jobs[i].dbg.seed_step = 1;
+            if (i % 2 == 1) jobs[i].dbg.ignore_end = 1;
             jobs[i].p.max_frames = max_frames - i;
         }
         run_alone(m, &jobs[i]);
@@ -271,7 +274,7 @@ static void test_join_leave(voxtts_model *m, const char *name, int max_frames) {
     for (int i = 0; i < N; i++) {
         make_job(m, &jobs[i], 3 * i + 1, max_frames);
         jobs[i].stream = i % 3 == 0;
-        if (i == 0 || i == 1 || i == 4 || i == 5) jobs[i].p.ignore_end = 1;
+        if (i == 0 || i == 1 || i == 4 || i == 5) jobs[i].dbg.ignore_end = 1;
     }
     jobs[2].text = texts[N_TEXTS - 1]; /* the long prompt, joining later */
     for (int i = 0; i < N; i++) run_alone(m, &jobs[i]);

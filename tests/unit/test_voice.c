@@ -29,7 +29,7 @@
 #include "test_files.h"
 #include "voxtral/model.h"
 #include "voxtral/voice_file.h"
-#include "voxtts.h"
+#include "voxtts_debug.h"
 
 #define MODEL_A "tests/models/tiny-a"
 #define MODEL_B "tests/models/tiny-b"

@@ -41,6 +41,8 @@ enum {
     VOXTTS_E_UNSUPPORTED = -7, /* valid request this build cannot serve */
     VOXTTS_E_INTERNAL = -8,
     VOXTTS_E_CANCELLED = -9,   /* the progress callback asked to stop */
+    VOXTTS_E_VERSION = -10,    /* a params struct of another size: built against another
+                                * voxtts.h, or not initialised by its *_default function */
 };
 
 typedef struct voxtts_error {
@@ -56,6 +58,12 @@ const char *voxtts_strerror(int code);
  * rows, split texts are documented as "free with voxtts_free"); NULL is fine.
  * Handles and structs have their own *_free functions. */
 void voxtts_free(void *p);
+
+/* Params structs (voxtts_load_params, voxtts_synth_params, ...) start with
+ * struct_size, set by their *_default function, which is the way to initialise
+ * them: a struct of another size (a program built against another voxtts.h, or
+ * a struct filled by hand) is refused with VOXTTS_E_VERSION, naming the struct,
+ * so that fields can be added to them in later versions. */
 
 /* ---- tokenizer (needs only tekken.json) ---------------------------------- */
 
@@ -74,6 +82,7 @@ int voxtts_tokenize(const voxtts_tokenizer *tk, const char *text, size_t len, in
 typedef struct voxtts_model voxtts_model;
 
 typedef struct voxtts_load_params {
+    size_t struct_size; /* sizeof the struct, set by voxtts_load_params_default: keep it */
     int n_threads; /* 0: all cores */
 } voxtts_load_params;
 
@@ -121,6 +130,7 @@ typedef struct voxtts_synth_stats {
 typedef struct voxtts_voice voxtts_voice; /* a voice of one's own (see "voices" below) */
 
 typedef struct voxtts_synth_params {
+    size_t struct_size; /* sizeof the struct, set by voxtts_synth_params_default: keep it */
     const char *voice;    /* preset name (case-insensitive) */
     /* When not NULL, speak with this voice instead of the preset `voice` names:
      * its rows replace the [AUDIO] placeholders (docs/MODEL.md §2.2, §2.3).  Its
@@ -189,6 +199,7 @@ typedef int (*voxtts_clone_progress_fn)(int step, int max_steps, float loss, voi
 #define VOXTTS_CLONE_USE_SECONDS 20.0
 
 typedef struct voxtts_clone_params {
+    size_t struct_size; /* sizeof the struct, set by voxtts_clone_params_default: keep it */
     const char *name;    /* the voice's name (default "voice") */
     uint64_t seed;       /* inversion seed (default 42) */
     int max_iters;       /* inversion step budget; 0: its default */
@@ -296,6 +307,7 @@ void voxtts_voice_free(voxtts_voice *v);
 
 /* How text is cut into chunks (rules: src/text/splitter.h). */
 typedef struct voxtts_split_params {
+    size_t struct_size; /* sizeof the struct, set by voxtts_split_params_default: keep it */
     const char *lang; /* "en" "fr" "es" "de" "it" "pt" "nl" "ar" "hi"; NULL or "auto": all */
     int max_tokens;   /* text tokens per chunk; 0: default 120 */
     int max_frames;   /* the per-chunk frame cap; chunks are kept well below it
@@ -348,6 +360,7 @@ typedef struct voxtts_long_event {
 typedef int (*voxtts_long_fn)(const voxtts_long_event *ev, void *user);
 
 typedef struct voxtts_long_params {
+    size_t struct_size; /* sizeof the struct, set by voxtts_long_params_default: keep it */
     voxtts_synth_params synth; /* used for every chunk (same seed each time); synth.on_audio
                                 * is required (the audio is streamed, never held whole);
                                 * synth.progress and synth.stats are not used */

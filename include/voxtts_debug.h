@@ -17,6 +17,7 @@ extern "C" {
  * copied by voxtts_engine_submit).  The disputed points are those docs/MODEL.md
  * flags; the defaults (all 0) follow the official code. */
 typedef struct voxtts_synth_debug {
+    size_t struct_size; /* sizeof the struct, set by voxtts_synth_debug_default: keep it */
     int ignore_end;    /* keep generating past END_AUDIO, up to max_frames (benchmarks) */
     int seed_step;     /* 1: extra [AUDIO] decode step before frame 0 (MU lineage) */
     int alibi_press;   /* 1: codec ALiBi slopes 2^(-8(h+1)/H) instead of 2^(-8h/H) */

@@ -19,6 +19,7 @@
 void voxtts_split_params_default(voxtts_split_params *p) {
     if (!p) return;
     memset(p, 0, sizeof *p);
+    p->struct_size = sizeof *p;
 }
 
 int voxtts_estimate_frames(int n_tokens) { return vox_split_estimate_frames(n_tokens); }
@@ -37,13 +38,15 @@ static int count_tekken(void *user, const char *s, size_t n, size_t *count, vox_
     return rc;
 }
 
-/* seq_room: the most text tokens a prompt may hold (0: no limit). */
-static int split_with(const vox_tekken *tk, const char *text, size_t len,
+/* seq_room: the most text tokens a prompt may hold (0: no limit); fn names the caller. */
+static int split_with(const char *fn, const vox_tekken *tk, const char *text, size_t len,
                       const voxtts_split_params *p, long long seq_room, voxtts_chunks *out,
                       voxtts_error *err) {
     voxtts_split_params defaults;
     voxtts_split_params_default(&defaults);
     if (!p) p = &defaults;
+    int rc0 = vox_check_struct_size(err, fn, "voxtts_split_params", p->struct_size, sizeof *p);
+    if (rc0) return rc0;
     if (p->max_tokens < 0 || p->max_tokens > 1000000)
         return vox_fail(err, VOX_E_ARG, "max_tokens %d out of range (0 = default, 1..1000000)",
                         p->max_tokens);
@@ -68,7 +71,7 @@ int voxtts_split_text(const voxtts_tokenizer *tk, const char *text, size_t len,
     if (out) memset(out, 0, sizeof *out);
     if (!tk || !out || (!text && len))
         return vox_fail(err, VOX_E_ARG, "voxtts_split_text: tokenizer, text and out must not be NULL");
-    return split_with(tk->tk, text ? text : "", len, p, 0, out, err);
+    return split_with("voxtts_split_text", tk->tk, text ? text : "", len, p, 0, out, err);
 }
 
 int voxtts_model_split_text(voxtts_model *m, const char *text, size_t len,
@@ -91,12 +94,14 @@ int voxtts_model_split_text(voxtts_model *m, const char *text, size_t len,
                             "with voices of up to %d rows and %d frames per chunk; use fewer frames",
                             m->cfg.max_seq_len, voice_max, p ? p->max_frames : 0);
     }
-    return split_with(m->tk, text ? text : "", len, p, room, out, err);
+    return split_with("voxtts_model_split_text", m->tk, text ? text : "", len, p, room, out,
+                      err);
 }
 
 void voxtts_long_params_default(voxtts_long_params *p) {
     if (!p) return;
     memset(p, 0, sizeof *p);
+    p->struct_size = sizeof *p;
     voxtts_synth_params_default(&p->synth);
     voxtts_split_params_default(&p->split);
     p->pause_paragraph_ms = 500;
@@ -150,6 +155,10 @@ int voxtts_synthesize_chunks(voxtts_model *m, const voxtts_chunks *chunks,
     if (stats) memset(stats, 0, sizeof *stats);
     if (!m || !chunks || !p || (chunks->n && !chunks->chunk))
         return vox_fail(err, VOX_E_ARG, "voxtts_synthesize_chunks: model, chunks and params must not be NULL");
+    int rc0 = vox_check_struct_size(err, "voxtts_synthesize_chunks", "voxtts_long_params",
+                                    p->struct_size, sizeof *p);
+    if (!rc0) rc0 = vox_check_synth_params(&p->synth, "voxtts_synthesize_chunks", err);
+    if (rc0) return rc0;
     if (!p->synth.on_audio)
         return vox_fail(err, VOX_E_ARG,
                         "voxtts_synthesize_chunks: synth.on_audio is required (long text is streamed)");
@@ -219,6 +228,9 @@ int voxtts_synthesize_long(voxtts_model *m, const char *text, size_t len,
     if (stats) memset(stats, 0, sizeof *stats);
     if (!m || !p || (!text && len))
         return vox_fail(err, VOX_E_ARG, "voxtts_synthesize_long: model, text and params must not be NULL");
+    int rc0 = vox_check_struct_size(err, "voxtts_synthesize_long", "voxtts_long_params",
+                                    p->struct_size, sizeof *p);
+    if (rc0) return rc0;
     voxtts_split_params sp = p->split;
     if (sp.max_frames == 0) sp.max_frames = p->synth.max_frames;
     voxtts_chunks chunks;

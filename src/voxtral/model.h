@@ -29,6 +29,13 @@
 
 /* The experimental options of synthesis params (voxtts_debug.h): 0 without p or
  * p->debug, which is the official behaviour. */
+/* The most frames one synthesis may ask for. */
+#define VOX_MAX_FRAMES (1 << 20)
+
+/* The checks of every function taking synth params (not NULL): struct sizes
+ * (its own and its debug options'), max_frames, n_steps, cfg_alpha; errors name fn. */
+int vox_check_synth_params(const voxtts_synth_params *p, const char *fn, vox_error *err);
+
 static inline int vox_opt_ignore_end(const voxtts_synth_params *p) {
     return p && p->debug ? p->debug->ignore_end : 0;
 }

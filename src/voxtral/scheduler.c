@@ -422,7 +422,6 @@ int voxtts_engine_create(voxtts_model *m, int max_batch, voxtts_engine **out, vo
     return VOX_OK;
 }
 
-#define MAX_FRAMES_LIMIT (1 << 20) /* the limits of voxtts_synthesize (api.c) */
 
 int voxtts_engine_submit(voxtts_engine *e, const char *text, const voxtts_synth_params *p,
                          int64_t *id, voxtts_error *err) {
@@ -432,17 +431,9 @@ int voxtts_engine_submit(voxtts_engine *e, const char *text, const voxtts_synth_
     voxtts_synth_params defaults;
     voxtts_synth_params_default(&defaults);
     if (!p) p = &defaults;
-    if (p->max_frames < 1 || p->max_frames > MAX_FRAMES_LIMIT)
-        return vox_fail(err, VOX_E_ARG, "voxtts_engine_submit: max_frames %d out of range (1..%d)",
-                        p->max_frames, MAX_FRAMES_LIMIT);
-    if (p->n_steps < 0 || p->n_steps > 1000)
-        return vox_fail(err, VOX_E_ARG,
-                        "voxtts_engine_submit: n_steps %d out of range (0 = default, 1..1000)",
-                        p->n_steps);
-    if (!isfinite(p->cfg_alpha))
-        return vox_fail(err, VOX_E_ARG, "voxtts_engine_submit: cfg_alpha is not a finite number");
+    int rc = vox_check_synth_params(p, "voxtts_engine_submit", err);
+    if (rc) return rc;
     voxtts_model *m = e->m;
-    int rc;
     vox_voice_sel sel; /* a preset, or p->voice_handle (which must outlive the request) */
     if ((rc = vox_voice_select(m, p, &sel, err))) return rc;
     vox_request *r = calloc(1, sizeof *r);

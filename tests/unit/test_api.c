@@ -1,12 +1,127 @@
-/* test_api.c — the small parts of the public header (include/voxtts.h): the
- * version macros agree with each other and with voxtts_version(), every error
- * code has its own description and unknown ones a generic one, and
- * voxtts_free takes NULL and the buffers the library hands out. */
+/* test_api.c — the small parts of the public headers (include/voxtts.h,
+ * voxtts_debug.h): the version macros agree with each other and with
+ * voxtts_version(), every error code has its own description and unknown ones
+ * a generic one, voxtts_free takes NULL and the buffers the library hands out,
+ * and every function taking a params struct refuses one whose struct_size is
+ * not the library's (VOXTTS_E_VERSION, naming the struct) before doing anything. */
 #include <stdio.h>
 #include <string.h>
 
 #include "test.h"
-#include "voxtts.h"
+#include "voxtts_debug.h"
+
+/* rc is VOXTTS_E_VERSION and the message names the struct. */
+static void check_refused(int rc, const voxtts_error *err, const char *type, const char *what) {
+    CHECK(rc == VOXTTS_E_VERSION && err->code == VOXTTS_E_VERSION && strstr(err->msg, type) &&
+              strstr(err->msg, "struct_size"),
+          "%s: rc %d, message '%s'", what, rc, err->msg);
+}
+
+static int count_samples(const float *s, size_t n, void *user) {
+    (void)s;
+    *(size_t *)user += n;
+    return 0;
+}
+
+static void test_struct_size(void) {
+    voxtts_error err = {0};
+    const size_t wrong[] = {0, 8, 4096};
+    for (size_t w = 0; w < sizeof wrong / sizeof *wrong; w++) {
+        voxtts_load_params lp;
+        voxtts_load_params_default(&lp);
+        CHECK(lp.struct_size == sizeof lp, "load params size");
+        lp.struct_size = wrong[w];
+        voxtts_model *bad = NULL;
+        check_refused(voxtts_model_load("tests/models/tiny-a", &lp, &bad, &err), &err,
+                      "voxtts_load_params", "voxtts_model_load");
+        CHECK(bad == NULL, "no model on refusal");
+    }
+    voxtts_model *m = NULL;
+    voxtts_load_params lp;
+    voxtts_load_params_default(&lp);
+    lp.n_threads = 1;
+    CHECK(voxtts_model_load("tests/models/tiny-a", &lp, &m, &err) == VOXTTS_OK, "load: %s", err.msg);
+    if (!m) return;
+    voxtts_synth_params sp;
+    voxtts_synth_params_default(&sp);
+    sp.voice = voxtts_model_voice_name(m, 0);
+    sp.max_frames = 2;
+    voxtts_audio a;
+    sp.struct_size--;
+    check_refused(voxtts_synthesize(m, "Hello.", &sp, &a, &err), &err, "voxtts_synth_params",
+                  "voxtts_synthesize");
+    CHECK(a.samples == NULL && a.n_frames == 0, "no audio on refusal");
+    voxtts_engine *e = NULL;
+    CHECK(voxtts_engine_create(m, 2, &e, &err) == VOXTTS_OK, "engine: %s", err.msg);
+    int64_t id = 0;
+    if (e) {
+        check_refused(voxtts_engine_submit(e, "Hello.", &sp, &id, &err), &err, "voxtts_synth_params",
+                      "voxtts_engine_submit");
+        CHECK(voxtts_engine_pending(e) == 0, "nothing queued on refusal");
+    }
+    float h[4096];
+    if (voxtts_model_dim(m) <= 4096)
+        check_refused(voxtts_stage_prefill(m, "Hello.", &sp, h, &err), &err, "voxtts_synth_params",
+                      "voxtts_stage_prefill");
+    voxtts_synth_params_default(&sp);
+    sp.voice = voxtts_model_voice_name(m, 0);
+    sp.max_frames = 2;
+    voxtts_synth_debug dbg;
+    voxtts_synth_debug_default(&dbg);
+    CHECK(dbg.struct_size == sizeof dbg, "debug size");
+    dbg.struct_size += 4;
+    sp.debug = &dbg;
+    check_refused(voxtts_synthesize(m, "Hello.", &sp, &a, &err), &err, "voxtts_synth_debug",
+                  "voxtts_synthesize with debug options");
+    if (e)
+        check_refused(voxtts_engine_submit(e, "Hello.", &sp, &id, &err), &err, "voxtts_synth_debug",
+                      "voxtts_engine_submit with debug options");
+    dbg.struct_size = sizeof dbg;
+    CHECK(voxtts_synthesize(m, "Hello.", &sp, &a, &err) == VOXTTS_OK && a.n_frames >= 0,
+          "the right sizes synthesize: %s", err.msg);
+    voxtts_audio_free(&a);
+    voxtts_engine_free(e);
+
+    voxtts_split_params split;
+    voxtts_split_params_default(&split);
+    split.struct_size = 1;
+    voxtts_chunks ch;
+    check_refused(voxtts_model_split_text(m, "One. Two.", 9, &split, &ch, &err), &err,
+                  "voxtts_split_params", "voxtts_model_split_text");
+    CHECK(ch.n == 0 && ch.chunk == NULL, "no chunks on refusal");
+
+    voxtts_long_params lo;
+    voxtts_long_params_default(&lo);
+    size_t streamed = 0;
+    lo.synth.on_audio = count_samples;
+    lo.synth.audio_user = &streamed;
+    lo.synth.max_frames = 2;
+    lo.struct_size = sizeof lo - 1;
+    check_refused(voxtts_synthesize_long(m, "One. Two.", 9, &lo, NULL, &err), &err,
+                  "voxtts_long_params", "voxtts_synthesize_long");
+    lo.struct_size = sizeof lo;
+    lo.split.struct_size = 0;
+    check_refused(voxtts_synthesize_long(m, "One. Two.", 9, &lo, NULL, &err), &err,
+                  "voxtts_split_params", "voxtts_synthesize_long (split)");
+    lo.split.struct_size = sizeof lo.split;
+    lo.synth.struct_size = 0;
+    check_refused(voxtts_synthesize_long(m, "One. Two.", 9, &lo, NULL, &err), &err,
+                  "voxtts_synth_params", "voxtts_synthesize_long (synth)");
+    CHECK(streamed == 0, "nothing streamed on refusal");
+
+    voxtts_clone_params cp;
+    voxtts_clone_params_default(&cp);
+    CHECK(cp.struct_size == sizeof cp, "clone params size");
+    cp.struct_size = 2 * sizeof cp;
+    float ref[24000] = {0};
+    voxtts_voice *v = NULL;
+    check_refused(voxtts_voice_clone(m, ref, 24000, 24000, &cp, &v, &err), &err, "voxtts_clone_params",
+                  "voxtts_voice_clone");
+    check_refused(voxtts_voice_clone_file(m, "tests/data/no_such.wav", &cp, &v, &err), &err,
+                  "voxtts_clone_params", "voxtts_voice_clone_file");
+    CHECK(v == NULL, "no voice on refusal");
+    voxtts_model_free(m);
+}
 
 int main(void) {
     char v[64];
@@ -18,7 +133,7 @@ int main(void) {
           "version number %d", VOXTTS_VERSION_NUMBER);
     const int codes[] = {VOXTTS_OK, VOXTTS_E_IO, VOXTTS_E_FORMAT, VOXTTS_E_SHAPE, VOXTTS_E_MISSING,
                          VOXTTS_E_ARG, VOXTTS_E_NOMEM, VOXTTS_E_UNSUPPORTED, VOXTTS_E_INTERNAL,
-                         VOXTTS_E_CANCELLED};
+                         VOXTTS_E_CANCELLED, VOXTTS_E_VERSION};
     const int n = (int)(sizeof codes / sizeof *codes);
     const char *unknown = voxtts_strerror(12345);
     CHECK(unknown && strstr(unknown, "unknown"), "unknown code: %s", unknown ? unknown : "(null)");
@@ -38,5 +153,6 @@ int main(void) {
         voxtts_free(ids); /* the documented way to release them (ASan checks the pairing) */
         voxtts_tokenizer_free(tk);
     }
+    test_struct_size();
     TEST_MAIN_END();
 }

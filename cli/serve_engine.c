@@ -206,7 +206,6 @@ static void submit_one(engine_ctx *ec, serve_job *j, job_slot **slots) {
     if (s->o.max_frames > 0) p.max_frames = s->o.max_frames;
     p.on_audio = job_audio;
     p.audio_user = &slot->a;
-    p.stats = &j->stats;
     voxtts_error err = {0};
     if (voxtts_engine_submit(s->engine, j->text, &p, &j->engine_id, &err) != VOXTTS_OK) {
         vox_audio_writer_abort(j->w);
@@ -243,9 +242,11 @@ static void take_finished(engine_ctx *ec, job_slot **slots) {
         voxtts_audio out;
         memset(&out, 0, sizeof out);
         voxtts_error rerr = {0};
-        int rc = voxtts_engine_take(s->engine, id, &out, &rerr);
+        voxtts_synth_stats st;
+        int rc = voxtts_engine_take(s->engine, id, &out, &st, &rerr);
         voxtts_audio_free(&out);
         if (!j) continue;
+        j->stats = st;
         job_slot **sp = slots, *slot = NULL;
         while (*sp && (*sp)->a.sink.j != j) sp = &(*sp)->next;
         if (*sp) {

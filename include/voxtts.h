@@ -110,7 +110,8 @@ typedef int (*voxtts_progress_fn)(int frames_done, int max_frames, void *user);
  * is valid only during the call).  Return non-zero to cancel. */
 typedef int (*voxtts_audio_fn)(const float *samples, size_t n, void *user);
 
-/* Where the time of one voxtts_synthesize call went (seconds, wall clock). */
+/* Where the time of one synthesis went (seconds, wall clock): an output of
+ * voxtts_synthesize and voxtts_engine_take. */
 typedef struct voxtts_synth_stats {
     int frames;            /* frames generated (80 ms each for the real model) */
     int prompt_tokens;     /* prompt length, voice rows included (docs/MODEL.md §2.1) */
@@ -149,7 +150,6 @@ typedef struct voxtts_synth_params {
      * NULL (n_samples still counts every sample streamed). */
     voxtts_audio_fn on_audio;
     void *audio_user;
-    voxtts_synth_stats *stats; /* filled when not NULL */
     /* Experimental and disputed options (voxtts_debug.h); NULL: the official behaviour. */
     const struct voxtts_synth_debug *debug;
 } voxtts_synth_params;
@@ -167,9 +167,10 @@ typedef struct voxtts_audio {
 
 /* Text to audio.  Without on_audio, out->samples holds the whole waveform; with it,
  * the audio goes to the callback (see voxtts_synth_params).  On error or
- * cancellation (VOXTTS_E_CANCELLED) *out is left empty. */
+ * cancellation (VOXTTS_E_CANCELLED) *out is left empty.  stats (may be NULL) is
+ * filled whatever the outcome (the frames made before an error or cancellation). */
 int voxtts_synthesize(voxtts_model *m, const char *text, const voxtts_synth_params *p,
-                      voxtts_audio *out, voxtts_error *err);
+                      voxtts_audio *out, voxtts_synth_stats *stats, voxtts_error *err);
 void voxtts_audio_free(voxtts_audio *a);
 /* Write a->samples as a 16-bit mono WAV at a->sample_rate (atomically: the file
  * appears whole or not at all). */
@@ -363,7 +364,7 @@ typedef struct voxtts_long_params {
     size_t struct_size; /* sizeof the struct, set by voxtts_long_params_default: keep it */
     voxtts_synth_params synth; /* used for every chunk (same seed each time); synth.on_audio
                                 * is required (the audio is streamed, never held whole);
-                                * synth.progress and synth.stats are not used */
+                                * synth.progress is not used */
     voxtts_split_params split; /* voxtts_synthesize_long only; split.max_frames 0: synth.max_frames */
     int pause_paragraph_ms;    /* silence before a chunk that starts a paragraph (default 500) */
     int pause_chunk_ms;        /* silence between chunks of one paragraph (default 100) */
@@ -414,11 +415,9 @@ typedef struct voxtts_engine voxtts_engine;
 int voxtts_engine_create(voxtts_model *m, int max_batch, voxtts_engine **out, voxtts_error *err);
 /* Frees every request too, finished or not (callbacks are not called). */
 void voxtts_engine_free(voxtts_engine *e);
-/* Queue a request; text is copied, p (NULL: defaults) is copied, and its progress,
- * on_audio and stats are used for this request (p->stats must stay valid until
- * the request is taken; it is filled when the request ends: backbone_s and
- * acoustic_s are then the wall time of the batched steps the request took part
- * in, shared with the others).  Bad params, voice or text fail here.  *id > 0. */
+/* Queue a request; text is copied, p (NULL: defaults) is copied, and its progress
+ * and on_audio callbacks are used for this request.  Bad params, voice or text
+ * fail here.  *id > 0. */
 int voxtts_engine_submit(voxtts_engine *e, const char *text, const voxtts_synth_params *p,
                          int64_t *id, voxtts_error *err);
 /* One step: admit and prefill queued requests (as slots allow), then one frame for
@@ -440,9 +439,12 @@ int voxtts_engine_status(const voxtts_engine *e, int64_t id);
 int voxtts_engine_poll(const voxtts_engine *e, int64_t *id);
 /* Take a finished request's result and forget it: returns its outcome (VOXTTS_OK,
  * or its error with the message in req_err) and fills *out as voxtts_synthesize
- * would (empty on error or cancellation).  VOXTTS_E_ARG (in req_err) if id is
- * unknown or not finished. */
-int voxtts_engine_take(voxtts_engine *e, int64_t id, voxtts_audio *out, voxtts_error *req_err);
+ * would (empty on error or cancellation), and *stats (may be NULL) with the
+ * request's statistics: backbone_s and acoustic_s are the wall time of the
+ * batched steps it took part in, shared with the others.  VOXTTS_E_ARG (in
+ * req_err) if id is unknown or not finished. */
+int voxtts_engine_take(voxtts_engine *e, int64_t id, voxtts_audio *out, voxtts_synth_stats *stats,
+                       voxtts_error *req_err);
 
 /* Totals of an engine since its creation (seconds, wall clock). */
 typedef struct voxtts_engine_stats {

@@ -344,8 +344,9 @@ int vox_check_synth_params(const voxtts_synth_params *p, const char *fn, voxtts_
 }
 
 int voxtts_synthesize(voxtts_model *m, const char *text, const voxtts_synth_params *p,
-                      voxtts_audio *out, voxtts_error *err) {
+                      voxtts_audio *out, voxtts_synth_stats *stats, voxtts_error *err) {
     if (out) memset(out, 0, sizeof *out);
+    if (stats) memset(stats, 0, sizeof *stats);
     if (!m || !text || !out)
         return arg_fail(err, "voxtts_synthesize", "model, text and out must not be NULL");
     voxtts_synth_params defaults;
@@ -355,7 +356,7 @@ int voxtts_synthesize(voxtts_model *m, const char *text, const voxtts_synth_para
     if (rc) return rc;
     vox_voice_sel voice;
     if ((rc = vox_voice_select(m, p, &voice, err))) return rc;
-    return vox_generate(m, text, p, out, err);
+    return vox_generate(m, text, p, out, stats, err);
 }
 
 void voxtts_audio_free(voxtts_audio *a) {

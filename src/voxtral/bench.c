@@ -309,8 +309,7 @@ int vox_bench_run(voxtts_model *m, const vox_bench_opts *o, vox_bench_result *r,
     voxtts_audio a;
     /* warm-up: builds the voice's prefix cache and touches every weight once */
     sp.max_frames = 2;
-    sp.stats = &r->warm;
-    if ((rc = voxtts_synthesize(m, text, &sp, &a, err))) goto out;
+    if ((rc = voxtts_synthesize(m, text, &sp, &a, &r->warm, err))) goto out;
     voxtts_audio_free(&a);
     /* The read bandwidth is sampled around and during the measured request, so
      * that it describes the same minutes as the frames (on a shared machine it
@@ -327,25 +326,28 @@ int vox_bench_run(voxtts_model *m, const vox_bench_opts *o, vox_bench_result *r,
     if ((rc = voxtts_engine_create(m, B, &eng, err))) goto out;
     streamed = 0;
     voxtts_synth_stats *rs = calloc((size_t)B, sizeof *rs);
-    if (!rs) {
+    int64_t *ids = calloc((size_t)B, sizeof *ids); /* request i's id */
+    if (!rs || !ids) {
+        free(rs);
+        free(ids);
         rc = vox_fail(err, VOX_E_NOMEM, "out of memory");
         goto out;
     }
     sp.max_frames = o->frames;
     const double t_run = vox_now_s();
     for (int i = 0; i < B && !rc; i++) {
-        int64_t id;
         sp.seed = o->seed + (uint64_t)i;
-        sp.stats = &rs[i];
         sp.progress = i == 0 ? sample_between_frames : NULL;
         sp.progress_user = i == 0 ? &bs : NULL;
-        rc = voxtts_engine_submit(eng, text, &sp, &id, err);
+        rc = voxtts_engine_submit(eng, text, &sp, &ids[i], err);
     }
     if (!rc) rc = voxtts_engine_run(eng, err);
     const double run_s = vox_now_s() - t_run;
     for (int64_t id; !rc && voxtts_engine_poll(eng, &id);) {
         voxtts_error rerr = {0};
-        rc = voxtts_engine_take(eng, id, &a, &rerr);
+        int i = 0;
+        while (i < B - 1 && ids[i] != id) i++;
+        rc = voxtts_engine_take(eng, id, &a, &rs[i], &rerr);
         voxtts_audio_free(&a);
         if (rc) *err = rerr;
     }
@@ -364,6 +366,7 @@ int vox_bench_run(voxtts_model *m, const vox_bench_opts *o, vox_bench_result *r,
         r->run.total_s = run_s;
     }
     free(rs);
+    free(ids);
     if (rc) goto out;
     r->peak_rss_bytes = vox_bench_peak_rss();
     for (int i = 0; i < 2; i++) bs.rate[bs.n++] = probe_pass(m->pool, &probe);

@@ -178,7 +178,7 @@ out:
 }
 
 int vox_generate(voxtts_model *m, const char *text, const voxtts_synth_params *p,
-                 voxtts_audio *out, vox_error *err) {
+                 voxtts_audio *out, voxtts_synth_stats *stats, vox_error *err) {
     const double t_start = vox_now_s();
     const vox_config *c = &m->cfg;
     const int A = c->n_acoustic_codebook, ncb = c->n_codebooks, D = c->llm.dim;
@@ -274,8 +274,8 @@ int vox_generate(voxtts_model *m, const char *text, const voxtts_synth_params *p
     codes = NULL;
     rc = VOX_OK;
 out:
-    if (p->stats) {
-        voxtts_synth_stats *st = p->stats;
+    if (stats) {
+        voxtts_synth_stats *st = stats;
         memset(st, 0, sizeof *st);
         st->frames = n_frames;
         st->prompt_tokens = prompt_tokens;

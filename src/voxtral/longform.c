@@ -186,14 +186,13 @@ int voxtts_synthesize_chunks(voxtts_model *m, const voxtts_chunks *chunks,
         sp.audio_user = &c;
         sp.progress = long_on_frame;
         sp.progress_user = &c;
-        sp.stats = &cs;
         c.ev.chunk = i;
         c.ev.c = ch;
         c.ev.chunk_frames = 0;
         c.ev.hit_cap = 0;
         c.ev.chunk_stats = NULL;
         voxtts_audio a;
-        rc = voxtts_synthesize(m, ch->text, &sp, &a, err);
+        rc = voxtts_synthesize(m, ch->text, &sp, &a, &cs, err);
         voxtts_audio_free(&a);
         if (rc) {
             if (rc == VOX_E_CANCELLED && c.user_cancelled)

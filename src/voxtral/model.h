@@ -370,6 +370,6 @@ int vox_gen_prefix_cached(const voxtts_model *m, const vox_voice_sel *v);
 /* Free every cached prefix of voices of one's own. */
 void vox_gen_user_prefix_free(voxtts_model *m);
 int vox_generate(voxtts_model *m, const char *text, const voxtts_synth_params *p,
-                 voxtts_audio *out, vox_error *err);
+                 voxtts_audio *out, voxtts_synth_stats *stats, vox_error *err);
 
 #endif

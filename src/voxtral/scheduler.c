@@ -51,6 +51,7 @@ typedef struct vox_request {
     int rc;               /* outcome once DONE */
     voxtts_error err;
     voxtts_audio out;
+    voxtts_synth_stats stats; /* filled when it ends */
 } vox_request;
 
 struct voxtts_engine {
@@ -118,21 +119,19 @@ static void finish(voxtts_engine *e, vox_request *r, int rc) {
             r->codes = NULL;
         }
     }
-    if (r->p.stats) {
-        voxtts_synth_stats *st = r->p.stats;
-        memset(st, 0, sizeof *st);
-        st->frames = r->n_frames;
-        st->prompt_tokens = r->prompt_tokens;
-        st->prefill_tokens = r->prefill_tokens;
-        st->codec_calls = r->as.calls;
-        st->codec_frames = r->as.frames_decoded;
-        st->prefill_s = r->prefill_s;
-        st->backbone_s = r->backbone_s;
-        st->acoustic_s = r->acoustic_s;
-        st->codec_s = r->as.codec_s;
-        st->total_s = vox_now_s() - r->t_submit;
-        st->ttfa_s = r->as.first_audio_t > 0.0 ? r->as.first_audio_t - r->t_submit : 0.0;
-    }
+    voxtts_synth_stats *st = &r->stats;
+    memset(st, 0, sizeof *st);
+    st->frames = r->n_frames;
+    st->prompt_tokens = r->prompt_tokens;
+    st->prefill_tokens = r->prefill_tokens;
+    st->codec_calls = r->as.calls;
+    st->codec_frames = r->as.frames_decoded;
+    st->prefill_s = r->prefill_s;
+    st->backbone_s = r->backbone_s;
+    st->acoustic_s = r->acoustic_s;
+    st->codec_s = r->as.codec_s;
+    st->total_s = vox_now_s() - r->t_submit;
+    st->ttfa_s = r->as.first_audio_t > 0.0 ? r->as.first_audio_t - r->t_submit : 0.0;
     request_release(r);
     r->rc = rc;
     if (rc == VOX_OK) r->err.code = 0, r->err.msg[0] = '\0';
@@ -560,8 +559,10 @@ int voxtts_engine_poll(const voxtts_engine *e, int64_t *id) {
     return 0;
 }
 
-int voxtts_engine_take(voxtts_engine *e, int64_t id, voxtts_audio *out, voxtts_error *req_err) {
+int voxtts_engine_take(voxtts_engine *e, int64_t id, voxtts_audio *out, voxtts_synth_stats *stats,
+                       voxtts_error *req_err) {
     if (out) memset(out, 0, sizeof *out);
+    if (stats) memset(stats, 0, sizeof *stats);
     if (!e || !out)
         return vox_fail(req_err, VOX_E_ARG, "voxtts_engine_take: engine and out must not be NULL");
     if (e->in_step)
@@ -572,6 +573,7 @@ int voxtts_engine_take(voxtts_engine *e, int64_t id, voxtts_audio *out, voxtts_e
         return vox_fail(req_err, VOX_E_ARG, "voxtts_engine_take: request %lld is %s", (long long)id,
                         r ? "not finished" : "unknown");
     const int rc = r->rc;
+    if (stats) *stats = r->stats;
     if (rc == VOX_OK) {
         *out = r->out;
         memset(&r->out, 0, sizeof r->out);

@@ -2,7 +2,7 @@
  * voxtts_debug.h): the version macros agree with each other and with
  * voxtts_version(), every error code has its own description and unknown ones
  * a generic one, voxtts_free takes NULL and the buffers the library hands out,
- * and every function taking a params struct refuses one whose struct_size is
+ * synthesis statistics come back as output arguments, and every function taking a params struct refuses one whose struct_size is
  * not the library's (VOXTTS_E_VERSION, naming the struct) before doing anything. */
 #include <stdio.h>
 #include <string.h>
@@ -48,7 +48,7 @@ static void test_struct_size(void) {
     sp.max_frames = 2;
     voxtts_audio a;
     sp.struct_size--;
-    check_refused(voxtts_synthesize(m, "Hello.", &sp, &a, &err), &err, "voxtts_synth_params",
+    check_refused(voxtts_synthesize(m, "Hello.", &sp, &a, NULL, &err), &err, "voxtts_synth_params",
                   "voxtts_synthesize");
     CHECK(a.samples == NULL && a.n_frames == 0, "no audio on refusal");
     voxtts_engine *e = NULL;
@@ -71,15 +71,30 @@ static void test_struct_size(void) {
     CHECK(dbg.struct_size == sizeof dbg, "debug size");
     dbg.struct_size += 4;
     sp.debug = &dbg;
-    check_refused(voxtts_synthesize(m, "Hello.", &sp, &a, &err), &err, "voxtts_synth_debug",
+    check_refused(voxtts_synthesize(m, "Hello.", &sp, &a, NULL, &err), &err, "voxtts_synth_debug",
                   "voxtts_synthesize with debug options");
     if (e)
         check_refused(voxtts_engine_submit(e, "Hello.", &sp, &id, &err), &err, "voxtts_synth_debug",
                       "voxtts_engine_submit with debug options");
     dbg.struct_size = sizeof dbg;
-    CHECK(voxtts_synthesize(m, "Hello.", &sp, &a, &err) == VOXTTS_OK && a.n_frames >= 0,
+    dbg.ignore_end = 1;
+    voxtts_synth_stats st;
+    CHECK(voxtts_synthesize(m, "Hello.", &sp, &a, &st, &err) == VOXTTS_OK && a.n_frames == 2,
           "the right sizes synthesize: %s", err.msg);
+    CHECK(st.frames == 2 && st.prompt_tokens > 0 && st.total_s > 0, "stats out: %d frames, %d tokens",
+          st.frames, st.prompt_tokens);
     voxtts_audio_free(&a);
+    /* the engine's stats come with the result */
+    if (e && voxtts_engine_submit(e, "Hello.", &sp, &id, &err) == VOXTTS_OK &&
+        voxtts_engine_run(e, &err) == VOXTTS_OK) {
+        memset(&st, 0, sizeof st);
+        CHECK(voxtts_engine_take(e, id, &a, &st, &err) == VOXTTS_OK && a.n_frames == 2 &&
+                  st.frames == 2 && st.prompt_tokens > 0 && st.total_s > 0,
+              "engine stats: %d frames: %s", st.frames, err.msg);
+        voxtts_audio_free(&a);
+    } else {
+        CHECK(0, "engine request: %s", err.msg);
+    }
     voxtts_engine_free(e);
 
     voxtts_split_params split;

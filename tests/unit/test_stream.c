@@ -332,16 +332,14 @@ static void test_model_stream(const char *dir) {
         sp.max_frames = F;
         dbg.ignore_end = 1;
         voxtts_synth_stats st1, st2;
-        sp.stats = &st1;
         voxtts_audio a = {0}, b = {0};
-        int rc = voxtts_synthesize(m, "Streaming test, one two three.", &sp, &a, &err);
+        int rc = voxtts_synthesize(m, "Streaming test, one two three.", &sp, &a, &st1, &err);
         CHECK(rc == VOXTTS_OK && a.n_frames == F && a.samples,
               "%s: synthesize %d frames: %s", dir, F, err.msg);
         sink sk = {0};
         sp.on_audio = sink_fn;
         sp.audio_user = &sk;
-        sp.stats = &st2;
-        rc = voxtts_synthesize(m, "Streaming test, one two three.", &sp, &b, &err);
+        rc = voxtts_synthesize(m, "Streaming test, one two three.", &sp, &b, &st2, &err);
         CHECK(rc == VOXTTS_OK && b.n_frames == F, "%s: streamed synthesize %d frames: %s", dir, F,
               err.msg);
         CHECK(b.samples == NULL && b.n_samples == (size_t)F * spf,
@@ -398,7 +396,7 @@ static void test_model_stream(const char *dir) {
         sp.on_audio = sink_fn;
         sp.audio_user = &sk;
         voxtts_audio a = {0};
-        int rc = voxtts_synthesize(m, "Cancel me.", &sp, &a, &err);
+        int rc = voxtts_synthesize(m, "Cancel me.", &sp, &a, NULL, &err);
         CHECK(rc == VOXTTS_E_CANCELLED && strstr(err.msg, "audio callback"),
               "%s: cancel: rc %d, %s", dir, rc, err.msg);
         CHECK(a.samples == NULL && a.codes == NULL && a.n_frames == 0, "%s: cancel leaves out empty", dir);

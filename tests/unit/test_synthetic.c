@@ -138,8 +138,8 @@ int main(void) {
         sp.max_frames = 3;
         dbg.ignore_end = 1;
         voxtts_audio x, y;
-        int r1 = voxtts_synthesize(a, "Hello.", &sp, &x, &err);
-        int r2 = voxtts_synthesize(b, "Hello.", &sp, &y, &err);
+        int r1 = voxtts_synthesize(a, "Hello.", &sp, &x, NULL, &err);
+        int r2 = voxtts_synthesize(b, "Hello.", &sp, &y, NULL, &err);
         CHECK(r1 == VOXTTS_OK && r2 == VOXTTS_OK && x.n_frames == 3 && y.n_frames == 3,
               "synthesize: %s", err.msg);
         CHECK(r1 == VOXTTS_OK && r2 == VOXTTS_OK &&

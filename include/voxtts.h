@@ -392,6 +392,69 @@ int voxtts_synthesize_long(voxtts_model *m, const char *text, size_t len,
                            const voxtts_long_params *p, voxtts_long_stats *stats,
                            voxtts_error *err);
 
+/* ---- quantizing: one GGUF file from a model ---------------------------------
+ * A model (the official directory, or a voxtts GGUF to re-quantize) written as
+ * one GGUF file with params.json, tekken.json and the preset voices inside, the
+ * weights in the types a type mix chooses:
+ *   one type for every component: "f32" "f16" "bf16" "q8_0" "q4_k";
+ *   "best" (VOXTTS_TYPE_MIX_BEST);
+ *   a list such as "backbone=q4_k,acoustic=q8_0" (components: backbone, acoustic,
+ *   heads, codec, embeddings; those unnamed keep their stored type).
+ * Norms, scales, convolutions and the semantic codebook keep their stored type;
+ * q4_k needs rows of a multiple of 256 values and falls back to q8_0 (multiple
+ * of 32), then f16.  Nothing of the model's size is held in memory; the output
+ * appears whole or not at all (an error or cancellation leaves nothing). */
+#define VOXTTS_TYPE_MIX_BEST "backbone=q4_k,acoustic=q4_k,heads=q8_0,codec=q8_0,embeddings=q8_0"
+
+/* What a quantization writes: one row per component (and "voices") and type. */
+typedef struct voxtts_quantize_row {
+    const char *component; /* "backbone" "acoustic" "heads" "codec" "embeddings" "other" "voices" */
+    const char *type;      /* "F32" "BF16" "F16" "Q8_0" "Q4_K" */
+    int64_t tensors;
+    uint64_t bytes;        /* written */
+    uint64_t input_bytes;  /* read */
+} voxtts_quantize_row;
+
+#define VOXTTS_QUANTIZE_MAX_ROWS 64
+
+typedef struct voxtts_quantize_report {
+    char type_mix[512];      /* the mix recorded in the file (voxtts.type_mix) */
+    int n_voices;            /* preset voices included */
+    int n_voices_missing;    /* named by params.json but not found (looked for beside
+                              * the file at load time) */
+    int has_tokenizer;       /* tekken.json included */
+    voxtts_quantize_row rows[VOXTTS_QUANTIZE_MAX_ROWS];
+    int n_rows;
+    int64_t tensors;         /* totals of the rows */
+    uint64_t bytes, input_bytes;
+    /* after writing (0 on a dry run) */
+    uint64_t file_bytes;     /* the output file's size */
+    double seconds;          /* the whole call */
+    int n_threads;           /* threads used */
+} voxtts_quantize_report;
+
+typedef struct voxtts_quantize_params {
+    size_t struct_size; /* sizeof the struct, set by voxtts_quantize_params_default: keep it */
+    const char *input;  /* model directory or voxtts GGUF */
+    const char *output; /* the GGUF file to write (not written with dry_run) */
+    const char *type;   /* the type mix (required) */
+    int n_threads;      /* 0: all cores */
+    int dry_run;        /* 1: plan and report, write nothing */
+    /* Called once the plan is made, before writing (report: all but the "after
+     * writing" fields); may be NULL. */
+    void (*on_plan)(const voxtts_quantize_report *r, void *user);
+    /* Called as the output is written (bytes of tensor data); return non-zero to
+     * cancel (VOXTTS_E_CANCELLED); may be NULL. */
+    int (*progress)(uint64_t bytes_done, uint64_t bytes_total, void *user);
+    void *user;
+} voxtts_quantize_params;
+
+void voxtts_quantize_params_default(voxtts_quantize_params *p);
+/* Quantize p->input into p->output; report (may be NULL) describes what was (or,
+ * with dry_run, would be) written.  A bad type mix is VOXTTS_E_ARG. */
+int voxtts_quantize(const voxtts_quantize_params *p, voxtts_quantize_report *report,
+                    voxtts_error *err);
+
 /* ---- engine: many utterances at once --------------------------------------
  * A scheduler that owns a model and advances several independent requests one
  * frame per step: the backbone runs every active request as one row of the same

@@ -2,10 +2,13 @@
  * voxtts_debug.h): the version macros agree with each other and with
  * voxtts_version(), every error code has its own description and unknown ones
  * a generic one, voxtts_free takes NULL and the buffers the library hands out,
- * synthesis statistics come back as output arguments, and every function taking a params struct refuses one whose struct_size is
+ * synthesis statistics come back as output arguments, voxtts_quantize plans,
+ * writes and cancels cleanly, and every function taking a params struct refuses one whose struct_size is
  * not the library's (VOXTTS_E_VERSION, naming the struct) before doing anything. */
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "test.h"
 #include "voxtts_debug.h"
@@ -138,6 +141,63 @@ static void test_struct_size(void) {
     voxtts_model_free(m);
 }
 
+static int plans;
+static void count_plan(const voxtts_quantize_report *r, void *user) {
+    (void)r;
+    (void)user;
+    plans++;
+}
+static int cancel_progress(uint64_t done, uint64_t total, void *user) {
+    (void)done;
+    (void)total;
+    (void)user;
+    return 1;
+}
+
+/* voxtts_quantize: a dry run reports without writing, a real run writes the
+ * file, a cancelled one leaves nothing, bad params are refused. */
+static void test_quantize(void) {
+    char dir[] = "/tmp/voxtts-test-api.XXXXXX";
+    if (!mkdtemp(dir)) {
+        CHECK(0, "mkdtemp");
+        return;
+    }
+    char out[256];
+    snprintf(out, sizeof out, "%s/q.gguf", dir);
+    voxtts_error err = {0};
+    voxtts_quantize_params qp;
+    voxtts_quantize_params_default(&qp);
+    qp.input = "tests/models/tiny-a";
+    qp.output = out;
+    qp.type = "q8_0";
+    qp.n_threads = 1;
+    qp.dry_run = 1;
+    qp.on_plan = count_plan;
+    voxtts_quantize_report rep;
+    CHECK(voxtts_quantize(&qp, &rep, &err) == VOXTTS_OK, "dry run: %s", err.msg);
+    CHECK(plans == 1 && rep.n_rows > 0 && rep.tensors > 0 && rep.bytes > 0 && rep.file_bytes == 0 &&
+              access(out, F_OK) != 0,
+          "dry run reports (%d rows) and writes nothing", rep.n_rows);
+    qp.dry_run = 0;
+    qp.progress = cancel_progress;
+    CHECK(voxtts_quantize(&qp, &rep, &err) == VOXTTS_E_CANCELLED && access(out, F_OK) != 0,
+          "cancelled: %s", err.msg);
+    qp.progress = NULL;
+    CHECK(voxtts_quantize(&qp, &rep, &err) == VOXTTS_OK && rep.file_bytes > 0 && access(out, F_OK) == 0,
+          "written: %s", err.msg);
+    voxtts_model *m = NULL;
+    CHECK(voxtts_model_load(out, NULL, &m, &err) == VOXTTS_OK, "the file loads: %s", err.msg);
+    voxtts_model_free(m);
+    qp.type = "q3_k";
+    CHECK(voxtts_quantize(&qp, &rep, &err) == VOXTTS_E_ARG && strstr(err.msg, "q3_k"), "bad mix: %s",
+          err.msg);
+    qp.type = "q8_0";
+    qp.struct_size = 16;
+    check_refused(voxtts_quantize(&qp, &rep, &err), &err, "voxtts_quantize_params", "voxtts_quantize");
+    remove(out);
+    rmdir(dir);
+}
+
 int main(void) {
     char v[64];
     snprintf(v, sizeof v, "%d.%d.%d", VOXTTS_VERSION_MAJOR, VOXTTS_VERSION_MINOR, VOXTTS_VERSION_PATCH);
@@ -169,5 +229,6 @@ int main(void) {
         voxtts_tokenizer_free(tk);
     }
     test_struct_size();
+    test_quantize();
     TEST_MAIN_END();
 }

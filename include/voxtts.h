@@ -176,6 +176,74 @@ void voxtts_audio_free(voxtts_audio *a);
  * appears whole or not at all). */
 int voxtts_audio_save_wav(const voxtts_audio *a, const char *path, voxtts_error *err);
 
+/* ---- audio files out -------------------------------------------------------- */
+
+typedef enum voxtts_audio_format {
+    VOXTTS_AUDIO_UNKNOWN = 0,
+    VOXTTS_AUDIO_WAV,  /* RIFF/WAVE, 16-bit PCM (or 32-bit float, opts.float32) */
+    VOXTTS_AUDIO_PCM,  /* raw signed 16-bit little-endian samples, no header */
+    VOXTTS_AUDIO_FLAC, /* FLAC, 16-bit */
+    VOXTTS_AUDIO_OGG,  /* Ogg/Vorbis */
+    VOXTTS_AUDIO_OPUS, /* Ogg/Opus (rates 8000, 12000, 16000, 24000, 48000) */
+    VOXTTS_AUDIO_MP3,  /* MPEG-1/2/2.5 layer III, constant bit rate */
+} voxtts_audio_format;
+
+/* The names voxtts_audio_format_from_name knows, for messages. */
+#define VOXTTS_AUDIO_FORMAT_NAMES "wav, pcm (or raw), flac, ogg, opus, mp3"
+/* The output rates a writer accepts (some formats take fewer). */
+#define VOXTTS_AUDIO_MIN_RATE 1000
+#define VOXTTS_AUDIO_MAX_RATE 768000
+
+/* "wav", ".wav", "WAV", "pcm", "raw", "s16le", "flac", "ogg", "vorbis", "opus",
+ * "mp3": the format, or VOXTTS_AUDIO_UNKNOWN. */
+voxtts_audio_format voxtts_audio_format_from_name(const char *ext_or_name);
+/* The format named by a path's extension (UNKNOWN when none or not one of ours). */
+voxtts_audio_format voxtts_audio_format_from_path(const char *path);
+/* Canonical name ("wav", "pcm", "flac", "ogg", "opus", "mp3"; "unknown"). */
+const char *voxtts_audio_format_name(voxtts_audio_format f);
+/* Can f be written at rate Hz?  VOXTTS_E_UNSUPPORTED with a message naming the
+ * rates it takes otherwise (`what` names the output in the message). */
+int voxtts_audio_format_check(voxtts_audio_format f, int rate, const char *what, voxtts_error *err);
+
+typedef struct voxtts_audio_writer_opts {
+    size_t struct_size; /* sizeof the struct, set by voxtts_audio_writer_opts_default: keep it */
+    int float32;        /* wav only: 32-bit float samples (not clamped) instead of 16-bit PCM */
+    int in_rate;        /* rate of the samples given to _write; 0 or the output rate: as is,
+                         * otherwise resampled (high quality) */
+} voxtts_audio_writer_opts;
+
+void voxtts_audio_writer_opts_default(voxtts_audio_writer_opts *o);
+
+/* A streaming mono writer of float samples (NaN written as 0; integer and lossy
+ * formats clamp to [-1, 1]).  To a path: atomically (written beside it and
+ * renamed over it by _close; _abort or a failed _close leave nothing); a FIFO
+ * or device path is written directly.  To a descriptor (stdout, a pipe, a
+ * file): as it comes, a WAV header's sizes fixed at the end when the
+ * descriptor is a regular file; the descriptor is not closed.  To a callback:
+ * every encoded byte goes to sink(bytes, n, user) in order as soon as it is
+ * encoded, as into a pipe (the sink returns non-zero to fail the write).
+ * `name` names a descriptor or sink in messages.  opts may be NULL. */
+typedef struct voxtts_audio_writer voxtts_audio_writer;
+typedef int (*voxtts_audio_sink_fn)(const void *bytes, size_t n, void *user);
+int voxtts_audio_writer_open(voxtts_audio_writer **w, const char *path, voxtts_audio_format fmt,
+                             int rate, const voxtts_audio_writer_opts *opts, voxtts_error *err);
+int voxtts_audio_writer_open_fd(voxtts_audio_writer **w, int fd, const char *name,
+                                voxtts_audio_format fmt, int rate,
+                                const voxtts_audio_writer_opts *opts, voxtts_error *err);
+int voxtts_audio_writer_open_sink(voxtts_audio_writer **w, voxtts_audio_sink_fn sink, void *user,
+                                  const char *name, voxtts_audio_format fmt, int rate,
+                                  const voxtts_audio_writer_opts *opts, voxtts_error *err);
+int voxtts_audio_writer_write(voxtts_audio_writer *w, const float *samples, size_t n,
+                              voxtts_error *err);
+/* Finish (flush, fix the header, rename) and free. */
+int voxtts_audio_writer_close(voxtts_audio_writer *w, voxtts_error *err);
+/* Give up: free, and remove a path writer's temporary file.  NULL is fine. */
+void voxtts_audio_writer_abort(voxtts_audio_writer *w);
+
+/* Write n bytes to path atomically: the file appears whole or not at all (a
+ * FIFO, character device or socket is written directly; links are followed). */
+int voxtts_write_file_atomic(const char *path, const void *data, size_t n, voxtts_error *err);
+
 /* ---- voices of one's own --------------------------------------------------- */
 
 /* A voice is N rows of the LLM input space [N][dim] that replace the prompt's
@@ -341,6 +409,11 @@ int voxtts_split_text(const voxtts_tokenizer *tk, const char *text, size_t len,
 int voxtts_model_split_text(voxtts_model *m, const char *text, size_t len,
                             const voxtts_split_params *p, voxtts_chunks *out, voxtts_error *err);
 void voxtts_chunks_free(voxtts_chunks *c);
+/* What voxtts_split_text would refuse without a tokenizer: bad params (language
+ * name, limits) and text that is not valid UTF-8 (naming the offset), so that
+ * a program can check its input before loading a model. */
+int voxtts_split_check(const char *text, size_t len, const voxtts_split_params *p,
+                       voxtts_error *err);
 /* Frames (80 ms) a chunk of n text tokens is estimated to take, generously. */
 int voxtts_estimate_frames(int n_tokens);
 

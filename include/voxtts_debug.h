@@ -26,6 +26,45 @@ typedef struct voxtts_synth_debug {
 
 void voxtts_synth_debug_default(voxtts_synth_debug *d);
 
+/* ---- .npy files (the stages' inputs and outputs) ------------------------------ */
+
+typedef enum voxtts_npy_type { VOXTTS_NPY_F32 = 0, VOXTTS_NPY_I32 = 1 } voxtts_npy_type;
+
+typedef struct voxtts_npy {
+    voxtts_npy_type type;
+    int ndim;
+    int64_t shape[8];
+    int64_t numel;
+    void *data; /* float * or int32_t *; freed by voxtts_npy_free */
+} voxtts_npy;
+
+/* A little-endian float32 or int32 array in C order (NumPy format 1.0-3.0). */
+int voxtts_npy_read(const char *path, voxtts_npy *out, voxtts_error *err);
+/* Write one (atomically). */
+int voxtts_npy_write(const char *path, voxtts_npy_type type, int ndim, const int64_t *shape,
+                     const void *data, voxtts_error *err);
+void voxtts_npy_free(voxtts_npy *a);
+
+/* ---- text: the sentences before packing -------------------------------------- */
+
+typedef struct voxtts_sentence {
+    const char *text; /* not NUL-terminated: len bytes */
+    size_t len;
+    int paragraph;    /* index of its paragraph (0-based) */
+} voxtts_sentence;
+
+typedef struct voxtts_sentences {
+    voxtts_sentence *s;
+    size_t n;
+    char *buf_; /* the working text the sentences point into */
+} voxtts_sentences;
+
+/* Steps 1-3 of the splitter (p: lang, normalize; NULL: defaults): the sentences
+ * voxtts_split_text packs into chunks. */
+int voxtts_split_sentences(const char *text, size_t len, const voxtts_split_params *p,
+                           voxtts_sentences *out, voxtts_error *err);
+void voxtts_sentences_free(voxtts_sentences *s);
+
 /* ---- synthetic model ------------------------------------------------------------ */
 
 /* A model with random weights in memory, for benchmarks: every tensor of the

@@ -1,5 +1,6 @@
-/* longform.c — include/voxtts.h's long-form API: text split into chunks
- * (src/text/splitter.h) with the model's tokenizer, and the chunks spoken one
+/* longform.c — include/voxtts.h's long-form API: text checked and split into
+ * chunks (src/text/splitter.h) with the model's tokenizer (and, for debugging,
+ * into sentences: voxtts_debug.h), and the chunks spoken one
  * after another into the caller's on_audio callback, with silence between them.
  *
  * Each chunk is one voxtts_synthesize call with the caller's synth params (the
@@ -38,6 +39,67 @@ static int count_tekken(void *user, const char *s, size_t n, size_t *count, vox_
     return rc;
 }
 
+/* The checks of split params (not NULL): struct size, limits, language; fn
+ * names the caller. */
+static int check_split(const char *fn, const voxtts_split_params *p, vox_lang *lang, voxtts_error *err) {
+    int rc = vox_check_struct_size(err, fn, "voxtts_split_params", p->struct_size, sizeof *p);
+    if (rc) return rc;
+    if (p->max_tokens < 0 || p->max_tokens > 1000000)
+        return vox_fail(err, VOX_E_ARG, "max_tokens %d out of range (0 = default, 1..1000000)",
+                        p->max_tokens);
+    if (p->max_frames < 0) return vox_fail(err, VOX_E_ARG, "max_frames %d is negative", p->max_frames);
+    return vox_lang_parse(p->lang, lang, err);
+}
+
+int voxtts_split_check(const char *text, size_t len, const voxtts_split_params *p,
+                       voxtts_error *err) {
+    voxtts_split_params defaults;
+    voxtts_split_params_default(&defaults);
+    if (!p) p = &defaults;
+    if (!text && len) return vox_fail(err, VOX_E_ARG, "voxtts_split_check: text is NULL");
+    vox_lang lang;
+    int rc = check_split("voxtts_split_check", p, &lang, err);
+    if (rc) return rc;
+    return vox_utf8_check(text ? text : "", len, NULL, err);
+}
+
+int voxtts_split_sentences(const char *text, size_t len, const voxtts_split_params *p,
+                           voxtts_sentences *out, voxtts_error *err) {
+    if (out) memset(out, 0, sizeof *out);
+    if (!out || (!text && len))
+        return vox_fail(err, VOX_E_ARG, "voxtts_split_sentences: text and out must not be NULL");
+    voxtts_split_params defaults;
+    voxtts_split_params_default(&defaults);
+    if (!p) p = &defaults;
+    vox_lang lang;
+    int rc = check_split("voxtts_split_sentences", p, &lang, err);
+    if (rc) return rc;
+    vox_sentences s;
+    if ((rc = vox_split_sentences(text ? text : "", len, lang, p->normalize, &s, err))) return rc;
+    out->s = s.n ? calloc(s.n, sizeof *out->s) : NULL;
+    if (s.n && !out->s) {
+        vox_sentences_free(&s);
+        return vox_fail(err, VOX_E_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < s.n; i++) {
+        out->s[i].text = s.buf + s.start[i];
+        out->s[i].len = s.end[i] - s.start[i];
+        out->s[i].paragraph = s.para[i];
+    }
+    out->n = s.n;
+    out->buf_ = s.buf; /* kept; the index arrays are not */
+    s.buf = NULL;
+    vox_sentences_free(&s);
+    return VOX_OK;
+}
+
+void voxtts_sentences_free(voxtts_sentences *s) {
+    if (!s) return;
+    free(s->s);
+    free(s->buf_);
+    memset(s, 0, sizeof *s);
+}
+
 /* seq_room: the most text tokens a prompt may hold (0: no limit); fn names the caller. */
 static int split_with(const char *fn, const vox_tekken *tk, const char *text, size_t len,
                       const voxtts_split_params *p, long long seq_room, voxtts_chunks *out,
@@ -45,14 +107,8 @@ static int split_with(const char *fn, const vox_tekken *tk, const char *text, si
     voxtts_split_params defaults;
     voxtts_split_params_default(&defaults);
     if (!p) p = &defaults;
-    int rc0 = vox_check_struct_size(err, fn, "voxtts_split_params", p->struct_size, sizeof *p);
-    if (rc0) return rc0;
-    if (p->max_tokens < 0 || p->max_tokens > 1000000)
-        return vox_fail(err, VOX_E_ARG, "max_tokens %d out of range (0 = default, 1..1000000)",
-                        p->max_tokens);
-    if (p->max_frames < 0) return vox_fail(err, VOX_E_ARG, "max_frames %d is negative", p->max_frames);
     vox_lang lang;
-    int rc = vox_lang_parse(p->lang, &lang, err);
+    int rc = check_split(fn, p, &lang, err);
     if (rc) return rc;
     int budget = vox_split_token_budget(p->max_tokens, p->max_frames);
     if (seq_room > 0 && seq_room < budget) budget = (int)seq_room;

@@ -3,11 +3,14 @@
  * voxtts_version(), every error code has its own description and unknown ones
  * a generic one, voxtts_free takes NULL and the buffers the library hands out,
  * synthesis statistics come back as output arguments, voxtts_quantize plans,
- * writes and cancels cleanly, and every function taking a params struct refuses one whose struct_size is
- * not the library's (VOXTTS_E_VERSION, naming the struct) before doing anything. */
+ * writes and cancels cleanly, the file and text helpers (audio writers, atomic
+ * files, input checks, sentences, .npy) work, and every function taking a
+ * params struct refuses one whose struct_size is not the library's
+ * (VOXTTS_E_VERSION, naming the struct) before doing anything. */
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "test.h"
@@ -198,6 +201,79 @@ static void test_quantize(void) {
     rmdir(dir);
 }
 
+/* The file and text helpers the command line uses: audio writers, atomic files,
+ * input checks, sentences, .npy. */
+static void test_helpers(void) {
+    char dir[] = "/tmp/voxtts-test-api.XXXXXX";
+    if (!mkdtemp(dir)) {
+        CHECK(0, "mkdtemp");
+        return;
+    }
+    char path[256];
+    voxtts_error err = {0};
+    CHECK(voxtts_audio_format_from_path("a/b.FLAC") == VOXTTS_AUDIO_FLAC &&
+              voxtts_audio_format_from_name("raw") == VOXTTS_AUDIO_PCM &&
+              strcmp(voxtts_audio_format_name(VOXTTS_AUDIO_OPUS), "opus") == 0,
+          "format names");
+    CHECK(voxtts_audio_format_check(VOXTTS_AUDIO_OPUS, 44100, "x.opus", &err) == VOXTTS_E_UNSUPPORTED,
+          "opus at 44.1 kHz is refused");
+    snprintf(path, sizeof path, "%s/a.wav", dir);
+    voxtts_audio_writer_opts wo;
+    voxtts_audio_writer_opts_default(&wo);
+    wo.struct_size = 3;
+    voxtts_audio_writer *w = NULL;
+    check_refused(voxtts_audio_writer_open(&w, path, VOXTTS_AUDIO_WAV, 24000, &wo, &err), &err,
+                  "voxtts_audio_writer_opts", "voxtts_audio_writer_open");
+    CHECK(w == NULL && access(path, F_OK) != 0, "no writer, no file");
+    voxtts_audio_writer_opts_default(&wo);
+    float tone[480];
+    for (int i = 0; i < 480; i++) tone[i] = 0.5f * (float)((i % 48) - 24) / 24.0f;
+    CHECK(voxtts_audio_writer_open(&w, path, VOXTTS_AUDIO_WAV, 24000, &wo, &err) == VOXTTS_OK &&
+              voxtts_audio_writer_write(w, tone, 480, &err) == VOXTTS_OK &&
+              voxtts_audio_writer_close(w, &err) == VOXTTS_OK,
+          "wav writer: %s", err.msg);
+    struct stat sb;
+    CHECK(stat(path, &sb) == 0 && sb.st_size == 44 + 960, "wav of 480 samples (%lld bytes)",
+          (long long)sb.st_size);
+    remove(path);
+
+    snprintf(path, sizeof path, "%s/t.txt", dir);
+    CHECK(voxtts_write_file_atomic(path, "hello\n", 6, &err) == VOXTTS_OK && stat(path, &sb) == 0 &&
+              sb.st_size == 6,
+          "atomic file: %s", err.msg);
+    remove(path);
+    snprintf(path, sizeof path, "%s/no/such/t.txt", dir);
+    CHECK(voxtts_write_file_atomic(path, "x", 1, &err) != VOXTTS_OK, "atomic file in a missing directory");
+
+    voxtts_split_params sp;
+    voxtts_split_params_default(&sp);
+    CHECK(voxtts_split_check("Bonjour.", 8, &sp, &err) == VOXTTS_OK, "good text: %s", err.msg);
+    CHECK(voxtts_split_check("a\xff", 2, &sp, &err) == VOXTTS_E_ARG, "bad UTF-8 is refused");
+    sp.lang = "xx";
+    CHECK(voxtts_split_check("Hi.", 3, &sp, &err) == VOXTTS_E_ARG && strstr(err.msg, "xx"),
+          "unknown language: %s", err.msg);
+    sp.lang = NULL;
+    voxtts_sentences ss;
+    const char *text = "One sentence. Another one!\n\nA new paragraph.";
+    CHECK(voxtts_split_sentences(text, strlen(text), &sp, &ss, &err) == VOXTTS_OK && ss.n == 3 &&
+              ss.s[0].paragraph == 0 && ss.s[2].paragraph == 1 && ss.s[1].len == 12 &&
+              memcmp(ss.s[1].text, "Another one!", 12) == 0,
+          "sentences (%zu): %s", ss.n, err.msg);
+    voxtts_sentences_free(&ss);
+
+    snprintf(path, sizeof path, "%s/a.npy", dir);
+    const int32_t v[6] = {1, 2, 3, 4, 5, 6};
+    const int64_t shape[2] = {2, 3};
+    voxtts_npy a;
+    CHECK(voxtts_npy_write(path, VOXTTS_NPY_I32, 2, shape, v, &err) == VOXTTS_OK &&
+              voxtts_npy_read(path, &a, &err) == VOXTTS_OK && a.type == VOXTTS_NPY_I32 && a.ndim == 2 &&
+              a.shape[1] == 3 && a.numel == 6 && memcmp(a.data, v, sizeof v) == 0,
+          "npy round trip: %s", err.msg);
+    voxtts_npy_free(&a);
+    remove(path);
+    rmdir(dir);
+}
+
 int main(void) {
     char v[64];
     snprintf(v, sizeof v, "%d.%d.%d", VOXTTS_VERSION_MAJOR, VOXTTS_VERSION_MINOR, VOXTTS_VERSION_PATCH);
@@ -230,5 +306,6 @@ int main(void) {
     }
     test_struct_size();
     test_quantize();
+    test_helpers();
     TEST_MAIN_END();
 }

@@ -101,6 +101,7 @@ int voxtts_model_samples_per_frame(const voxtts_model *m); /* 1920 */
 int voxtts_model_n_codebooks(const voxtts_model *m);       /* 37 */
 int voxtts_model_n_acoustic(const voxtts_model *m);        /* 36 */
 int voxtts_model_dim(const voxtts_model *m);               /* LLM hidden size, 3072 */
+int voxtts_model_n_threads(const voxtts_model *m);         /* threads of its pool */
 
 /* Called after each generated frame; return non-zero to cancel. */
 typedef int (*voxtts_progress_fn)(int frames_done, int max_frames, void *user);
@@ -523,6 +524,9 @@ typedef struct voxtts_quantize_params {
 } voxtts_quantize_params;
 
 void voxtts_quantize_params_default(voxtts_quantize_params *p);
+/* VOXTTS_OK when `type` is a type mix voxtts_quantize accepts, else VOXTTS_E_ARG
+ * saying what is wrong. */
+int voxtts_type_mix_check(const char *type, voxtts_error *err);
 /* Quantize p->input into p->output; report (may be NULL) describes what was (or,
  * with dry_run, would be) written.  A bad type mix is VOXTTS_E_ARG. */
 int voxtts_quantize(const voxtts_quantize_params *p, voxtts_quantize_report *report,

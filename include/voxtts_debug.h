@@ -65,6 +65,52 @@ int voxtts_split_sentences(const char *text, size_t len, const voxtts_split_para
                            voxtts_sentences *out, voxtts_error *err);
 void voxtts_sentences_free(voxtts_sentences *s);
 
+/* ---- benchmark (`voxtts bench`) ----------------------------------------------
+ * On a loaded model: a warm-up request, then `batch` streaming requests of
+ * exactly `frames` frames (END_AUDIO ignored) advanced together by one engine;
+ * per-stage times, the weight bytes read per frame and this machine's read
+ * bandwidth (the model and formulas: src/devkit/bench.h). */
+typedef struct voxtts_bench_params {
+    size_t struct_size;     /* sizeof the struct, set by voxtts_bench_params_default: keep it */
+    const char *voice;      /* preset voice (required) */
+    int frames;             /* frames of each measured request (default 50) */
+    int prompt_tokens;      /* text tokens of the prompt (default 20) */
+    uint64_t seed;          /* noise seed of the first request (default 42) */
+    size_t bandwidth_bytes; /* buffer of the bandwidth measurement (0: 1 GiB) */
+    int batch;              /* requests run together in one engine (default 1) */
+} voxtts_bench_params;
+
+void voxtts_bench_params_default(voxtts_bench_params *p);
+
+typedef struct voxtts_bench_traffic {
+    int64_t weight_bytes;      /* every checkpoint tensor as stored */
+    double backbone, embed, heads, acoustic, codec; /* bytes read per frame, by part */
+    double per_frame;          /* their sum */
+} voxtts_bench_traffic;
+
+typedef struct voxtts_bench_result {
+    voxtts_synth_stats warm, run; /* the warm-up; the measured requests (summed) */
+    int text_tokens;
+    double audio_s;            /* run.frames * frame duration */
+    double frame_s;            /* one frame's duration (0.08 s) */
+    int batch;                 /* requests run together */
+    double ms_step_backbone, ms_step_acoustic, ms_step_codec, ms_step_total; /* per step */
+    double ms_backbone, ms_acoustic, ms_codec, ms_total; /* per frame: per step / batch */
+    double rtf, rtf_with_prefill;
+    int64_t peak_rss_bytes;    /* after the run */
+    voxtts_bench_traffic traffic;
+    double bandwidth_gbs, floor_rtf, efficiency;
+    int bandwidth_samples;     /* passes the bandwidth is the median of */
+} voxtts_bench_result;
+
+int voxtts_bench_run(voxtts_model *m, const voxtts_bench_params *p, voxtts_bench_result *r,
+                     voxtts_error *err);
+/* The type of each component of a loaded model as a type-mix text
+ * ("backbone=BF16,..."): the type holding most of the component's matrix bytes. */
+void voxtts_model_type_mix(const voxtts_model *m, char *buf, size_t len);
+/* The kernels chosen at start-up for this CPU ("avx2", "avx512", "neon", ...). */
+const char *voxtts_kernels_name(void);
+
 /* ---- synthetic model ------------------------------------------------------------ */
 
 /* A model with random weights in memory, for benchmarks: every tensor of the

@@ -437,6 +437,12 @@ static double now_s(void) {
 
 /* ---- voxtts_quantize --------------------------------------------------------------- */
 
+int voxtts_type_mix_check(const char *type, voxtts_error *err) {
+    vox_type_mix mix;
+    if (!type) return vox_fail(err, VOX_E_ARG, "no type mix");
+    return vox_type_mix_parse(type, &mix, err);
+}
+
 void voxtts_quantize_params_default(voxtts_quantize_params *p) {
     if (!p) return;
     memset(p, 0, sizeof *p);

@@ -306,6 +306,7 @@ int voxtts_model_samples_per_frame(const voxtts_model *m) {
 int voxtts_model_n_codebooks(const voxtts_model *m) { return m ? m->cfg.n_codebooks : 0; }
 int voxtts_model_n_acoustic(const voxtts_model *m) { return m ? m->cfg.n_acoustic_codebook : 0; }
 int voxtts_model_dim(const voxtts_model *m) { return m ? m->cfg.llm.dim : 0; }
+int voxtts_model_n_threads(const voxtts_model *m) { return m ? m->n_threads : 0; }
 
 /* ---- synthesis --------------------------------------------------------------- */
 

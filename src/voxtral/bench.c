@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 
 #include "voxtral/checkpoint.h"
+#include "voxtral/type_mix.h"
 #include "voxtral/stream.h"
 
 /* ---- traffic model ------------------------------------------------------------ */
@@ -404,3 +405,65 @@ out:
     free(text);
     return rc;
 }
+
+/* ---- the public face (include/voxtts_debug.h) ------------------------------------ */
+
+void voxtts_bench_params_default(voxtts_bench_params *p) {
+    if (!p) return;
+    memset(p, 0, sizeof *p);
+    p->struct_size = sizeof *p;
+    p->frames = 50;
+    p->prompt_tokens = 20;
+    p->seed = 42;
+    p->batch = 1;
+}
+
+int voxtts_bench_run(voxtts_model *m, const voxtts_bench_params *p, voxtts_bench_result *r,
+                     voxtts_error *err) {
+    if (!m || !p || !r) return vox_fail(err, VOX_E_ARG, "voxtts_bench_run: model, params and result must not be NULL");
+    int rc = vox_check_struct_size(err, "voxtts_bench_run", "voxtts_bench_params", p->struct_size,
+                                   sizeof *p);
+    if (rc) return rc;
+    int voice;
+    if ((rc = vox_voice_lookup(m, p->voice, &voice, err))) return rc;
+    vox_bench_opts o = {p->voice, p->frames, p->prompt_tokens, p->seed, p->bandwidth_bytes, p->batch};
+    return vox_bench_run(m, &o, r, err);
+}
+
+/* Matrix bytes of each component by stored type. */
+typedef struct mix_probe {
+    const voxtts_model *m;
+    double bytes[VOX_N_COMPONENTS][VOX_Q4_K + 1];
+} mix_probe;
+
+static int probe_tensor(void *user, const vox_ckpt_tensor *ct) {
+    mix_probe *p = user;
+    vox_component c = vox_tensor_component(ct->name);
+    if (c == VOX_COMP_OTHER || ct->ndim != 2) return 0;
+    const vox_tensor *t = vox_source_find(p->m->src, ct->name);
+    if (t && (int)t->dtype >= 0 && t->dtype <= VOX_Q4_K) p->bytes[c][t->dtype] += (double)t->nbytes;
+    return 0;
+}
+
+void voxtts_model_type_mix(const voxtts_model *m, char *buf, size_t len) {
+    if (!buf || !len) return;
+    buf[0] = '\0';
+    if (!m) return;
+    mix_probe p;
+    memset(&p, 0, sizeof p);
+    p.m = m;
+    vox_checkpoint_tensors(&m->cfg, probe_tensor, &p);
+    vox_type_mix mix;
+    memset(&mix, 0, sizeof mix);
+    for (int c = 0; c < VOX_COMP_OTHER; c++) {
+        for (int d = 0; d <= VOX_Q4_K; d++) {
+            if (p.bytes[c][d] > 0 && (!mix.set[c] || p.bytes[c][d] > p.bytes[c][mix.type[c]])) {
+                mix.set[c] = 1;
+                mix.type[c] = (vox_dtype)d;
+            }
+        }
+    }
+    vox_type_mix_format(&mix, buf, len);
+}
+
+const char *voxtts_kernels_name(void) { return vox_kernel_simd_name(); }

@@ -141,6 +141,12 @@ static void test_struct_size(void) {
     check_refused(voxtts_voice_clone_file(m, "tests/data/no_such.wav", &cp, &v, &err), &err,
                   "voxtts_clone_params", "voxtts_voice_clone_file");
     CHECK(v == NULL, "no voice on refusal");
+    voxtts_bench_params bp;
+    voxtts_bench_params_default(&bp);
+    bp.voice = voxtts_model_voice_name(m, 0);
+    bp.struct_size = 0;
+    voxtts_bench_result br;
+    check_refused(voxtts_bench_run(m, &bp, &br, &err), &err, "voxtts_bench_params", "voxtts_bench_run");
     voxtts_model_free(m);
 }
 
@@ -194,6 +200,9 @@ static void test_quantize(void) {
     qp.type = "q3_k";
     CHECK(voxtts_quantize(&qp, &rep, &err) == VOXTTS_E_ARG && strstr(err.msg, "q3_k"), "bad mix: %s",
           err.msg);
+    CHECK(voxtts_type_mix_check("backbone=q4_k,codec=f16", &err) == VOXTTS_OK &&
+              voxtts_type_mix_check("decoder=q8_0", &err) == VOXTTS_E_ARG && strstr(err.msg, "decoder"),
+          "type mix check: %s", err.msg);
     qp.type = "q8_0";
     qp.struct_size = 16;
     check_refused(voxtts_quantize(&qp, &rep, &err), &err, "voxtts_quantize_params", "voxtts_quantize");

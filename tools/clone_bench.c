@@ -21,7 +21,7 @@
 #include <time.h>
 
 #include "voxtral/audio_loss.h"
-#include "voxtral/bench.h"
+#include "devkit/bench.h"
 #include "voxtral/invert.h"
 #include "voxtral/model.h"
 #include "voxtral/stream.h"

@@ -1,5 +1,9 @@
-/* bench.c — the measurements behind `voxtts bench` (see bench.h). */
-#include "voxtral/bench.h"
+/* bench.c — the measurements behind `voxtts bench` (the method: bench.h) and
+ * their public face in include/voxtts_debug.h (voxtts_bench_run,
+ * voxtts_model_type_mix, voxtts_kernels_name).  src/devkit/ holds the
+ * developer's tools built into the library, apart from the synthesis pipeline
+ * of src/voxtral/: this benchmark and the synthetic model it runs on. */
+#include "devkit/bench.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,5 @@
-/* bench.h — the measurements behind `voxtts bench` (issue "fast on a CPU").
+/* bench.h — the measurements behind `voxtts bench` (issue "fast on a CPU"),
+ * developer tooling (src/devkit/), reached through include/voxtts_debug.h.
  *
  * One benchmark run on a loaded model (real or synthetic): a warm-up request
  * (so the voice's prompt-prefix KV cache exists and every weight page has been
@@ -29,8 +30,8 @@
  *               rtf_with_prefill)
  *   floor_rtf = bytes_per_frame / bandwidth / (batch x frame duration)
  *   efficiency = floor_rtf / rtf. */
-#ifndef VOX_VOXTRAL_BENCH_H
-#define VOX_VOXTRAL_BENCH_H
+#ifndef VOX_DEVKIT_BENCH_H
+#define VOX_DEVKIT_BENCH_H
 
 #include <stddef.h>
 #include <stdint.h>

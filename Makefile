@@ -36,7 +36,9 @@ ifeq ($(WERROR),1)
 WARN    += -Werror
 endif
 # -fPIC: the same objects go into the static archive and the shared library.
-BASE_CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) -fPIC $(WARN) -Iinclude -Isrc $(CPPFLAGS) $(CFLAGS)
+# The command (cli/) sees only the public headers: it is a client of the library.
+API_CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) -fPIC $(WARN) -Iinclude $(CPPFLAGS) $(CFLAGS)
+BASE_CFLAGS = $(API_CFLAGS) -Isrc
 ALL_CFLAGS = $(BASE_CFLAGS) -MMD -MP
 LIBS_PRIVATE = -lpcre2-8 -lcjson -lsndfile -lsoxr -lm -lpthread
 LDLIBS  = $(LIBS_PRIVATE)
@@ -61,6 +63,10 @@ all: $(BUILD)/voxtts $(SHLIB) $(TESTS) $(TOOLS) $(FUZZ)
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/cli/%.o: cli/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(API_CFLAGS) -MMD -MP -c $< -o $@
 
 $(LIB): $(OBJ)
 	@mkdir -p $(dir $@)

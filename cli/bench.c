@@ -3,7 +3,7 @@
  *   voxtts bench --synthetic [--params P] --type TYPE [options]   random full-size weights
  *   voxtts bench -m DIR|FILE.gguf [options]                       a real model
  *
- * Loads or builds the model (timed), then src/voxtral/bench.h does the work: a
+ * Loads or builds the model (timed), then voxtts_bench_run (include/voxtts_debug.h) does the work: a
  * warm-up request, --batch streaming requests (default 1) of exactly --frames
  * frames each (END_AUDIO ignored) advanced together by one voxtts_engine, the
  * weights-read-per-frame model and the measured read bandwidth.
@@ -15,10 +15,6 @@
 #include <time.h>
 
 #include "cli.h"
-#include "voxtral/bench.h"
-#include "voxtral/checkpoint.h"
-#include "voxtral/model.h"
-#include "voxtral/type_mix.h"
 
 static void bench_usage(FILE *f) {
     fprintf(f,
@@ -54,7 +50,7 @@ static void bench_usage(FILE *f) {
         "per step);\n"
         "efficiency = floor_rtf / rtf; bandwidth = the median of passes just before, after\n"
         "every 5th frame of, and just after the measured frames (not counted in their time).\n",
-        VOX_TYPE_MIX_BEST);
+        VOXTTS_TYPE_MIX_BEST);
 }
 
 enum { B_SYNTH = 3000, B_PARAMS, B_TYPE, B_FRAMES, B_JSON, B_PROMPT, B_VOICE, B_SEED, B_BW, B_BATCH };
@@ -79,45 +75,10 @@ static void json_str(FILE *f, const char *s) {
     fputc('"', f);
 }
 
-/* The dtype of each component of a loaded model, as a type-mix text
- * ("backbone=BF16,..."): the dtype holding most of the component's matrix bytes
- * (a few narrow matrices fall back to other types, type_mix.h). */
-typedef struct mix_probe {
-    const voxtts_model *m;
-    double bytes[VOX_N_COMPONENTS][VOX_Q4_K + 1];
-} mix_probe;
-
-static int probe_tensor(void *user, const vox_ckpt_tensor *ct) {
-    mix_probe *p = user;
-    vox_component c = vox_tensor_component(ct->name);
-    if (c == VOX_COMP_OTHER || ct->ndim != 2) return 0;
-    const vox_tensor *t = vox_source_find(p->m->src, ct->name);
-    if (t && (int)t->dtype >= 0 && t->dtype <= VOX_Q4_K) p->bytes[c][t->dtype] += (double)t->nbytes;
-    return 0;
-}
-
-static void model_mix(const voxtts_model *m, char *buf, size_t len) {
-    mix_probe p;
-    memset(&p, 0, sizeof p);
-    p.m = m;
-    vox_checkpoint_tensors(&m->cfg, probe_tensor, &p);
-    vox_type_mix mix;
-    memset(&mix, 0, sizeof mix);
-    for (int c = 0; c < VOX_COMP_OTHER; c++) {
-        for (int d = 0; d <= VOX_Q4_K; d++) {
-            if (p.bytes[c][d] > 0 && (!mix.set[c] || p.bytes[c][d] > p.bytes[c][mix.type[c]])) {
-                mix.set[c] = 1;
-                mix.type[c] = (vox_dtype)d;
-            }
-        }
-    }
-    vox_type_mix_format(&mix, buf, len);
-}
-
 static void print_json(const char *model, const char *type, const char *mix,
                        const voxtts_model *m, const char *voice, double load_s,
-                       const vox_bench_result *r) {
-    const vox_bench_traffic *t = &r->traffic;
+                       const voxtts_bench_result *r) {
+    const voxtts_bench_traffic *t = &r->traffic;
     printf("{\"model\":");
     json_str(stdout, model);
     printf(",\"type\":");
@@ -125,13 +86,13 @@ static void print_json(const char *model, const char *type, const char *mix,
     printf(",\"type_mix\":");
     json_str(stdout, mix);
     printf(",\"kernels\":");
-    json_str(stdout, vox_kernel_simd_name());
+    json_str(stdout, voxtts_kernels_name());
     printf(",\"voice\":");
     json_str(stdout, voice);
     printf(",\"threads\":%d,\"batch\":%d,\"frames\":%d,\"prompt_tokens\":%d,\"text_tokens\":%d,"
            "\"prefill_tokens\":%d,\"load_s\":%.4f,\"prefill_s\":%.4f,\"ttfa_s\":%.4f,"
            "\"audio_s\":%.4f,\"total_s\":%.4f,",
-           m->n_threads, r->batch, r->run.frames, r->run.prompt_tokens, r->text_tokens,
+           voxtts_model_n_threads(m), r->batch, r->run.frames, r->run.prompt_tokens, r->text_tokens,
            r->run.prefill_tokens, load_s, r->run.prefill_s, r->run.ttfa_s, r->audio_s,
            r->run.total_s);
     printf("\"ms_per_frame\":{\"backbone\":%.3f,\"acoustic\":%.3f,\"codec\":%.3f,\"total\":%.3f},",
@@ -150,13 +111,13 @@ static void print_json(const char *model, const char *type, const char *mix,
 }
 
 static void print_table(const char *model, const char *type, const voxtts_model *m,
-                        const char *voice, double load_s, const vox_bench_result *r) {
-    const vox_bench_traffic *t = &r->traffic;
+                        const char *voice, double load_s, const voxtts_bench_result *r) {
+    const voxtts_bench_traffic *t = &r->traffic;
     const double GB = 1e9, MB = 1e6;
     printf("voxtts bench: %s\n", model);
     printf("  weights          %s, %.2f GB\n", type, (double)t->weight_bytes / GB);
     printf("  machine          %d threads, kernels %s, read bandwidth %.1f GB/s (median of %d passes)\n",
-           m->n_threads, vox_kernel_simd_name(), r->bandwidth_gbs, r->bandwidth_samples);
+           voxtts_model_n_threads(m), voxtts_kernels_name(), r->bandwidth_gbs, r->bandwidth_samples);
     printf("  load             %.2f s\n", load_s);
     printf("  prompt           %d positions (%d text tokens, voice %s), %d run: prefill %.3f s\n",
            r->run.prompt_tokens, r->text_tokens, voice, r->run.prefill_tokens, r->run.prefill_s);
@@ -237,9 +198,8 @@ int cli_bench_main(int argc, char **argv) {
         return 2;
     }
     if (type) { /* a bad type fails now, not after building gigabytes */
-        vox_type_mix mix;
         voxtts_error e = {0};
-        if (vox_type_mix_parse(type, &mix, &e)) {
+        if (voxtts_type_mix_check(type, &e)) {
             fprintf(stderr, "voxtts bench: --type: %s\n", e.msg);
             return 2;
         }
@@ -269,24 +229,31 @@ int cli_bench_main(int argc, char **argv) {
         voice = voxtts_model_find_voice(m, "casual_male") >= 0 ? "casual_male"
                                                                : voxtts_model_voice_name(m, 0);
     if (voxtts_model_find_voice(m, voice) < 0) {
-        int v;
-        vox_voice_lookup(m, voice, &v, &err);
+        voxtts_voice *v = NULL; /* fails, with the message naming the voices there are */
+        if (voxtts_voice_from_preset(m, voice, &v, &err) == VOXTTS_OK) voxtts_voice_free(v);
         cli_print_error("--voice", &err);
         voxtts_model_free(m);
         return 2;
     }
     char mix_text[256];
-    model_mix(m, mix_text, sizeof mix_text);
+    voxtts_model_type_mix(m, mix_text, sizeof mix_text);
     char label[1200];
     if (synthetic)
         snprintf(label, sizeof label, "synthetic (%s)", params ? params : "official params.json");
     else
         snprintf(label, sizeof label, "%s", model);
 
-    vox_bench_opts o = {voice, (int)frames, (int)prompt_tokens, seed, (size_t)bw_mib << 20, (int)batch};
-    vox_bench_result r;
+    voxtts_bench_params bp;
+    voxtts_bench_params_default(&bp);
+    bp.voice = voice;
+    bp.frames = (int)frames;
+    bp.prompt_tokens = (int)prompt_tokens;
+    bp.seed = seed;
+    bp.bandwidth_bytes = (size_t)bw_mib << 20;
+    bp.batch = (int)batch;
+    voxtts_bench_result r;
     if (!json) fprintf(stderr, "voxtts bench: loaded in %.2f s; generating %ld frames...\n", load_s, frames);
-    rc = vox_bench_run(m, &o, &r, &err);
+    rc = voxtts_bench_run(m, &bp, &r, &err);
     if (rc != VOXTTS_OK) {
         cli_print_error("benchmark failed", &err);
         voxtts_model_free(m);

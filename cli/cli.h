@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "voxtts.h"
+#include "voxtts_debug.h"
 
 #define VOX_DEFAULT_MODEL_DIR "models/Voxtral-4B-TTS-2603"
 

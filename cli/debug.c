@@ -10,7 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "io/npy.h"
 #include "cli.h"
 
 static void debug_usage(FILE *f) {
@@ -48,6 +47,7 @@ typedef struct {
     int have_t;
     long threads;
     voxtts_synth_params sp;
+    voxtts_synth_debug dbg;    /* sp.debug: the disputed options */
     voxtts_split_params split; /* debug split */
     int max_frames, show_tokens;
 } debug_args;
@@ -63,24 +63,24 @@ static int need(const char *val, const char *opt, const char *stage) {
     return -1;
 }
 
-static int read_npy(const char *path, vox_npy_type type, vox_npy *a) {
+static int read_npy(const char *path, voxtts_npy_type type, voxtts_npy *a) {
     voxtts_error err = {0};
-    if (vox_npy_read(path, a, &err) != VOXTTS_OK) {
+    if (voxtts_npy_read(path, a, &err) != VOXTTS_OK) {
         cli_print_error("cannot read input", &err);
         return -1;
     }
     if (a->type != type) {
-        fprintf(stderr, "voxtts: %s: expected %s data\n", path, type == VOX_NPY_F32 ? "float32" : "int32");
-        vox_npy_free(a);
+        fprintf(stderr, "voxtts: %s: expected %s data\n", path, type == VOXTTS_NPY_F32 ? "float32" : "int32");
+        voxtts_npy_free(a);
         return -1;
     }
     return 0;
 }
 
-static int write_npy(const char *path, vox_npy_type type, int ndim, const int64_t *shape,
+static int write_npy(const char *path, voxtts_npy_type type, int ndim, const int64_t *shape,
                      const void *data) {
     voxtts_error err = {0};
-    if (vox_npy_write(path, type, ndim, shape, data, &err) != VOXTTS_OK) {
+    if (voxtts_npy_write(path, type, ndim, shape, data, &err) != VOXTTS_OK) {
         cli_print_error("cannot write output", &err);
         return -1;
     }
@@ -116,6 +116,8 @@ int cli_debug_main(int argc, char **argv) {
     debug_args a = {0};
     a.model = cli_default_model_dir();
     voxtts_synth_params_default(&a.sp);
+    voxtts_synth_debug_default(&a.dbg);
+    a.sp.debug = &a.dbg;
     voxtts_split_params_default(&a.split);
     a.max_frames = a.sp.max_frames;
     long v;
@@ -140,9 +142,9 @@ int cli_debug_main(int argc, char **argv) {
             if (cli_parse_int("--steps", optarg, 1, 1000, &v)) return 2;
             a.sp.n_steps = (int)v;
             break;
-        case D_SEED_STEP: a.sp.seed_step = 1; break;
-        case D_ALIBI: a.sp.alibi_press = 1; break;
-        case D_WINDOW: a.sp.window_w_keys = 1; break;
+        case D_SEED_STEP: a.dbg.seed_step = 1; break;
+        case D_ALIBI: a.dbg.alibi_press = 1; break;
+        case D_WINDOW: a.dbg.window_w_keys = 1; break;
         case D_AUDIO: a.audio = optarg; break;
         case D_ENCODER: a.encoder = optarg; break;
         case D_LANG: a.split.lang = optarg; break;
@@ -224,7 +226,7 @@ int cli_debug_main(int argc, char **argv) {
     const int dim = voxtts_model_dim(m), n_ac = voxtts_model_n_acoustic(m);
     const int n_cb = voxtts_model_n_codebooks(m), spf = voxtts_model_samples_per_frame(m);
     a.sp.voice = a.voice;
-    vox_npy in1 = {0}, in2 = {0};
+    voxtts_npy in1 = {0}, in2 = {0};
     float *fout = NULL;
     int32_t *iout = NULL;
 
@@ -239,12 +241,12 @@ int cli_debug_main(int argc, char **argv) {
         if (!(fout = malloc(sizeof(float) * (size_t)dim))) goto nomem;
         if (voxtts_stage_prefill(m, text, &a.sp, fout, &err) != VOXTTS_OK) goto fail;
         int64_t shape[1] = {dim};
-        rc = write_npy(a.out, VOX_NPY_F32, 1, shape, fout) ? 1 : 0;
+        rc = write_npy(a.out, VOXTTS_NPY_F32, 1, shape, fout) ? 1 : 0;
     } else if (!strcmp(stage, "decode")) {
         if (need(a.voice, "-v VOICE", stage) || need(a.codes, "--codes FILE", stage) ||
             need(a.out, "--out FILE", stage))
             goto done;
-        if (read_npy(a.codes, VOX_NPY_I32, &in1)) goto done;
+        if (read_npy(a.codes, VOXTTS_NPY_I32, &in1)) goto done;
         if (in1.ndim != 2 || in1.shape[1] != n_cb || in1.shape[0] < 0) {
             fprintf(stderr, "voxtts: %s: expected codes of shape [F, %d]\n", a.codes, n_cb);
             goto done;
@@ -253,12 +255,12 @@ int cli_debug_main(int argc, char **argv) {
         if (!(fout = malloc(sizeof(float) * (size_t)(F + 1) * (size_t)dim))) goto nomem;
         if (voxtts_stage_decode(m, text, &a.sp, in1.data, (int)F, fout, &err) != VOXTTS_OK) goto fail;
         int64_t shape[2] = {F + 1, dim};
-        rc = write_npy(a.out, VOX_NPY_F32, 2, shape, fout) ? 1 : 0;
+        rc = write_npy(a.out, VOXTTS_NPY_F32, 2, shape, fout) ? 1 : 0;
     } else if (!strcmp(stage, "velocity")) {
         if (need(a.h, "--h FILE", stage) || need(a.x, "--x FILE", stage) ||
             need(a.out, "--out FILE", stage) || need(a.have_t ? "" : NULL, "--t T", stage))
             goto done;
-        if (read_npy(a.h, VOX_NPY_F32, &in1) || read_npy(a.x, VOX_NPY_F32, &in2)) goto done;
+        if (read_npy(a.h, VOXTTS_NPY_F32, &in1) || read_npy(a.x, VOXTTS_NPY_F32, &in2)) goto done;
         if (in1.numel != dim || in2.numel != n_ac) {
             fprintf(stderr, "voxtts: expected --h with %d values and --x with %d values\n", dim, n_ac);
             goto done;
@@ -266,12 +268,12 @@ int cli_debug_main(int argc, char **argv) {
         if (!(fout = malloc(sizeof(float) * 2 * (size_t)n_ac))) goto nomem;
         if (voxtts_stage_velocity(m, in1.data, in2.data, a.t, fout, &err) != VOXTTS_OK) goto fail;
         int64_t shape[2] = {2, n_ac};
-        rc = write_npy(a.out, VOX_NPY_F32, 2, shape, fout) ? 1 : 0;
+        rc = write_npy(a.out, VOXTTS_NPY_F32, 2, shape, fout) ? 1 : 0;
     } else if (!strcmp(stage, "frame")) {
         if (need(a.h, "--h FILE", stage) || need(a.noise, "--noise FILE", stage) ||
             need(a.out, "--out FILE", stage))
             goto done;
-        if (read_npy(a.h, VOX_NPY_F32, &in1) || read_npy(a.noise, VOX_NPY_F32, &in2)) goto done;
+        if (read_npy(a.h, VOXTTS_NPY_F32, &in1) || read_npy(a.noise, VOXTTS_NPY_F32, &in2)) goto done;
         if (in1.numel != dim || in2.numel != n_ac) {
             fprintf(stderr, "voxtts: expected --h with %d values and --noise with %d values\n", dim, n_ac);
             goto done;
@@ -279,10 +281,10 @@ int cli_debug_main(int argc, char **argv) {
         if (!(iout = malloc(sizeof(int32_t) * (size_t)n_cb))) goto nomem;
         if (voxtts_stage_frame(m, in1.data, in2.data, &a.sp, iout, &err) != VOXTTS_OK) goto fail;
         int64_t shape[1] = {n_cb};
-        rc = write_npy(a.out, VOX_NPY_I32, 1, shape, iout) ? 1 : 0;
+        rc = write_npy(a.out, VOXTTS_NPY_I32, 1, shape, iout) ? 1 : 0;
     } else if (!strcmp(stage, "encode")) {
         if (need(a.audio, "--audio FILE", stage) || need(a.out, "--out FILE", stage)) goto done;
-        if (read_npy(a.audio, VOX_NPY_F32, &in1)) goto done;
+        if (read_npy(a.audio, VOXTTS_NPY_F32, &in1)) goto done;
         if (in1.ndim != 1) {
             fprintf(stderr, "voxtts: %s: expected mono samples, a 1-D array [n] (got %d dimensions)\n",
                     a.audio, in1.ndim);
@@ -297,10 +299,10 @@ int cli_debug_main(int argc, char **argv) {
             VOXTTS_OK)
             goto fail;
         int64_t shape[2] = {F, n_cb};
-        rc = write_npy(a.out, VOX_NPY_I32, 2, shape, iout) ? 1 : 0;
+        rc = write_npy(a.out, VOXTTS_NPY_I32, 2, shape, iout) ? 1 : 0;
     } else if (!strcmp(stage, "voice-rows")) {
         if (need(a.codes, "--codes FILE", stage) || need(a.out, "--out FILE", stage)) goto done;
-        if (read_npy(a.codes, VOX_NPY_I32, &in1)) goto done;
+        if (read_npy(a.codes, VOXTTS_NPY_I32, &in1)) goto done;
         if (in1.ndim != 2 || in1.shape[1] != n_cb || in1.shape[0] < 1) {
             fprintf(stderr, "voxtts: %s: expected codes of shape [F>=1, %d]\n", a.codes, n_cb);
             goto done;
@@ -308,10 +310,10 @@ int cli_debug_main(int argc, char **argv) {
         int64_t F = in1.shape[0];
         if (voxtts_stage_voice_rows(m, in1.data, (int)F, &fout, &err) != VOXTTS_OK) goto fail;
         int64_t shape[2] = {F + 1, dim};
-        rc = write_npy(a.out, VOX_NPY_F32, 2, shape, fout) ? 1 : 0;
+        rc = write_npy(a.out, VOXTTS_NPY_F32, 2, shape, fout) ? 1 : 0;
     } else { /* codec */
         if (need(a.codes, "--codes FILE", stage) || need(a.out, "--out FILE", stage)) goto done;
-        if (read_npy(a.codes, VOX_NPY_I32, &in1)) goto done;
+        if (read_npy(a.codes, VOXTTS_NPY_I32, &in1)) goto done;
         if (in1.ndim != 2 || in1.shape[1] != n_cb || in1.shape[0] < 1) {
             fprintf(stderr, "voxtts: %s: expected codes of shape [F>=1, %d]\n", a.codes, n_cb);
             goto done;
@@ -320,7 +322,7 @@ int cli_debug_main(int argc, char **argv) {
         if (!(fout = malloc(sizeof(float) * (size_t)F * (size_t)spf))) goto nomem;
         if (voxtts_stage_codec(m, in1.data, (int)F, &a.sp, fout, &err) != VOXTTS_OK) goto fail;
         int64_t shape[1] = {F * spf};
-        rc = write_npy(a.out, VOX_NPY_F32, 1, shape, fout) ? 1 : 0;
+        rc = write_npy(a.out, VOXTTS_NPY_F32, 1, shape, fout) ? 1 : 0;
     }
     goto done;
 nomem:
@@ -329,8 +331,8 @@ nomem:
 fail:
     cli_print_error(stage, &err);
 done:
-    vox_npy_free(&in1);
-    vox_npy_free(&in2);
+    voxtts_npy_free(&in1);
+    voxtts_npy_free(&in2);
     free(fout);
     free(iout);
     free(text);

@@ -14,28 +14,24 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "base/atomic_file.h"
 #include "cli.h"
-#include "text/splitter.h"
 
 /* ---- voxtts debug split ---------------------------------------------------------- */
 
 /* --sentences: the sentences the splitter finds (before packing), same layout. */
 static int print_sentences(const char *text, size_t len, const voxtts_split_params *sp) {
     voxtts_error err = {0};
-    vox_lang lang;
-    vox_sentences s;
-    if (vox_lang_parse(sp->lang, &lang, &err) != VOXTTS_OK ||
-        vox_split_sentences(text, len, lang, sp->normalize, &s, &err) != VOXTTS_OK) {
+    voxtts_sentences s;
+    if (voxtts_split_sentences(text, len, sp, &s, &err) != VOXTTS_OK) {
         cli_print_error("cannot split the text", &err);
         return 1;
     }
     for (size_t i = 0; i < s.n; i++) {
-        if (i > 0 && s.para[i] != s.para[i - 1]) printf("\xc2\xb6\n");
-        printf("%.*s\n", (int)(s.end[i] - s.start[i]), s.buf + s.start[i]);
+        if (i > 0 && s.s[i].paragraph != s.s[i - 1].paragraph) printf("\xc2\xb6\n");
+        printf("%.*s\n", (int)s.s[i].len, s.s[i].text);
     }
     fprintf(stderr, "voxtts: %zu sentences\n", s.n);
-    vox_sentences_free(&s);
+    voxtts_sentences_free(&s);
     return fflush(stdout) == 0 ? 0 : 1;
 }
 
@@ -218,18 +214,17 @@ static int write_stats(const char *path, const run_state *s, const voxtts_long_s
     cJSON_Delete(root);
     root = NULL;
     if (!json) goto nomem;
-    vox_atomic_file af;
     voxtts_error err = {0};
-    int rc = vox_atomic_open(&af, path, &err);
-    if (rc == VOXTTS_OK) {
-        if (fputs(json, af.f) < 0 || fputc('\n', af.f) < 0) {
-            vox_atomic_abort(&af);
-            rc = vox_fail(&err, VOX_E_IO, "%s: write failed", path);
-        } else {
-            rc = vox_atomic_commit(&af, path, &err);
-        }
+    const size_t jn = strlen(json);
+    char *line = realloc(json, jn + 2); /* the JSON and a newline */
+    if (!line) {
+        free(json);
+        goto nomem;
     }
-    free(json);
+    line[jn] = '\n';
+    line[jn + 1] = '\0';
+    int rc = voxtts_write_file_atomic(path, line, jn + 1, &err);
+    free(line);
     if (rc != VOXTTS_OK) {
         cli_print_error("cannot write the stats", &err);
         return -1;

@@ -24,8 +24,6 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "io/audio_file.h"
-#include "text/splitter.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -88,7 +86,7 @@ static void usage(FILE *f) {
         "      --seed-step       extra [AUDIO] decode step before frame 0 (mudler lineage)\n"
         "      --alibi-press     codec ALiBi slopes 2^(-8(h+1)/H) instead of the official 2^(-8h/H)\n"
         "      --window-w-keys   codec attention window of W keys instead of the official W+1\n",
-        VOXTTS_VERSION, VOX_DEFAULT_MODEL_DIR, VOX_AUDIO_FORMAT_NAMES);
+        VOXTTS_VERSION, VOX_DEFAULT_MODEL_DIR, VOXTTS_AUDIO_FORMAT_NAMES);
 }
 
 /* The signal that interrupted the synthesis (SIGINT, SIGTERM, SIGHUP), or 0.
@@ -113,15 +111,15 @@ static void catch_stop_signals(void) {
 /* The audio, written piece by piece from the on_audio callback.  The first
  * write error is kept (and cancels the synthesis). */
 typedef struct audio_out {
-    vox_audio_writer *w;
+    voxtts_audio_writer *w;
     int failed;
-    vox_error err;
+    voxtts_error err;
 } audio_out;
 
 static int audio_out_write(const float *samples, size_t n, void *user) {
     audio_out *o = user;
     if (o->failed || g_stop_signal) return 1;
-    if (vox_audio_writer_write(o->w, samples, n, &o->err) != VOX_OK) {
+    if (voxtts_audio_writer_write(o->w, samples, n, &o->err) != VOXTTS_OK) {
         o->failed = 1;
         return 1; /* cancels the synthesis */
     }
@@ -177,6 +175,9 @@ int main(int argc, char **argv) {
     unsigned long long seed;
     voxtts_synth_params sp;
     voxtts_synth_params_default(&sp);
+    voxtts_synth_debug dbg; /* the disputed options below */
+    voxtts_synth_debug_default(&dbg);
+    sp.debug = &dbg;
     cli_long_opts lo;
     memset(&lo, 0, sizeof lo);
     voxtts_split_params_default(&lo.split);
@@ -205,9 +206,9 @@ int main(int argc, char **argv) {
             sp.n_steps = (int)v;
             break;
         case OPT_LIST: list_voices = 1; break;
-        case OPT_SEED_STEP: sp.seed_step = 1; break;
-        case OPT_ALIBI_PRESS: sp.alibi_press = 1; break;
-        case OPT_WINDOW_W: sp.window_w_keys = 1; break;
+        case OPT_SEED_STEP: dbg.seed_step = 1; break;
+        case OPT_ALIBI_PRESS: dbg.alibi_press = 1; break;
+        case OPT_WINDOW_W: dbg.window_w_keys = 1; break;
         case OPT_VOICES_DIR: voices_dir = optarg; break;
         case OPT_REF: ref = optarg; break;
         case OPT_ENCODER: encoder = optarg; break;
@@ -215,7 +216,7 @@ int main(int argc, char **argv) {
         case OPT_FORMAT: format_name = optarg; break;
         case OPT_FLOAT: float32 = 1; break;
         case OPT_RATE:
-            if (cli_parse_int("--rate", optarg, VOX_AUDIO_MIN_RATE, VOX_AUDIO_MAX_RATE, &out_rate))
+            if (cli_parse_int("--rate", optarg, VOXTTS_AUDIO_MIN_RATE, VOXTTS_AUDIO_MAX_RATE, &out_rate))
                 return 2;
             break;
         case OPT_LANG: lo.split.lang = optarg; break;
@@ -252,24 +253,24 @@ int main(int argc, char **argv) {
     /* The output format, and the text, before loading 8 GB of weights, so that
      * input errors are instant. */
     const int to_stdout = strcmp(output, "-") == 0;
-    vox_audio_format fmt = VOX_AUDIO_WAV;
-    vox_error werr = {0};
+    voxtts_audio_format fmt = VOXTTS_AUDIO_WAV;
+    voxtts_error werr = {0};
     if (!list_voices) {
         if (format_name) {
-            fmt = vox_audio_format_from_name(format_name);
-            if (fmt == VOX_AUDIO_UNKNOWN) {
+            fmt = voxtts_audio_format_from_name(format_name);
+            if (fmt == VOXTTS_AUDIO_UNKNOWN) {
                 fprintf(stderr, "voxtts: unknown audio format '%s' for --format (known: %s)\n",
-                        format_name, VOX_AUDIO_FORMAT_NAMES);
+                        format_name, VOXTTS_AUDIO_FORMAT_NAMES);
                 return 2;
             }
         } else if (!to_stdout) {
-            fmt = vox_audio_format_from_path(output);
+            fmt = voxtts_audio_format_from_path(output);
             struct stat ost;
             /* a device or FIFO without an extension (/dev/stdout, a pipe) gets WAV, like -o - */
-            if (fmt == VOX_AUDIO_UNKNOWN && stat(output, &ost) == 0 && !S_ISREG(ost.st_mode) &&
+            if (fmt == VOXTTS_AUDIO_UNKNOWN && stat(output, &ost) == 0 && !S_ISREG(ost.st_mode) &&
                 !S_ISDIR(ost.st_mode))
-                fmt = VOX_AUDIO_WAV;
-            if (fmt == VOX_AUDIO_UNKNOWN) {
+                fmt = VOXTTS_AUDIO_WAV;
+            if (fmt == VOXTTS_AUDIO_UNKNOWN) {
                 fprintf(stderr,
                         "voxtts: cannot tell the audio format of '%s' from its extension (use .wav, "
                         ".pcm, .raw, .flac, .ogg, .opus or .mp3, or --format NAME)\n",
@@ -277,11 +278,11 @@ int main(int argc, char **argv) {
                 return 2;
             }
         }
-        if (float32 && fmt != VOX_AUDIO_WAV) {
-            fprintf(stderr, "voxtts: --float is for wav output, not %s\n", vox_audio_format_name(fmt));
+        if (float32 && fmt != VOXTTS_AUDIO_WAV) {
+            fprintf(stderr, "voxtts: --float is for wav output, not %s\n", voxtts_audio_format_name(fmt));
             return 2;
         }
-        if (out_rate && vox_audio_format_check(fmt, (int)out_rate, "--rate", &werr) != VOX_OK) {
+        if (out_rate && voxtts_audio_format_check(fmt, (int)out_rate, "--rate", &werr) != VOXTTS_OK) {
             fprintf(stderr, "voxtts: %s\n", werr.msg);
             return 2;
         }
@@ -311,9 +312,7 @@ int main(int argc, char **argv) {
 
     voxtts_error err = {0};
     if (!list_voices) { /* bad language or UTF-8: say so before loading the weights */
-        vox_lang lang;
-        if (vox_lang_parse(lo.split.lang, &lang, &err) != VOXTTS_OK ||
-            vox_utf8_check(text, text_len, NULL, &err) != VOXTTS_OK) {
+        if (voxtts_split_check(text, text_len, &lo.split, &err) != VOXTTS_OK) {
             cli_print_error("bad input", &err);
             free(text);
             return 1;
@@ -374,18 +373,21 @@ int main(int argc, char **argv) {
     /* Open the output before synthesis: an unwritable one fails now. */
     int sr = voxtts_model_sample_rate(m);
     const int rate = out_rate ? (int)out_rate : sr;
-    vox_audio_writer_opts wo = {float32, sr};
+    voxtts_audio_writer_opts wo;
+    voxtts_audio_writer_opts_default(&wo);
+    wo.float32 = float32;
+    wo.in_rate = sr;
     audio_out out = {0};
     int rc = to_stdout
-                 ? vox_audio_writer_open_fd(&out.w, STDOUT_FILENO, "stdout", fmt, rate, &wo, &werr)
-                 : vox_audio_writer_open(&out.w, output, fmt, rate, &wo, &werr);
-    if (rc != VOX_OK) {
+                 ? voxtts_audio_writer_open_fd(&out.w, STDOUT_FILENO, "stdout", fmt, rate, &wo, &werr)
+                 : voxtts_audio_writer_open(&out.w, output, fmt, rate, &wo, &werr);
+    if (rc != VOXTTS_OK) {
         cli_print_error("cannot write the audio", &werr);
         free(text);
         voxtts_chunks_free(&chunks);
         voxtts_voice_free(own);
         voxtts_model_free(m);
-        return werr.code == VOX_E_UNSUPPORTED || werr.code == VOX_E_ARG ? 2 : 1;
+        return werr.code == VOXTTS_E_UNSUPPORTED || werr.code == VOXTTS_E_ARG ? 2 : 1;
     }
     sp.on_audio = audio_out_write;
     sp.audio_user = &out;
@@ -400,23 +402,23 @@ int main(int argc, char **argv) {
         if (sig) fprintf(stderr, "voxtts: interrupted by signal %d; no output written\n", sig);
         else if (out.failed) cli_print_error("cannot write the audio", &out.err);
         /* rc -1: cli_longform_speak has already said what failed */
-        vox_audio_writer_abort(out.w); /* removes the temporary file */
+        voxtts_audio_writer_abort(out.w); /* removes the temporary file */
         voxtts_chunks_free(&chunks);
         voxtts_voice_free(own);
         voxtts_model_free(m);
         return sig ? 128 + sig : 1;
     }
-    rc = vox_audio_writer_close(out.w, &werr);
+    rc = voxtts_audio_writer_close(out.w, &werr);
     if (rc != VOXTTS_OK) {
         cli_print_error("cannot write the audio", &werr);
     } else if (!quiet && !to_stdout) {
         if (chunks.n > 1)
             fprintf(stderr, "voxtts: wrote %s (%lld frames in %zu chunks, %.2f s, voice %s, %s%s %d Hz)\n",
-                    output, st.frames, chunks.n, (double)st.samples / sr, voice, vox_audio_format_name(fmt),
+                    output, st.frames, chunks.n, (double)st.samples / sr, voice, voxtts_audio_format_name(fmt),
                     float32 ? " float" : "", rate);
         else
             fprintf(stderr, "voxtts: wrote %s (%lld frames, %.2f s, voice %s, %s%s %d Hz)\n", output,
-                    st.frames, (double)st.samples / sr, voice, vox_audio_format_name(fmt),
+                    st.frames, (double)st.samples / sr, voice, voxtts_audio_format_name(fmt),
                     float32 ? " float" : "", rate);
     }
         voxtts_chunks_free(&chunks);

@@ -134,13 +134,13 @@ static int key_ok(const char *want, const char *auth) {
     return d == 0 && lw > 0;
 }
 
-static const char *content_type(vox_audio_format f) {
+static const char *content_type(voxtts_audio_format f) {
     switch (f) {
-    case VOX_AUDIO_MP3: return "audio/mpeg";
-    case VOX_AUDIO_OPUS: return "audio/ogg; codecs=opus";
-    case VOX_AUDIO_FLAC: return "audio/flac";
-    case VOX_AUDIO_WAV: return "audio/wav";
-    case VOX_AUDIO_PCM: return "audio/pcm";
+    case VOXTTS_AUDIO_MP3: return "audio/mpeg";
+    case VOXTTS_AUDIO_OPUS: return "audio/ogg; codecs=opus";
+    case VOXTTS_AUDIO_FLAC: return "audio/flac";
+    case VOXTTS_AUDIO_WAV: return "audio/wav";
+    case VOXTTS_AUDIO_PCM: return "audio/pcm";
     default: return "application/octet-stream";
     }
 }
@@ -337,7 +337,7 @@ static enum MHD_Result speech(serve_server *s, struct MHD_Connection *c, conn_ct
         return reply_error(s, c, rej.status, rej.param, rej.code, "%s", rej.msg);
     enum MHD_Result rc;
     const char *vname = s->voices[rq.voice];
-    const vox_audio_format fmt = rq.fmt;
+    const voxtts_audio_format fmt = rq.fmt;
     const int sse = rq.sse;
 
     /* admission */

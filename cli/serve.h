@@ -18,7 +18,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "io/audio_file.h"
 #include "voxtts.h"
 
 #define SERVE_MODEL_ID "voxtral-4b-tts"
@@ -35,7 +34,7 @@ struct serve_job {
     char *text;
     char voice[128];
     const voxtts_voice *voice_handle; /* a voice of one's own (owned by the server), or NULL */
-    vox_audio_format fmt;
+    voxtts_audio_format fmt;
     int sse;
     double t_accept;     /* when the request was accepted (monotonic seconds) */
     double deadline;     /* t_accept + --timeout, or 0 */
@@ -56,7 +55,7 @@ struct serve_job {
     serve_job *next;     /* in the server's incoming queue */
     /* engine thread only */
     int64_t engine_id;
-    vox_audio_writer *w;
+    voxtts_audio_writer *w;
     voxtts_synth_stats stats;
     int cancel_sent;
     serve_job *active_next;

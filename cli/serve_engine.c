@@ -140,7 +140,7 @@ typedef struct engine_ctx {
 
 typedef struct audio_ctx {
     sink_ctx sink;
-    vox_error err;
+    voxtts_error err;
     int failed;
 } audio_ctx;
 
@@ -148,7 +148,7 @@ typedef struct audio_ctx {
 static int job_audio(const float *samples, size_t n, void *user) {
     audio_ctx *a = user;
     if (a->failed) return 1;
-    if (vox_audio_writer_write(a->sink.j->w, samples, n, &a->err) != VOX_OK) {
+    if (voxtts_audio_writer_write(a->sink.j->w, samples, n, &a->err) != VOXTTS_OK) {
         a->failed = 1;
         return 1;
     }
@@ -192,9 +192,9 @@ static void submit_one(engine_ctx *ec, serve_job *j, job_slot **slots) {
     }
     slot->a.sink.s = s;
     slot->a.sink.j = j;
-    vox_error werr = {0};
-    if (vox_audio_writer_open_sink(&j->w, job_sink, &slot->a.sink, "response", j->fmt,
-                                   s->sample_rate, NULL, &werr) != VOX_OK) {
+    voxtts_error werr = {0};
+    if (voxtts_audio_writer_open_sink(&j->w, job_sink, &slot->a.sink, "response", j->fmt,
+                                   s->sample_rate, NULL, &werr) != VOXTTS_OK) {
         job_finish(s, j, 500, werr.msg);
         free(slot);
         goto drop;
@@ -206,10 +206,9 @@ static void submit_one(engine_ctx *ec, serve_job *j, job_slot **slots) {
     if (s->o.max_frames > 0) p.max_frames = s->o.max_frames;
     p.on_audio = job_audio;
     p.audio_user = &slot->a;
-    p.stats = &j->stats;
     voxtts_error err = {0};
     if (voxtts_engine_submit(s->engine, j->text, &p, &j->engine_id, &err) != VOXTTS_OK) {
-        vox_audio_writer_abort(j->w);
+        voxtts_audio_writer_abort(j->w);
         j->w = NULL;
         job_finish(s, j, status_of(err.code), err.msg);
         free(slot);
@@ -243,9 +242,11 @@ static void take_finished(engine_ctx *ec, job_slot **slots) {
         voxtts_audio out;
         memset(&out, 0, sizeof out);
         voxtts_error rerr = {0};
-        int rc = voxtts_engine_take(s->engine, id, &out, &rerr);
+        voxtts_synth_stats st;
+        int rc = voxtts_engine_take(s->engine, id, &out, &st, &rerr);
         voxtts_audio_free(&out);
         if (!j) continue;
+        j->stats = st;
         job_slot **sp = slots, *slot = NULL;
         while (*sp && (*sp)->a.sink.j != j) sp = &(*sp)->next;
         if (*sp) {
@@ -253,8 +254,8 @@ static void take_finished(engine_ctx *ec, job_slot **slots) {
             *sp = slot->next;
         }
         if (rc == VOXTTS_OK) {
-            vox_error werr = {0};
-            int wrc = vox_audio_writer_close(j->w, &werr);
+            voxtts_error werr = {0};
+            int wrc = voxtts_audio_writer_close(j->w, &werr);
             j->w = NULL;
             pthread_mutex_lock(&s->mu);
             j->frames = j->stats.frames;
@@ -266,9 +267,9 @@ static void take_finished(engine_ctx *ec, job_slot **slots) {
                 s->m.rtf_count++;
             }
             pthread_mutex_unlock(&s->mu);
-            job_finish(s, j, wrc == VOX_OK ? 0 : 500, wrc == VOX_OK ? NULL : werr.msg);
+            job_finish(s, j, wrc == VOXTTS_OK ? 0 : 500, wrc == VOXTTS_OK ? NULL : werr.msg);
         } else {
-            vox_audio_writer_abort(j->w);
+            voxtts_audio_writer_abort(j->w);
             j->w = NULL;
             const char *msg = slot && slot->a.failed ? slot->a.err.msg : rerr.msg;
             job_finish(s, j, rc == VOXTTS_E_CANCELLED && !(slot && slot->a.failed)

@@ -122,14 +122,14 @@ int serve_request_parse(const char *body, size_t n, const char *const *voices, i
         reject(rej, 500, NULL, NULL, "the server has no voices");
         goto out;
     }
-    vox_audio_format fmt = VOX_AUDIO_MP3;
+    voxtts_audio_format fmt = VOXTTS_AUDIO_MP3;
     if (rf && !cJSON_IsNull(rf)) {
         const char *f = cJSON_IsString(rf) ? rf->valuestring : "";
-        if (strcmp(f, "mp3") == 0) fmt = VOX_AUDIO_MP3;
-        else if (strcmp(f, "opus") == 0) fmt = VOX_AUDIO_OPUS;
-        else if (strcmp(f, "flac") == 0) fmt = VOX_AUDIO_FLAC;
-        else if (strcmp(f, "wav") == 0) fmt = VOX_AUDIO_WAV;
-        else if (strcmp(f, "pcm") == 0) fmt = VOX_AUDIO_PCM;
+        if (strcmp(f, "mp3") == 0) fmt = VOXTTS_AUDIO_MP3;
+        else if (strcmp(f, "opus") == 0) fmt = VOXTTS_AUDIO_OPUS;
+        else if (strcmp(f, "flac") == 0) fmt = VOXTTS_AUDIO_FLAC;
+        else if (strcmp(f, "wav") == 0) fmt = VOXTTS_AUDIO_WAV;
+        else if (strcmp(f, "pcm") == 0) fmt = VOXTTS_AUDIO_PCM;
         else if (strcmp(f, "aac") == 0) {
             reject(rej, 400, "response_format", "unsupported_response_format",
                    "response_format 'aac' is not supported (no AAC encoder in this build); use mp3, "

@@ -6,12 +6,12 @@
 
 #include <stddef.h>
 
-#include "io/audio_file.h"
+#include "voxtts.h"
 
 typedef struct serve_request {
     char *input;          /* the text (malloc'd; serve_request_free) */
     int voice;            /* index into the voice list */
-    vox_audio_format fmt; /* response_format (default mp3) */
+    voxtts_audio_format fmt; /* response_format (default mp3) */
     int sse;              /* stream_format "sse" */
 } serve_request;
 

@@ -287,7 +287,7 @@ static void run_job(server *s, job *j, uint8_t *pcm) {
     sp.progress_user = j;
     voxtts_audio audio = {0};
     double t0 = now_s();
-    j->rc = voxtts_synthesize(s->model, j->text, &sp, &audio, &j->err);
+    j->rc = voxtts_synthesize(s->model, j->text, &sp, &audio, NULL, &j->err);
     j->wall_s = now_s() - t0;
     j->audio_s = (double)a.samples / s->sample_rate;
     voxtts_audio_free(&audio);

@@ -47,7 +47,7 @@ int main(int argc, char **argv) {
     voxtts_synth_params_default(&sp);
     sp.voice = argc > 4 ? argv[4] : voxtts_model_voice_name(model, 0);
     voxtts_audio audio;
-    int rc = voxtts_synthesize(model, argv[2], &sp, &audio, &err);
+    int rc = voxtts_synthesize(model, argv[2], &sp, &audio, NULL, &err);
     if (rc != VOXTTS_OK) {
         fprintf(stderr, "synthesis failed: %s\n", err.msg);
         voxtts_model_free(model);

@@ -43,7 +43,7 @@ int main(int argc, char **argv) {
     sp.on_audio = on_audio;
     sp.audio_user = &total;
     voxtts_audio audio;
-    int rc = voxtts_synthesize(model, argv[2], &sp, &audio, &err);
+    int rc = voxtts_synthesize(model, argv[2], &sp, &audio, NULL, &err);
     if (rc != VOXTTS_OK) fprintf(stderr, "synthesis failed: %s\n", err.msg);
     else fprintf(stderr, "streamed %zu samples\n", total);
     voxtts_audio_free(&audio);

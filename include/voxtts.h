@@ -8,8 +8,9 @@
  * negative VOXTTS_E_* code and fills a caller-owned voxtts_error with a message
  * naming the file, tensor or argument at fault.  No global mutable state: a
  * process may hold several models; one model handle is used by one thread at a
- * time (it owns a thread pool and per-voice caches).  The "stage" functions at the end expose each
- * step of the pipeline for debugging and for the golden tests. */
+ * time (it owns a thread pool and per-voice caches).  This header is what an
+ * application needs; voxtts_debug.h adds the pipeline's stages, the synthetic
+ * model and the experimental options, for debugging, benchmarks and tests. */
 #ifndef VOXTTS_H
 #define VOXTTS_H
 
@@ -40,6 +41,8 @@ enum {
     VOXTTS_E_UNSUPPORTED = -7, /* valid request this build cannot serve */
     VOXTTS_E_INTERNAL = -8,
     VOXTTS_E_CANCELLED = -9,   /* the progress callback asked to stop */
+    VOXTTS_E_VERSION = -10,    /* a params struct of another size: built against another
+                                * voxtts.h, or not initialised by its *_default function */
 };
 
 typedef struct voxtts_error {
@@ -55,6 +58,12 @@ const char *voxtts_strerror(int code);
  * rows, split texts are documented as "free with voxtts_free"); NULL is fine.
  * Handles and structs have their own *_free functions. */
 void voxtts_free(void *p);
+
+/* Params structs (voxtts_load_params, voxtts_synth_params, ...) start with
+ * struct_size, set by their *_default function, which is the way to initialise
+ * them: a struct of another size (a program built against another voxtts.h, or
+ * a struct filled by hand) is refused with VOXTTS_E_VERSION, naming the struct,
+ * so that fields can be added to them in later versions. */
 
 /* ---- tokenizer (needs only tekken.json) ---------------------------------- */
 
@@ -73,6 +82,7 @@ int voxtts_tokenize(const voxtts_tokenizer *tk, const char *text, size_t len, in
 typedef struct voxtts_model voxtts_model;
 
 typedef struct voxtts_load_params {
+    size_t struct_size; /* sizeof the struct, set by voxtts_load_params_default: keep it */
     int n_threads; /* 0: all cores */
 } voxtts_load_params;
 
@@ -82,16 +92,6 @@ void voxtts_load_params_default(voxtts_load_params *p);
 int voxtts_model_load(const char *model_dir, const voxtts_load_params *p, voxtts_model **out,
                       voxtts_error *err);
 void voxtts_model_free(voxtts_model *m);
-/* A model with random weights in memory, for benchmarks: every tensor of the
- * checkpoint params.json describes (NULL: the official Voxtral-4B-TTS-2603
- * params.json, built in), stored in the types `type_mix` chooses ("bf16", "q8_0",
- * "best", "backbone=q4_k,acoustic=q8_0", ...; NULL: bf16), generated directly
- * in that format; a byte-level tokenizer with the official special tokens; one
- * random voice per params.json voice (official row counts).  The output is noise,
- * but every shape, dtype and byte read per frame is that of a real model. */
-int voxtts_model_synthetic(const char *params_json_path, const char *type_mix, int n_threads,
-                           voxtts_model **out, voxtts_error *err);
-
 int voxtts_model_n_voices(const voxtts_model *m);
 const char *voxtts_model_voice_name(const voxtts_model *m, int i);
 /* Index of a preset voice, matched case-insensitively; -1 if unknown. */
@@ -101,6 +101,7 @@ int voxtts_model_samples_per_frame(const voxtts_model *m); /* 1920 */
 int voxtts_model_n_codebooks(const voxtts_model *m);       /* 37 */
 int voxtts_model_n_acoustic(const voxtts_model *m);        /* 36 */
 int voxtts_model_dim(const voxtts_model *m);               /* LLM hidden size, 3072 */
+int voxtts_model_n_threads(const voxtts_model *m);         /* threads of its pool */
 
 /* Called after each generated frame; return non-zero to cancel. */
 typedef int (*voxtts_progress_fn)(int frames_done, int max_frames, void *user);
@@ -110,7 +111,8 @@ typedef int (*voxtts_progress_fn)(int frames_done, int max_frames, void *user);
  * is valid only during the call).  Return non-zero to cancel. */
 typedef int (*voxtts_audio_fn)(const float *samples, size_t n, void *user);
 
-/* Where the time of one voxtts_synthesize call went (seconds, wall clock). */
+/* Where the time of one synthesis went (seconds, wall clock): an output of
+ * voxtts_synthesize and voxtts_engine_take. */
 typedef struct voxtts_synth_stats {
     int frames;            /* frames generated (80 ms each for the real model) */
     int prompt_tokens;     /* prompt length, voice rows included (docs/MODEL.md §2.1) */
@@ -130,6 +132,7 @@ typedef struct voxtts_synth_stats {
 typedef struct voxtts_voice voxtts_voice; /* a voice of one's own (see "voices" below) */
 
 typedef struct voxtts_synth_params {
+    size_t struct_size; /* sizeof the struct, set by voxtts_synth_params_default: keep it */
     const char *voice;    /* preset name (case-insensitive) */
     /* When not NULL, speak with this voice instead of the preset `voice` names:
      * its rows replace the [AUDIO] placeholders (docs/MODEL.md §2.2, §2.3).  Its
@@ -139,11 +142,6 @@ typedef struct voxtts_synth_params {
     int max_frames;       /* default 2048 (164 s) */
     float cfg_alpha;      /* classifier-free guidance, default 1.2 */
     int n_steps;          /* Euler steps; 0 = params.json / default 7 */
-    int ignore_end;       /* keep generating past END_AUDIO (benchmarks) */
-    /* Points docs/MODEL.md flags as disputed; defaults follow the official code. */
-    int seed_step;        /* 1: extra [AUDIO] decode step before frame 0 (MU lineage) */
-    int alibi_press;      /* 1: codec ALiBi slopes 2^(-8(h+1)/H) instead of 2^(-8h/H) */
-    int window_w_keys;    /* 1: codec window of W keys instead of W+1 */
     voxtts_progress_fn progress;
     void *progress_user;
     /* Streaming (docs/MODEL.md §8.4): when set, audio is decoded while frames are
@@ -153,7 +151,8 @@ typedef struct voxtts_synth_params {
      * NULL (n_samples still counts every sample streamed). */
     voxtts_audio_fn on_audio;
     void *audio_user;
-    voxtts_synth_stats *stats; /* filled when not NULL */
+    /* Experimental and disputed options (voxtts_debug.h); NULL: the official behaviour. */
+    const struct voxtts_synth_debug *debug;
 } voxtts_synth_params;
 
 void voxtts_synth_params_default(voxtts_synth_params *p);
@@ -169,13 +168,82 @@ typedef struct voxtts_audio {
 
 /* Text to audio.  Without on_audio, out->samples holds the whole waveform; with it,
  * the audio goes to the callback (see voxtts_synth_params).  On error or
- * cancellation (VOXTTS_E_CANCELLED) *out is left empty. */
+ * cancellation (VOXTTS_E_CANCELLED) *out is left empty.  stats (may be NULL) is
+ * filled whatever the outcome (the frames made before an error or cancellation). */
 int voxtts_synthesize(voxtts_model *m, const char *text, const voxtts_synth_params *p,
-                      voxtts_audio *out, voxtts_error *err);
+                      voxtts_audio *out, voxtts_synth_stats *stats, voxtts_error *err);
 void voxtts_audio_free(voxtts_audio *a);
 /* Write a->samples as a 16-bit mono WAV at a->sample_rate (atomically: the file
  * appears whole or not at all). */
 int voxtts_audio_save_wav(const voxtts_audio *a, const char *path, voxtts_error *err);
+
+/* ---- audio files out -------------------------------------------------------- */
+
+typedef enum voxtts_audio_format {
+    VOXTTS_AUDIO_UNKNOWN = 0,
+    VOXTTS_AUDIO_WAV,  /* RIFF/WAVE, 16-bit PCM (or 32-bit float, opts.float32) */
+    VOXTTS_AUDIO_PCM,  /* raw signed 16-bit little-endian samples, no header */
+    VOXTTS_AUDIO_FLAC, /* FLAC, 16-bit */
+    VOXTTS_AUDIO_OGG,  /* Ogg/Vorbis */
+    VOXTTS_AUDIO_OPUS, /* Ogg/Opus (rates 8000, 12000, 16000, 24000, 48000) */
+    VOXTTS_AUDIO_MP3,  /* MPEG-1/2/2.5 layer III, constant bit rate */
+} voxtts_audio_format;
+
+/* The names voxtts_audio_format_from_name knows, for messages. */
+#define VOXTTS_AUDIO_FORMAT_NAMES "wav, pcm (or raw), flac, ogg, opus, mp3"
+/* The output rates a writer accepts (some formats take fewer). */
+#define VOXTTS_AUDIO_MIN_RATE 1000
+#define VOXTTS_AUDIO_MAX_RATE 768000
+
+/* "wav", ".wav", "WAV", "pcm", "raw", "s16le", "flac", "ogg", "vorbis", "opus",
+ * "mp3": the format, or VOXTTS_AUDIO_UNKNOWN. */
+voxtts_audio_format voxtts_audio_format_from_name(const char *ext_or_name);
+/* The format named by a path's extension (UNKNOWN when none or not one of ours). */
+voxtts_audio_format voxtts_audio_format_from_path(const char *path);
+/* Canonical name ("wav", "pcm", "flac", "ogg", "opus", "mp3"; "unknown"). */
+const char *voxtts_audio_format_name(voxtts_audio_format f);
+/* Can f be written at rate Hz?  VOXTTS_E_UNSUPPORTED with a message naming the
+ * rates it takes otherwise (`what` names the output in the message). */
+int voxtts_audio_format_check(voxtts_audio_format f, int rate, const char *what, voxtts_error *err);
+
+typedef struct voxtts_audio_writer_opts {
+    size_t struct_size; /* sizeof the struct, set by voxtts_audio_writer_opts_default: keep it */
+    int float32;        /* wav only: 32-bit float samples (not clamped) instead of 16-bit PCM */
+    int in_rate;        /* rate of the samples given to _write; 0 or the output rate: as is,
+                         * otherwise resampled (high quality) */
+} voxtts_audio_writer_opts;
+
+void voxtts_audio_writer_opts_default(voxtts_audio_writer_opts *o);
+
+/* A streaming mono writer of float samples (NaN written as 0; integer and lossy
+ * formats clamp to [-1, 1]).  To a path: atomically (written beside it and
+ * renamed over it by _close; _abort or a failed _close leave nothing); a FIFO
+ * or device path is written directly.  To a descriptor (stdout, a pipe, a
+ * file): as it comes, a WAV header's sizes fixed at the end when the
+ * descriptor is a regular file; the descriptor is not closed.  To a callback:
+ * every encoded byte goes to sink(bytes, n, user) in order as soon as it is
+ * encoded, as into a pipe (the sink returns non-zero to fail the write).
+ * `name` names a descriptor or sink in messages.  opts may be NULL. */
+typedef struct voxtts_audio_writer voxtts_audio_writer;
+typedef int (*voxtts_audio_sink_fn)(const void *bytes, size_t n, void *user);
+int voxtts_audio_writer_open(voxtts_audio_writer **w, const char *path, voxtts_audio_format fmt,
+                             int rate, const voxtts_audio_writer_opts *opts, voxtts_error *err);
+int voxtts_audio_writer_open_fd(voxtts_audio_writer **w, int fd, const char *name,
+                                voxtts_audio_format fmt, int rate,
+                                const voxtts_audio_writer_opts *opts, voxtts_error *err);
+int voxtts_audio_writer_open_sink(voxtts_audio_writer **w, voxtts_audio_sink_fn sink, void *user,
+                                  const char *name, voxtts_audio_format fmt, int rate,
+                                  const voxtts_audio_writer_opts *opts, voxtts_error *err);
+int voxtts_audio_writer_write(voxtts_audio_writer *w, const float *samples, size_t n,
+                              voxtts_error *err);
+/* Finish (flush, fix the header, rename) and free. */
+int voxtts_audio_writer_close(voxtts_audio_writer *w, voxtts_error *err);
+/* Give up: free, and remove a path writer's temporary file.  NULL is fine. */
+void voxtts_audio_writer_abort(voxtts_audio_writer *w);
+
+/* Write n bytes to path atomically: the file appears whole or not at all (a
+ * FIFO, character device or socket is written directly; links are followed). */
+int voxtts_write_file_atomic(const char *path, const void *data, size_t n, voxtts_error *err);
 
 /* ---- voices of one's own --------------------------------------------------- */
 
@@ -201,6 +269,7 @@ typedef int (*voxtts_clone_progress_fn)(int step, int max_steps, float loss, voi
 #define VOXTTS_CLONE_USE_SECONDS 20.0
 
 typedef struct voxtts_clone_params {
+    size_t struct_size; /* sizeof the struct, set by voxtts_clone_params_default: keep it */
     const char *name;    /* the voice's name (default "voice") */
     uint64_t seed;       /* inversion seed (default 42) */
     int max_iters;       /* inversion step budget; 0: its default */
@@ -308,6 +377,7 @@ void voxtts_voice_free(voxtts_voice *v);
 
 /* How text is cut into chunks (rules: src/text/splitter.h). */
 typedef struct voxtts_split_params {
+    size_t struct_size; /* sizeof the struct, set by voxtts_split_params_default: keep it */
     const char *lang; /* "en" "fr" "es" "de" "it" "pt" "nl" "ar" "hi"; NULL or "auto": all */
     int max_tokens;   /* text tokens per chunk; 0: default 120 */
     int max_frames;   /* the per-chunk frame cap; chunks are kept well below it
@@ -340,6 +410,11 @@ int voxtts_split_text(const voxtts_tokenizer *tk, const char *text, size_t len,
 int voxtts_model_split_text(voxtts_model *m, const char *text, size_t len,
                             const voxtts_split_params *p, voxtts_chunks *out, voxtts_error *err);
 void voxtts_chunks_free(voxtts_chunks *c);
+/* What voxtts_split_text would refuse without a tokenizer: bad params (language
+ * name, limits) and text that is not valid UTF-8 (naming the offset), so that
+ * a program can check its input before loading a model. */
+int voxtts_split_check(const char *text, size_t len, const voxtts_split_params *p,
+                       voxtts_error *err);
 /* Frames (80 ms) a chunk of n text tokens is estimated to take, generously. */
 int voxtts_estimate_frames(int n_tokens);
 
@@ -360,9 +435,10 @@ typedef struct voxtts_long_event {
 typedef int (*voxtts_long_fn)(const voxtts_long_event *ev, void *user);
 
 typedef struct voxtts_long_params {
+    size_t struct_size; /* sizeof the struct, set by voxtts_long_params_default: keep it */
     voxtts_synth_params synth; /* used for every chunk (same seed each time); synth.on_audio
                                 * is required (the audio is streamed, never held whole);
-                                * synth.progress and synth.stats are not used */
+                                * synth.progress is not used */
     voxtts_split_params split; /* voxtts_synthesize_long only; split.max_frames 0: synth.max_frames */
     int pause_paragraph_ms;    /* silence before a chunk that starts a paragraph (default 500) */
     int pause_chunk_ms;        /* silence between chunks of one paragraph (default 100) */
@@ -390,6 +466,72 @@ int voxtts_synthesize_long(voxtts_model *m, const char *text, size_t len,
                            const voxtts_long_params *p, voxtts_long_stats *stats,
                            voxtts_error *err);
 
+/* ---- quantizing: one GGUF file from a model ---------------------------------
+ * A model (the official directory, or a voxtts GGUF to re-quantize) written as
+ * one GGUF file with params.json, tekken.json and the preset voices inside, the
+ * weights in the types a type mix chooses:
+ *   one type for every component: "f32" "f16" "bf16" "q8_0" "q4_k";
+ *   "best" (VOXTTS_TYPE_MIX_BEST);
+ *   a list such as "backbone=q4_k,acoustic=q8_0" (components: backbone, acoustic,
+ *   heads, codec, embeddings; those unnamed keep their stored type).
+ * Norms, scales, convolutions and the semantic codebook keep their stored type;
+ * q4_k needs rows of a multiple of 256 values and falls back to q8_0 (multiple
+ * of 32), then f16.  Nothing of the model's size is held in memory; the output
+ * appears whole or not at all (an error or cancellation leaves nothing). */
+#define VOXTTS_TYPE_MIX_BEST "backbone=q4_k,acoustic=q4_k,heads=q8_0,codec=q8_0,embeddings=q8_0"
+
+/* What a quantization writes: one row per component (and "voices") and type. */
+typedef struct voxtts_quantize_row {
+    const char *component; /* "backbone" "acoustic" "heads" "codec" "embeddings" "other" "voices" */
+    const char *type;      /* "F32" "BF16" "F16" "Q8_0" "Q4_K" */
+    int64_t tensors;
+    uint64_t bytes;        /* written */
+    uint64_t input_bytes;  /* read */
+} voxtts_quantize_row;
+
+#define VOXTTS_QUANTIZE_MAX_ROWS 64
+
+typedef struct voxtts_quantize_report {
+    char type_mix[512];      /* the mix recorded in the file (voxtts.type_mix) */
+    int n_voices;            /* preset voices included */
+    int n_voices_missing;    /* named by params.json but not found (looked for beside
+                              * the file at load time) */
+    int has_tokenizer;       /* tekken.json included */
+    voxtts_quantize_row rows[VOXTTS_QUANTIZE_MAX_ROWS];
+    int n_rows;
+    int64_t tensors;         /* totals of the rows */
+    uint64_t bytes, input_bytes;
+    /* after writing (0 on a dry run) */
+    uint64_t file_bytes;     /* the output file's size */
+    double seconds;          /* the whole call */
+    int n_threads;           /* threads used */
+} voxtts_quantize_report;
+
+typedef struct voxtts_quantize_params {
+    size_t struct_size; /* sizeof the struct, set by voxtts_quantize_params_default: keep it */
+    const char *input;  /* model directory or voxtts GGUF */
+    const char *output; /* the GGUF file to write (not written with dry_run) */
+    const char *type;   /* the type mix (required) */
+    int n_threads;      /* 0: all cores */
+    int dry_run;        /* 1: plan and report, write nothing */
+    /* Called once the plan is made, before writing (report: all but the "after
+     * writing" fields); may be NULL. */
+    void (*on_plan)(const voxtts_quantize_report *r, void *user);
+    /* Called as the output is written (bytes of tensor data); return non-zero to
+     * cancel (VOXTTS_E_CANCELLED); may be NULL. */
+    int (*progress)(uint64_t bytes_done, uint64_t bytes_total, void *user);
+    void *user;
+} voxtts_quantize_params;
+
+void voxtts_quantize_params_default(voxtts_quantize_params *p);
+/* VOXTTS_OK when `type` is a type mix voxtts_quantize accepts, else VOXTTS_E_ARG
+ * saying what is wrong. */
+int voxtts_type_mix_check(const char *type, voxtts_error *err);
+/* Quantize p->input into p->output; report (may be NULL) describes what was (or,
+ * with dry_run, would be) written.  A bad type mix is VOXTTS_E_ARG. */
+int voxtts_quantize(const voxtts_quantize_params *p, voxtts_quantize_report *report,
+                    voxtts_error *err);
+
 /* ---- engine: many utterances at once --------------------------------------
  * A scheduler that owns a model and advances several independent requests one
  * frame per step: the backbone runs every active request as one row of the same
@@ -413,11 +555,9 @@ typedef struct voxtts_engine voxtts_engine;
 int voxtts_engine_create(voxtts_model *m, int max_batch, voxtts_engine **out, voxtts_error *err);
 /* Frees every request too, finished or not (callbacks are not called). */
 void voxtts_engine_free(voxtts_engine *e);
-/* Queue a request; text is copied, p (NULL: defaults) is copied, and its progress,
- * on_audio and stats are used for this request (p->stats must stay valid until
- * the request is taken; it is filled when the request ends: backbone_s and
- * acoustic_s are then the wall time of the batched steps the request took part
- * in, shared with the others).  Bad params, voice or text fail here.  *id > 0. */
+/* Queue a request; text is copied, p (NULL: defaults) is copied, and its progress
+ * and on_audio callbacks are used for this request.  Bad params, voice or text
+ * fail here.  *id > 0. */
 int voxtts_engine_submit(voxtts_engine *e, const char *text, const voxtts_synth_params *p,
                          int64_t *id, voxtts_error *err);
 /* One step: admit and prefill queued requests (as slots allow), then one frame for
@@ -439,9 +579,12 @@ int voxtts_engine_status(const voxtts_engine *e, int64_t id);
 int voxtts_engine_poll(const voxtts_engine *e, int64_t *id);
 /* Take a finished request's result and forget it: returns its outcome (VOXTTS_OK,
  * or its error with the message in req_err) and fills *out as voxtts_synthesize
- * would (empty on error or cancellation).  VOXTTS_E_ARG (in req_err) if id is
- * unknown or not finished. */
-int voxtts_engine_take(voxtts_engine *e, int64_t id, voxtts_audio *out, voxtts_error *req_err);
+ * would (empty on error or cancellation), and *stats (may be NULL) with the
+ * request's statistics: backbone_s and acoustic_s are the wall time of the
+ * batched steps it took part in, shared with the others.  VOXTTS_E_ARG (in
+ * req_err) if id is unknown or not finished. */
+int voxtts_engine_take(voxtts_engine *e, int64_t id, voxtts_audio *out, voxtts_synth_stats *stats,
+                       voxtts_error *req_err);
 
 /* Totals of an engine since its creation (seconds, wall clock). */
 typedef struct voxtts_engine_stats {
@@ -454,43 +597,6 @@ typedef struct voxtts_engine_stats {
     double prefill_s, backbone_s, acoustic_s, codec_s;
 } voxtts_engine_stats;
 void voxtts_engine_get_stats(const voxtts_engine *e, voxtts_engine_stats *st);
-
-/* ---- stages (debugging, golden tests) ------------------------------------ */
-
-/* Prompt ids for text + preset voice (docs/MODEL.md §2.1). Free *ids with voxtts_free. */
-int voxtts_stage_prompt(voxtts_model *m, const char *text, const char *voice, int32_t **ids,
-                        size_t *n_ids, voxtts_error *err);
-/* Backbone hidden after the final norm at the last prompt position: h_out[dim]. */
-int voxtts_stage_prefill(voxtts_model *m, const char *text, const voxtts_synth_params *p,
-                         float *h_out, voxtts_error *err);
-/* Teacher-forced hiddens: hs_out[(n_frames+1) * dim]; row 0 is the prefill hidden,
- * row f+1 the hidden after feeding frame f (codes: n_frames * n_codebooks offset codes). */
-int voxtts_stage_decode(voxtts_model *m, const char *text, const voxtts_synth_params *p,
-                        const int32_t *codes, int n_frames, float *hs_out, voxtts_error *err);
-/* Velocity field at (x, t): v_out[0..n_ac) conditional on h, v_out[n_ac..2n_ac) unconditional. */
-int voxtts_stage_velocity(voxtts_model *m, const float *h, const float *x, float t, float *v_out,
-                          voxtts_error *err);
-/* One frame's codes (n_codebooks offset codes) from hidden h and initial noise x0[n_ac]
- * (p: cfg_alpha, n_steps). codes_out[0] == 1 means END_AUDIO. */
-int voxtts_stage_frame(voxtts_model *m, const float *h, const float *x0,
-                       const voxtts_synth_params *p, int32_t *codes_out, voxtts_error *err);
-/* Codec decoder: wave_out[n_frames * samples_per_frame] from offset codes (p: alibi_press,
- * window_w_keys). */
-int voxtts_stage_codec(voxtts_model *m, const int32_t *codes, int n_frames,
-                       const voxtts_synth_params *p, float *wave_out, voxtts_error *err);
-/* Codec encoder (docs/MODEL.md §7): n mono samples at the model's sample rate ->
- * *codes_out (free with voxtts_free) [*n_frames * n_codebooks] offset codes, *n_frames =
- * ceil(n / samples_per_frame), no END frame.  The open checkpoint has no encoder:
- * encoder_path (not NULL) names a safetensors file with its tensors, which is
- * attached to the model first (replacing any encoder it had); NULL uses the
- * model's own encoder tensors. */
-int voxtts_stage_encode(voxtts_model *m, const char *encoder_path, const float *samples, size_t n,
-                        int32_t **codes_out, int *n_frames, voxtts_error *err);
-/* Voice rows of offset codes (n_frames >= 1, real codes): *rows_out (voxtts_free)
- * [(n_frames + 1) * dim], each frame's summed code embedding and then the END
- * frame's (docs/MODEL.md §4, §7). */
-int voxtts_stage_voice_rows(voxtts_model *m, const int32_t *codes, int n_frames, float **rows_out,
-                            voxtts_error *err);
 
 #ifdef __cplusplus
 }

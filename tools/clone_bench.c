@@ -21,11 +21,11 @@
 #include <time.h>
 
 #include "voxtral/audio_loss.h"
-#include "voxtral/bench.h"
+#include "devkit/bench.h"
 #include "voxtral/invert.h"
 #include "voxtral/model.h"
 #include "voxtral/stream.h"
-#include "voxtts.h"
+#include "voxtts_debug.h"
 
 /* CPU time of the process (all threads): on a shared machine the wall time
  * includes waiting for a core. */

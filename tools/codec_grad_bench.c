@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include "voxtral/codec_grad.h"
-#include "voxtts.h"
+#include "voxtts_debug.h"
 
 static double clock_ms(clockid_t id) {
     struct timespec ts;

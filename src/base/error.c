@@ -35,6 +35,14 @@ int vox_error_prefix(vox_error *err, const char *fmt, ...) {
     return err->code;
 }
 
+int vox_check_struct_size(vox_error *err, const char *fn, const char *type, size_t got, size_t want) {
+    if (got == want) return VOX_OK;
+    return vox_fail(err, VOX_E_VERSION,
+                    "%s: %s.struct_size is %zu, this library's %s has %zu bytes: initialise it with "
+                    "%s_default() and build against the voxtts.h of the library in use",
+                    fn, type, got, type, want, type);
+}
+
 void vox_error_clear(vox_error *err) {
     if (err) {
         err->code = VOX_OK;

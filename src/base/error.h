@@ -23,6 +23,7 @@ enum {
     VOX_E_UNSUPPORTED = VOXTTS_E_UNSUPPORTED,
     VOX_E_INTERNAL = VOXTTS_E_INTERNAL,
     VOX_E_CANCELLED = VOXTTS_E_CANCELLED,
+    VOX_E_VERSION = VOXTTS_E_VERSION,
 };
 
 typedef voxtts_error vox_error;
@@ -43,5 +44,9 @@ int vox_error_prefix(vox_error *err, const char *fmt, ...)
     ;
 
 void vox_error_clear(vox_error *err);
+
+/* VOX_OK when a public params struct's struct_size (`got`) is the size this
+ * library was built with (`want`), else VOX_E_VERSION naming function and struct. */
+int vox_check_struct_size(vox_error *err, const char *fn, const char *type, size_t got, size_t want);
 
 #endif

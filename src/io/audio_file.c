@@ -494,7 +494,7 @@ int vox_audio_format_check(vox_audio_format f, int rate, const char *what, vox_e
  * a fact chunk (the sample count), then data. */
 #define WAV_F32_HEADER_BYTES 58
 
-struct vox_audio_writer {
+struct voxtts_audio_writer {
     vox_audio_format fmt;
     int rate, float32;
     int fd;                /* where the bytes go (-1 for a sink) */

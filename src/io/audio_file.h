@@ -18,8 +18,8 @@
 #include "base/error.h"
 
 /* Sample rates accepted for resampling, in and out (Hz). */
-#define VOX_AUDIO_MIN_RATE 1000
-#define VOX_AUDIO_MAX_RATE 768000
+#define VOX_AUDIO_MIN_RATE VOXTTS_AUDIO_MIN_RATE
+#define VOX_AUDIO_MAX_RATE VOXTTS_AUDIO_MAX_RATE
 
 /* What the file held before conversion. */
 typedef struct vox_audio_info {
@@ -61,15 +61,15 @@ void vox_resampler_free(vox_resampler *r);
 
 /* ---- output ------------------------------------------------------------- */
 
-typedef enum vox_audio_format {
-    VOX_AUDIO_UNKNOWN = 0,
-    VOX_AUDIO_WAV,  /* RIFF/WAVE, 16-bit PCM (or 32-bit float, opts.float32) */
-    VOX_AUDIO_PCM,  /* raw signed 16-bit little-endian samples, no header */
-    VOX_AUDIO_FLAC, /* FLAC, 16-bit */
-    VOX_AUDIO_OGG,  /* Ogg/Vorbis */
-    VOX_AUDIO_OPUS, /* Ogg/Opus (rates 8000, 12000, 16000, 24000, 48000) */
-    VOX_AUDIO_MP3,  /* MPEG-1/2/2.5 layer III, constant bit rate */
-} vox_audio_format;
+/* The public formats (include/voxtts.h) under their internal names. */
+typedef voxtts_audio_format vox_audio_format;
+#define VOX_AUDIO_UNKNOWN VOXTTS_AUDIO_UNKNOWN
+#define VOX_AUDIO_WAV VOXTTS_AUDIO_WAV   /* RIFF/WAVE, 16-bit PCM (or 32-bit float, opts.float32) */
+#define VOX_AUDIO_PCM VOXTTS_AUDIO_PCM   /* raw signed 16-bit little-endian samples, no header */
+#define VOX_AUDIO_FLAC VOXTTS_AUDIO_FLAC /* FLAC, 16-bit */
+#define VOX_AUDIO_OGG VOXTTS_AUDIO_OGG   /* Ogg/Vorbis */
+#define VOX_AUDIO_OPUS VOXTTS_AUDIO_OPUS /* Ogg/Opus (rates 8000, 12000, 16000, 24000, 48000) */
+#define VOX_AUDIO_MP3 VOXTTS_AUDIO_MP3   /* MPEG-1/2/2.5 layer III, constant bit rate */
 
 /* "wav", ".wav", "WAV", "pcm", "raw", "s16le", "flac", "ogg", "vorbis", "opus",
  * "mp3": the format, or VOX_AUDIO_UNKNOWN. */
@@ -80,7 +80,7 @@ vox_audio_format vox_audio_format_from_path(const char *path);
 /* Canonical name ("wav", "pcm", "flac", "ogg", "opus", "mp3"; "unknown"). */
 const char *vox_audio_format_name(vox_audio_format f);
 /* The names vox_audio_format_from_name knows, for messages. */
-#define VOX_AUDIO_FORMAT_NAMES "wav, pcm (or raw), flac, ogg, opus, mp3"
+#define VOX_AUDIO_FORMAT_NAMES VOXTTS_AUDIO_FORMAT_NAMES
 /* Can `f` be written at `rate` Hz?  VOX_E_UNSUPPORTED with a message naming the
  * rates it takes otherwise (`what` names the output in the message). */
 int vox_audio_format_check(vox_audio_format f, int rate, const char *what, vox_error *err);
@@ -99,7 +99,7 @@ typedef struct vox_audio_writer_opts {
  * first carries "unknown length" sizes (0xFFFFFFFF) that are rewritten with the
  * exact ones at the end when the descriptor is a regular file not opened for
  * appending; the descriptor is not closed.  `name` names it in messages. */
-typedef struct vox_audio_writer vox_audio_writer;
+typedef struct voxtts_audio_writer vox_audio_writer; /* the public handle */
 int vox_audio_writer_open(vox_audio_writer **w, const char *path, vox_audio_format fmt, int rate,
                           const vox_audio_writer_opts *opts, vox_error *err);
 int vox_audio_writer_open_fd(vox_audio_writer **w, int fd, const char *name,
@@ -112,7 +112,7 @@ int vox_audio_writer_open_fd(vox_audio_writer **w, int fd, const char *name,
  * cannot rewrite into a LAME tag: decoders read it as one frame of silence).  The
  * sink returns 0, or non-zero to fail the write (reported as an I/O error
  * naming `name`).  Used by `voxtts serve` to stream encoded audio to clients. */
-typedef int (*vox_audio_sink_fn)(const void *bytes, size_t n, void *user);
+typedef voxtts_audio_sink_fn vox_audio_sink_fn;
 int vox_audio_writer_open_sink(vox_audio_writer **w, vox_audio_sink_fn sink, void *user,
                                const char *name, vox_audio_format fmt, int rate,
                                const vox_audio_writer_opts *opts, vox_error *err);

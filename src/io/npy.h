@@ -6,16 +6,13 @@
 #include <stdint.h>
 
 #include "base/error.h"
+#include "voxtts_debug.h"
 
-typedef enum { VOX_NPY_F32, VOX_NPY_I32 } vox_npy_type;
-
-typedef struct vox_npy {
-    vox_npy_type type;
-    int ndim;
-    int64_t shape[8];
-    int64_t numel;
-    void *data; /* float* or int32_t*, malloc'd */
-} vox_npy;
+/* The public types (include/voxtts_debug.h) under their internal names. */
+typedef voxtts_npy_type vox_npy_type;
+#define VOX_NPY_F32 VOXTTS_NPY_F32
+#define VOX_NPY_I32 VOXTTS_NPY_I32
+typedef voxtts_npy vox_npy;
 
 int vox_npy_read(const char *path, vox_npy *out, vox_error *err);
 /* Writes atomically (temp file + rename): no partial file is left on failure. */

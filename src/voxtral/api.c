@@ -35,6 +35,7 @@ const char *voxtts_strerror(int code) {
     case VOXTTS_E_UNSUPPORTED: return "not supported by this build";
     case VOXTTS_E_INTERNAL: return "internal error";
     case VOXTTS_E_CANCELLED: return "cancelled";
+    case VOXTTS_E_VERSION: return "params struct of another size (struct_size): another voxtts.h";
     }
     return "unknown error code";
 }
@@ -113,6 +114,7 @@ int voxtts_tokenize(const voxtts_tokenizer *tk, const char *text, size_t len, in
 void voxtts_load_params_default(voxtts_load_params *p) {
     if (!p) return;
     memset(p, 0, sizeof *p);
+    p->struct_size = sizeof *p;
     p->n_threads = 0;
 }
 
@@ -243,6 +245,9 @@ int voxtts_model_load(const char *model_dir, const voxtts_load_params *p, voxtts
     voxtts_load_params defaults;
     voxtts_load_params_default(&defaults);
     if (!p) p = &defaults;
+    int rc0 = vox_check_struct_size(err, "voxtts_model_load", "voxtts_load_params", p->struct_size,
+                                    sizeof *p);
+    if (rc0) return rc0;
     if (p->n_threads < 0 || p->n_threads > 1024)
         return vox_fail(err, VOX_E_ARG, "voxtts_model_load: n_threads %d out of range (0..1024)",
                         p->n_threads);
@@ -301,12 +306,20 @@ int voxtts_model_samples_per_frame(const voxtts_model *m) {
 int voxtts_model_n_codebooks(const voxtts_model *m) { return m ? m->cfg.n_codebooks : 0; }
 int voxtts_model_n_acoustic(const voxtts_model *m) { return m ? m->cfg.n_acoustic_codebook : 0; }
 int voxtts_model_dim(const voxtts_model *m) { return m ? m->cfg.llm.dim : 0; }
+int voxtts_model_n_threads(const voxtts_model *m) { return m ? m->n_threads : 0; }
 
 /* ---- synthesis --------------------------------------------------------------- */
+
+void voxtts_synth_debug_default(voxtts_synth_debug *d) {
+    if (!d) return;
+    memset(d, 0, sizeof *d);
+    d->struct_size = sizeof *d;
+}
 
 void voxtts_synth_params_default(voxtts_synth_params *p) {
     if (!p) return;
     memset(p, 0, sizeof *p);
+    p->struct_size = sizeof *p;
     p->voice = NULL;
     p->seed = 42;
     p->max_frames = 2048;
@@ -314,13 +327,15 @@ void voxtts_synth_params_default(voxtts_synth_params *p) {
     p->n_steps = 0;
 }
 
-#define MAX_FRAMES_LIMIT (1 << 20)
-
-/* Checks shared by every function taking synth params; p may be NULL (defaults). */
-static int check_params(const voxtts_synth_params *p, const char *fn, voxtts_error *err) {
-    if (p->max_frames < 1 || p->max_frames > MAX_FRAMES_LIMIT)
+int vox_check_synth_params(const voxtts_synth_params *p, const char *fn, voxtts_error *err) {
+    int rc = vox_check_struct_size(err, fn, "voxtts_synth_params", p->struct_size, sizeof *p);
+    if (rc) return rc;
+    if (p->debug &&
+        (rc = vox_check_struct_size(err, fn, "voxtts_synth_debug", p->debug->struct_size, sizeof *p->debug)))
+        return rc;
+    if (p->max_frames < 1 || p->max_frames > VOX_MAX_FRAMES)
         return vox_fail(err, VOX_E_ARG, "%s: max_frames %d out of range (1..%d)", fn,
-                        p->max_frames, MAX_FRAMES_LIMIT);
+                        p->max_frames, VOX_MAX_FRAMES);
     if (p->n_steps < 0 || p->n_steps > 1000)
         return vox_fail(err, VOX_E_ARG, "%s: n_steps %d out of range (0 = default, 1..1000)", fn,
                         p->n_steps);
@@ -330,18 +345,19 @@ static int check_params(const voxtts_synth_params *p, const char *fn, voxtts_err
 }
 
 int voxtts_synthesize(voxtts_model *m, const char *text, const voxtts_synth_params *p,
-                      voxtts_audio *out, voxtts_error *err) {
+                      voxtts_audio *out, voxtts_synth_stats *stats, voxtts_error *err) {
     if (out) memset(out, 0, sizeof *out);
+    if (stats) memset(stats, 0, sizeof *stats);
     if (!m || !text || !out)
         return arg_fail(err, "voxtts_synthesize", "model, text and out must not be NULL");
     voxtts_synth_params defaults;
     voxtts_synth_params_default(&defaults);
     if (!p) p = &defaults;
-    int rc = check_params(p, "voxtts_synthesize", err);
+    int rc = vox_check_synth_params(p, "voxtts_synthesize", err);
     if (rc) return rc;
     vox_voice_sel voice;
     if ((rc = vox_voice_select(m, p, &voice, err))) return rc;
-    return vox_generate(m, text, p, out, err);
+    return vox_generate(m, text, p, out, stats, err);
 }
 
 void voxtts_audio_free(voxtts_audio *a) {
@@ -376,11 +392,12 @@ int voxtts_stage_prefill(voxtts_model *m, const char *text, const voxtts_synth_p
                          float *h_out, voxtts_error *err) {
     if (!m || !text || !p || !h_out)
         return arg_fail(err, "voxtts_stage_prefill", "model, text, params and h_out must not be NULL");
-    vox_voice_sel v;
-    int rc = vox_voice_select(m, p, &v, err);
+    int rc = vox_check_synth_params(p, "voxtts_stage_prefill", err);
     if (rc) return rc;
+    vox_voice_sel v;
+    if ((rc = vox_voice_select(m, p, &v, err))) return rc;
     vox_llm_state s;
-    rc = vox_gen_prefill_sel(m, text, strlen(text), &v, p->seed_step, 0, &s, h_out, err);
+    rc = vox_gen_prefill_sel(m, text, strlen(text), &v, vox_opt_seed_step(p), 0, &s, h_out, err);
     vox_llm_state_free(&s);
     return rc;
 }
@@ -390,18 +407,19 @@ int voxtts_stage_decode(voxtts_model *m, const char *text, const voxtts_synth_pa
     if (!m || !text || !p || !hs_out || (n_frames > 0 && !codes))
         return arg_fail(err, "voxtts_stage_decode",
                         "model, text, params, codes and hs_out must not be NULL");
-    if (n_frames < 0 || n_frames > MAX_FRAMES_LIMIT)
+    if (n_frames < 0 || n_frames > VOX_MAX_FRAMES)
         return vox_fail(err, VOX_E_ARG, "voxtts_stage_decode: n_frames %d out of range", n_frames);
-    vox_voice_sel v;
-    int rc = vox_voice_select(m, p, &v, err);
+    int rc = vox_check_synth_params(p, "voxtts_stage_decode", err);
     if (rc) return rc;
+    vox_voice_sel v;
+    if ((rc = vox_voice_select(m, p, &v, err))) return rc;
     /* embedding rows exist for every code including the specials EMPTY/END */
     if ((rc = vox_check_codes(m, codes, n_frames, 0, err))) return rc;
     const int D = m->cfg.llm.dim;
     float *tmp = malloc(sizeof(float) * (size_t)D * 2);
     if (!tmp) return vox_fail(err, VOX_E_NOMEM, "out of memory");
     vox_llm_state s;
-    rc = vox_gen_prefill_sel(m, text, strlen(text), &v, p->seed_step, n_frames, &s, hs_out, err);
+    rc = vox_gen_prefill_sel(m, text, strlen(text), &v, vox_opt_seed_step(p), n_frames, &s, hs_out, err);
     for (int f = 0; f < n_frames && rc == VOX_OK; f++) {
         vox_embed_frame(m, codes + (size_t)f * m->cfg.n_codebooks, tmp, tmp + D);
         rc = vox_llm_forward(&s, tmp, 1, hs_out + (size_t)(f + 1) * D, err);
@@ -439,12 +457,12 @@ int voxtts_stage_frame(voxtts_model *m, const float *h, const float *x0,
     voxtts_synth_params defaults;
     voxtts_synth_params_default(&defaults);
     if (!p) p = &defaults;
-    int rc = check_params(p, "voxtts_stage_frame", err);
+    int rc = vox_check_synth_params(p, "voxtts_stage_frame", err);
     if (rc) return rc;
     vox_flow_ws ws;
     if ((rc = vox_flow_ws_init(&ws, m, err))) return rc;
     const int A = m->cfg.n_acoustic_codebook;
-    int sem = vox_flow_semantic(&ws, h, p->ignore_end);
+    int sem = vox_flow_semantic(&ws, h, vox_opt_ignore_end(p));
     codes_out[0] = sem;
     if (sem == 1) {
         for (int a = 0; a < A; a++) codes_out[1 + a] = 2; /* EMPTY + 2 (§5.1) */
@@ -460,10 +478,14 @@ int voxtts_stage_codec(voxtts_model *m, const int32_t *codes, int n_frames,
                        const voxtts_synth_params *p, float *wave_out, voxtts_error *err) {
     if (!m || !codes || !wave_out)
         return arg_fail(err, "voxtts_stage_codec", "model, codes and wave_out must not be NULL");
-    if (n_frames < 1 || n_frames > MAX_FRAMES_LIMIT)
+    if (n_frames < 1 || n_frames > VOX_MAX_FRAMES)
         return vox_fail(err, VOX_E_ARG, "voxtts_stage_codec: n_frames %d out of range (1..%d)",
-                        n_frames, MAX_FRAMES_LIMIT);
-    int press = p ? p->alibi_press : 0, wkeys = p ? p->window_w_keys : 0;
+                        n_frames, VOX_MAX_FRAMES);
+    if (p) {
+        int rc = vox_check_synth_params(p, "voxtts_stage_codec", err);
+        if (rc) return rc;
+    }
+    int press = vox_opt_alibi_press(p), wkeys = vox_opt_window_w_keys(p);
     return vox_codec_decode(m, codes, n_frames, press, wkeys, wave_out, err);
 }
 

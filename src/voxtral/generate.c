@@ -178,7 +178,7 @@ out:
 }
 
 int vox_generate(voxtts_model *m, const char *text, const voxtts_synth_params *p,
-                 voxtts_audio *out, vox_error *err) {
+                 voxtts_audio *out, voxtts_synth_stats *stats, vox_error *err) {
     const double t_start = vox_now_s();
     const vox_config *c = &m->cfg;
     const int A = c->n_acoustic_codebook, ncb = c->n_codebooks, D = c->llm.dim;
@@ -211,17 +211,17 @@ int vox_generate(voxtts_model *m, const char *text, const voxtts_synth_params *p
     }
     if ((rc = vox_flow_ws_init(&ws, m, err))) goto out;
     if ((rc = vox_audio_stream_init(&as, m, p->max_frames, p->on_audio, p->audio_user,
-                                    p->alibi_press, p->window_w_keys, err)))
+                                    vox_opt_alibi_press(p), vox_opt_window_w_keys(p), err)))
         goto out;
     /* positions: prompt (+ seed step) + one per frame fed back */
     const int cached_before = vox_gen_prefix_cached(m, &voice);
     double t0 = vox_now_s();
-    if ((rc = vox_gen_prefill_sel(m, text, strlen(text), &voice, p->seed_step, p->max_frames, &s,
+    if ((rc = vox_gen_prefill_sel(m, text, strlen(text), &voice, vox_opt_seed_step(p), p->max_frames, &s,
                                   h, err)))
         goto out;
     prefill_s = vox_now_s() - t0;
     /* the state holds exactly the prompt (+ seed step) now */
-    prompt_tokens = s.n_pos - (p->seed_step ? 1 : 0);
+    prompt_tokens = s.n_pos - (vox_opt_seed_step(p) ? 1 : 0);
     prefill_tokens = s.n_pos - cached_before;
 
     vox_rng rng;
@@ -229,7 +229,7 @@ int vox_generate(voxtts_model *m, const char *text, const voxtts_synth_params *p
     for (int f = 0; f < p->max_frames; f++) {
         int32_t *fc = codes + (size_t)f * ncb;
         t0 = vox_now_s();
-        int sem = vox_flow_semantic(&ws, h, p->ignore_end);
+        int sem = vox_flow_semantic(&ws, h, vox_opt_ignore_end(p));
         if (sem == 1) { /* END_AUDIO (§5.1, §8.2): not decoded, not fed back */
             acoustic_s += vox_now_s() - t0;
             break;
@@ -274,8 +274,8 @@ int vox_generate(voxtts_model *m, const char *text, const voxtts_synth_params *p
     codes = NULL;
     rc = VOX_OK;
 out:
-    if (p->stats) {
-        voxtts_synth_stats *st = p->stats;
+    if (stats) {
+        voxtts_synth_stats *st = stats;
         memset(st, 0, sizeof *st);
         st->frames = n_frames;
         st->prompt_tokens = prompt_tokens;

@@ -1,6 +1,6 @@
 /* gguf_model.c — reading a voxtts model stored as one GGUF file.
  *
- * Container layout, format version 1 (written by `voxtts quantize`, cli/quantize.c):
+ * Container layout, format version 1 (written by voxtts_quantize, src/convert/quantize.c):
  *
  *   GGUF v3, alignment 32 (ggml's default), little-endian.
  *   Metadata:

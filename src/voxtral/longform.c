@@ -1,5 +1,6 @@
-/* longform.c — include/voxtts.h's long-form API: text split into chunks
- * (src/text/splitter.h) with the model's tokenizer, and the chunks spoken one
+/* longform.c — include/voxtts.h's long-form API: text checked and split into
+ * chunks (src/text/splitter.h) with the model's tokenizer (and, for debugging,
+ * into sentences: voxtts_debug.h), and the chunks spoken one
  * after another into the caller's on_audio callback, with silence between them.
  *
  * Each chunk is one voxtts_synthesize call with the caller's synth params (the
@@ -19,6 +20,7 @@
 void voxtts_split_params_default(voxtts_split_params *p) {
     if (!p) return;
     memset(p, 0, sizeof *p);
+    p->struct_size = sizeof *p;
 }
 
 int voxtts_estimate_frames(int n_tokens) { return vox_split_estimate_frames(n_tokens); }
@@ -37,19 +39,76 @@ static int count_tekken(void *user, const char *s, size_t n, size_t *count, vox_
     return rc;
 }
 
-/* seq_room: the most text tokens a prompt may hold (0: no limit). */
-static int split_with(const vox_tekken *tk, const char *text, size_t len,
+/* The checks of split params (not NULL): struct size, limits, language; fn
+ * names the caller. */
+static int check_split(const char *fn, const voxtts_split_params *p, vox_lang *lang, voxtts_error *err) {
+    int rc = vox_check_struct_size(err, fn, "voxtts_split_params", p->struct_size, sizeof *p);
+    if (rc) return rc;
+    if (p->max_tokens < 0 || p->max_tokens > 1000000)
+        return vox_fail(err, VOX_E_ARG, "max_tokens %d out of range (0 = default, 1..1000000)",
+                        p->max_tokens);
+    if (p->max_frames < 0) return vox_fail(err, VOX_E_ARG, "max_frames %d is negative", p->max_frames);
+    return vox_lang_parse(p->lang, lang, err);
+}
+
+int voxtts_split_check(const char *text, size_t len, const voxtts_split_params *p,
+                       voxtts_error *err) {
+    voxtts_split_params defaults;
+    voxtts_split_params_default(&defaults);
+    if (!p) p = &defaults;
+    if (!text && len) return vox_fail(err, VOX_E_ARG, "voxtts_split_check: text is NULL");
+    vox_lang lang;
+    int rc = check_split("voxtts_split_check", p, &lang, err);
+    if (rc) return rc;
+    return vox_utf8_check(text ? text : "", len, NULL, err);
+}
+
+int voxtts_split_sentences(const char *text, size_t len, const voxtts_split_params *p,
+                           voxtts_sentences *out, voxtts_error *err) {
+    if (out) memset(out, 0, sizeof *out);
+    if (!out || (!text && len))
+        return vox_fail(err, VOX_E_ARG, "voxtts_split_sentences: text and out must not be NULL");
+    voxtts_split_params defaults;
+    voxtts_split_params_default(&defaults);
+    if (!p) p = &defaults;
+    vox_lang lang;
+    int rc = check_split("voxtts_split_sentences", p, &lang, err);
+    if (rc) return rc;
+    vox_sentences s;
+    if ((rc = vox_split_sentences(text ? text : "", len, lang, p->normalize, &s, err))) return rc;
+    out->s = s.n ? calloc(s.n, sizeof *out->s) : NULL;
+    if (s.n && !out->s) {
+        vox_sentences_free(&s);
+        return vox_fail(err, VOX_E_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < s.n; i++) {
+        out->s[i].text = s.buf + s.start[i];
+        out->s[i].len = s.end[i] - s.start[i];
+        out->s[i].paragraph = s.para[i];
+    }
+    out->n = s.n;
+    out->buf_ = s.buf; /* kept; the index arrays are not */
+    s.buf = NULL;
+    vox_sentences_free(&s);
+    return VOX_OK;
+}
+
+void voxtts_sentences_free(voxtts_sentences *s) {
+    if (!s) return;
+    free(s->s);
+    free(s->buf_);
+    memset(s, 0, sizeof *s);
+}
+
+/* seq_room: the most text tokens a prompt may hold (0: no limit); fn names the caller. */
+static int split_with(const char *fn, const vox_tekken *tk, const char *text, size_t len,
                       const voxtts_split_params *p, long long seq_room, voxtts_chunks *out,
                       voxtts_error *err) {
     voxtts_split_params defaults;
     voxtts_split_params_default(&defaults);
     if (!p) p = &defaults;
-    if (p->max_tokens < 0 || p->max_tokens > 1000000)
-        return vox_fail(err, VOX_E_ARG, "max_tokens %d out of range (0 = default, 1..1000000)",
-                        p->max_tokens);
-    if (p->max_frames < 0) return vox_fail(err, VOX_E_ARG, "max_frames %d is negative", p->max_frames);
     vox_lang lang;
-    int rc = vox_lang_parse(p->lang, &lang, err);
+    int rc = check_split(fn, p, &lang, err);
     if (rc) return rc;
     int budget = vox_split_token_budget(p->max_tokens, p->max_frames);
     if (seq_room > 0 && seq_room < budget) budget = (int)seq_room;
@@ -68,7 +127,7 @@ int voxtts_split_text(const voxtts_tokenizer *tk, const char *text, size_t len,
     if (out) memset(out, 0, sizeof *out);
     if (!tk || !out || (!text && len))
         return vox_fail(err, VOX_E_ARG, "voxtts_split_text: tokenizer, text and out must not be NULL");
-    return split_with(tk->tk, text ? text : "", len, p, 0, out, err);
+    return split_with("voxtts_split_text", tk->tk, text ? text : "", len, p, 0, out, err);
 }
 
 int voxtts_model_split_text(voxtts_model *m, const char *text, size_t len,
@@ -91,12 +150,14 @@ int voxtts_model_split_text(voxtts_model *m, const char *text, size_t len,
                             "with voices of up to %d rows and %d frames per chunk; use fewer frames",
                             m->cfg.max_seq_len, voice_max, p ? p->max_frames : 0);
     }
-    return split_with(m->tk, text ? text : "", len, p, room, out, err);
+    return split_with("voxtts_model_split_text", m->tk, text ? text : "", len, p, room, out,
+                      err);
 }
 
 void voxtts_long_params_default(voxtts_long_params *p) {
     if (!p) return;
     memset(p, 0, sizeof *p);
+    p->struct_size = sizeof *p;
     voxtts_synth_params_default(&p->synth);
     voxtts_split_params_default(&p->split);
     p->pause_paragraph_ms = 500;
@@ -150,6 +211,10 @@ int voxtts_synthesize_chunks(voxtts_model *m, const voxtts_chunks *chunks,
     if (stats) memset(stats, 0, sizeof *stats);
     if (!m || !chunks || !p || (chunks->n && !chunks->chunk))
         return vox_fail(err, VOX_E_ARG, "voxtts_synthesize_chunks: model, chunks and params must not be NULL");
+    int rc0 = vox_check_struct_size(err, "voxtts_synthesize_chunks", "voxtts_long_params",
+                                    p->struct_size, sizeof *p);
+    if (!rc0) rc0 = vox_check_synth_params(&p->synth, "voxtts_synthesize_chunks", err);
+    if (rc0) return rc0;
     if (!p->synth.on_audio)
         return vox_fail(err, VOX_E_ARG,
                         "voxtts_synthesize_chunks: synth.on_audio is required (long text is streamed)");
@@ -177,14 +242,13 @@ int voxtts_synthesize_chunks(voxtts_model *m, const voxtts_chunks *chunks,
         sp.audio_user = &c;
         sp.progress = long_on_frame;
         sp.progress_user = &c;
-        sp.stats = &cs;
         c.ev.chunk = i;
         c.ev.c = ch;
         c.ev.chunk_frames = 0;
         c.ev.hit_cap = 0;
         c.ev.chunk_stats = NULL;
         voxtts_audio a;
-        rc = voxtts_synthesize(m, ch->text, &sp, &a, err);
+        rc = voxtts_synthesize(m, ch->text, &sp, &a, &cs, err);
         voxtts_audio_free(&a);
         if (rc) {
             if (rc == VOX_E_CANCELLED && c.user_cancelled)
@@ -196,7 +260,7 @@ int voxtts_synthesize_chunks(voxtts_model *m, const voxtts_chunks *chunks,
         c.ev.frames_total += cs.frames;
         c.ev.type = VOXTTS_LONG_CHUNK_DONE;
         c.ev.chunk_frames = cs.frames;
-        c.ev.hit_cap = !sp.ignore_end && cs.frames >= sp.max_frames;
+        c.ev.hit_cap = !vox_opt_ignore_end(&sp) && cs.frames >= sp.max_frames;
         c.ev.chunk_stats = &cs;
         c.ev.elapsed_s = vox_now_s() - c.t0;
         capped += (size_t)c.ev.hit_cap;
@@ -219,6 +283,9 @@ int voxtts_synthesize_long(voxtts_model *m, const char *text, size_t len,
     if (stats) memset(stats, 0, sizeof *stats);
     if (!m || !p || (!text && len))
         return vox_fail(err, VOX_E_ARG, "voxtts_synthesize_long: model, text and params must not be NULL");
+    int rc0 = vox_check_struct_size(err, "voxtts_synthesize_long", "voxtts_long_params",
+                                    p->struct_size, sizeof *p);
+    if (rc0) return rc0;
     voxtts_split_params sp = p->split;
     if (sp.max_frames == 0) sp.max_frames = p->synth.max_frames;
     voxtts_chunks chunks;

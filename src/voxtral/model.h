@@ -25,7 +25,29 @@
 #include "tensor/tensor.h"
 #include "text/tekken.h"
 #include "voxtral/config.h"
-#include "voxtts.h"
+#include "voxtts_debug.h"
+
+/* The experimental options of synthesis params (voxtts_debug.h): 0 without p or
+ * p->debug, which is the official behaviour. */
+/* The most frames one synthesis may ask for. */
+#define VOX_MAX_FRAMES (1 << 20)
+
+/* The checks of every function taking synth params (not NULL): struct sizes
+ * (its own and its debug options'), max_frames, n_steps, cfg_alpha; errors name fn. */
+int vox_check_synth_params(const voxtts_synth_params *p, const char *fn, vox_error *err);
+
+static inline int vox_opt_ignore_end(const voxtts_synth_params *p) {
+    return p && p->debug ? p->debug->ignore_end : 0;
+}
+static inline int vox_opt_seed_step(const voxtts_synth_params *p) {
+    return p && p->debug ? p->debug->seed_step : 0;
+}
+static inline int vox_opt_alibi_press(const voxtts_synth_params *p) {
+    return p && p->debug ? p->debug->alibi_press : 0;
+}
+static inline int vox_opt_window_w_keys(const voxtts_synth_params *p) {
+    return p && p->debug ? p->debug->window_w_keys : 0;
+}
 
 /* One pre-norm transformer block with SwiGLU (§3; the acoustic transformer's
  * blocks have the same tensors, §5.3). */
@@ -348,6 +370,6 @@ int vox_gen_prefix_cached(const voxtts_model *m, const vox_voice_sel *v);
 /* Free every cached prefix of voices of one's own. */
 void vox_gen_user_prefix_free(voxtts_model *m);
 int vox_generate(voxtts_model *m, const char *text, const voxtts_synth_params *p,
-                 voxtts_audio *out, vox_error *err);
+                 voxtts_audio *out, voxtts_synth_stats *stats, vox_error *err);
 
 #endif

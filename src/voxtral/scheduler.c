@@ -30,6 +30,7 @@ typedef struct vox_request {
     int state;
     int cancel;           /* voxtts_engine_cancel asked for it during a step */
     voxtts_synth_params p;
+    voxtts_synth_debug dbg; /* a copy of *p.debug, which then points here */
     vox_voice_sel sel; /* the voice (its rows live in the model or the caller's handle) */
     int n_steps;
     int32_t *ids;         /* the prompt (§2.1) */
@@ -50,6 +51,7 @@ typedef struct vox_request {
     int rc;               /* outcome once DONE */
     voxtts_error err;
     voxtts_audio out;
+    voxtts_synth_stats stats; /* filled when it ends */
 } vox_request;
 
 struct voxtts_engine {
@@ -117,21 +119,19 @@ static void finish(voxtts_engine *e, vox_request *r, int rc) {
             r->codes = NULL;
         }
     }
-    if (r->p.stats) {
-        voxtts_synth_stats *st = r->p.stats;
-        memset(st, 0, sizeof *st);
-        st->frames = r->n_frames;
-        st->prompt_tokens = r->prompt_tokens;
-        st->prefill_tokens = r->prefill_tokens;
-        st->codec_calls = r->as.calls;
-        st->codec_frames = r->as.frames_decoded;
-        st->prefill_s = r->prefill_s;
-        st->backbone_s = r->backbone_s;
-        st->acoustic_s = r->acoustic_s;
-        st->codec_s = r->as.codec_s;
-        st->total_s = vox_now_s() - r->t_submit;
-        st->ttfa_s = r->as.first_audio_t > 0.0 ? r->as.first_audio_t - r->t_submit : 0.0;
-    }
+    voxtts_synth_stats *st = &r->stats;
+    memset(st, 0, sizeof *st);
+    st->frames = r->n_frames;
+    st->prompt_tokens = r->prompt_tokens;
+    st->prefill_tokens = r->prefill_tokens;
+    st->codec_calls = r->as.calls;
+    st->codec_frames = r->as.frames_decoded;
+    st->prefill_s = r->prefill_s;
+    st->backbone_s = r->backbone_s;
+    st->acoustic_s = r->acoustic_s;
+    st->codec_s = r->as.codec_s;
+    st->total_s = vox_now_s() - r->t_submit;
+    st->ttfa_s = r->as.first_audio_t > 0.0 ? r->as.first_audio_t - r->t_submit : 0.0;
     request_release(r);
     r->rc = rc;
     if (rc == VOX_OK) r->err.code = 0, r->err.msg[0] = '\0';
@@ -167,7 +167,7 @@ static int start_request(voxtts_engine *e, vox_request *r) {
     if (!r->h || !r->codes)
         return vox_fail(err, VOX_E_NOMEM, "out of memory for %d frames", p->max_frames);
     int rc = vox_audio_stream_init(&r->as, m, p->max_frames, p->on_audio, p->audio_user,
-                                   p->alibi_press, p->window_w_keys, err);
+                                   vox_opt_alibi_press(p), vox_opt_window_w_keys(p), err);
     if (rc) return rc;
     if (r->n_steps == m->tproj_steps) {
         r->tproj = m->tproj;
@@ -182,7 +182,7 @@ static int start_request(voxtts_engine *e, vox_request *r) {
     const float *kv = NULL;
     r->cached_before = vox_gen_prefix_cached(m, &r->sel) == n_prefix;
     if ((rc = vox_gen_voice_prefix(m, &r->sel, r->emb, n_prefix, &kv, err))) return rc;
-    if ((rc = vox_llm_state_init(&r->s, m, (int)r->n_ids + p->max_frames + (p->seed_step ? 1 : 0),
+    if ((rc = vox_llm_state_init(&r->s, m, (int)r->n_ids + p->max_frames + (vox_opt_seed_step(p) ? 1 : 0),
                                  err)))
         return rc;
     vox_llm_prefix_load(&r->s, kv, n_prefix);
@@ -208,7 +208,7 @@ static int prefill_some(voxtts_engine *e, vox_request *r, int *budget) {
         *budget -= rows;
         e->st.prefill_tokens += rows;
     }
-    if (!rc && r->fed == n && r->p.seed_step && r->s.n_pos == n && *budget > 0) {
+    if (!rc && r->fed == n && vox_opt_seed_step(&r->p) && r->s.n_pos == n && *budget > 0) {
         vox_tensor_get_row(m->w.tok_embeddings, m->id_audio, e->tmp);
         rc = vox_llm_forward(&r->s, e->tmp, 1, r->h, &r->err);
         *budget -= 1;
@@ -218,7 +218,7 @@ static int prefill_some(voxtts_engine *e, vox_request *r, int *budget) {
     r->prefill_s += dt;
     e->st.prefill_s += dt;
     if (rc) return rc;
-    if (r->fed == n && (!r->p.seed_step || r->s.n_pos == n + 1)) {
+    if (r->fed == n && (!vox_opt_seed_step(&r->p) || r->s.n_pos == n + 1)) {
         free(r->emb);
         r->emb = NULL;
         r->prompt_tokens = n;
@@ -250,7 +250,7 @@ static int frame_step(voxtts_engine *e, vox_error *err) {
     double t0 = vox_now_s();
     for (int i = 0; i < n; i++) {
         memcpy(e->h + (size_t)i * D, e->run[i]->h, sizeof(float) * D);
-        e->forbid[i] = e->run[i]->p.ignore_end;
+        e->forbid[i] = vox_opt_ignore_end(&e->run[i]->p);
     }
     vox_flow_semantic_batch(&e->fb, e->h, n, e->forbid, e->sem);
     const double t_sem = vox_now_s() - t0;
@@ -421,7 +421,6 @@ int voxtts_engine_create(voxtts_model *m, int max_batch, voxtts_engine **out, vo
     return VOX_OK;
 }
 
-#define MAX_FRAMES_LIMIT (1 << 20) /* the limits of voxtts_synthesize (api.c) */
 
 int voxtts_engine_submit(voxtts_engine *e, const char *text, const voxtts_synth_params *p,
                          int64_t *id, voxtts_error *err) {
@@ -431,17 +430,9 @@ int voxtts_engine_submit(voxtts_engine *e, const char *text, const voxtts_synth_
     voxtts_synth_params defaults;
     voxtts_synth_params_default(&defaults);
     if (!p) p = &defaults;
-    if (p->max_frames < 1 || p->max_frames > MAX_FRAMES_LIMIT)
-        return vox_fail(err, VOX_E_ARG, "voxtts_engine_submit: max_frames %d out of range (1..%d)",
-                        p->max_frames, MAX_FRAMES_LIMIT);
-    if (p->n_steps < 0 || p->n_steps > 1000)
-        return vox_fail(err, VOX_E_ARG,
-                        "voxtts_engine_submit: n_steps %d out of range (0 = default, 1..1000)",
-                        p->n_steps);
-    if (!isfinite(p->cfg_alpha))
-        return vox_fail(err, VOX_E_ARG, "voxtts_engine_submit: cfg_alpha is not a finite number");
+    int rc = vox_check_synth_params(p, "voxtts_engine_submit", err);
+    if (rc) return rc;
     voxtts_model *m = e->m;
-    int rc;
     vox_voice_sel sel; /* a preset, or p->voice_handle (which must outlive the request) */
     if ((rc = vox_voice_select(m, p, &sel, err))) return rc;
     vox_request *r = calloc(1, sizeof *r);
@@ -453,7 +444,7 @@ int voxtts_engine_submit(voxtts_engine *e, const char *text, const voxtts_synth_
         return rc;
     }
     if (m->cfg.max_seq_len > 0 &&
-        r->n_ids + (size_t)p->max_frames + (p->seed_step ? 1 : 0) > (size_t)m->cfg.max_seq_len) {
+        r->n_ids + (size_t)p->max_frames + (vox_opt_seed_step(p) ? 1 : 0) > (size_t)m->cfg.max_seq_len) {
         rc = vox_fail(err, VOX_E_ARG,
                       "prompt of %zu tokens + up to %d frames exceeds the model's max_seq_len of %d "
                       "(params.json); use fewer frames or a shorter text", r->n_ids, p->max_frames,
@@ -478,6 +469,10 @@ int voxtts_engine_submit(voxtts_engine *e, const char *text, const voxtts_synth_
         e->cap_req = cap;
     }
     r->p = *p;
+    if (p->debug) {
+        r->dbg = *p->debug;
+        r->p.debug = &r->dbg;
+    }
     r->n_steps = p->n_steps ? p->n_steps : m->cfg.n_decoding_steps;
     r->id = e->next_id++;
     r->state = RQ_QUEUED;
@@ -564,8 +559,10 @@ int voxtts_engine_poll(const voxtts_engine *e, int64_t *id) {
     return 0;
 }
 
-int voxtts_engine_take(voxtts_engine *e, int64_t id, voxtts_audio *out, voxtts_error *req_err) {
+int voxtts_engine_take(voxtts_engine *e, int64_t id, voxtts_audio *out, voxtts_synth_stats *stats,
+                       voxtts_error *req_err) {
     if (out) memset(out, 0, sizeof *out);
+    if (stats) memset(stats, 0, sizeof *stats);
     if (!e || !out)
         return vox_fail(req_err, VOX_E_ARG, "voxtts_engine_take: engine and out must not be NULL");
     if (e->in_step)
@@ -576,6 +573,7 @@ int voxtts_engine_take(voxtts_engine *e, int64_t id, voxtts_audio *out, voxtts_e
         return vox_fail(req_err, VOX_E_ARG, "voxtts_engine_take: request %lld is %s", (long long)id,
                         r ? "not finished" : "unknown");
     const int rc = r->rc;
+    if (stats) *stats = r->stats;
     if (rc == VOX_OK) {
         *out = r->out;
         memset(&r->out, 0, sizeof r->out);

@@ -30,7 +30,7 @@ typedef enum vox_component {
     VOX_N_COMPONENTS
 } vox_component;
 
-#define VOX_TYPE_MIX_BEST "backbone=q4_k,acoustic=q4_k,heads=q8_0,codec=q8_0,embeddings=q8_0"
+#define VOX_TYPE_MIX_BEST VOXTTS_TYPE_MIX_BEST /* include/voxtts.h */
 
 typedef struct vox_type_mix {
     int set[VOX_N_COMPONENTS];          /* 0: keep the stored dtype */

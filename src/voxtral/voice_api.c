@@ -26,6 +26,7 @@ static int arg_fail(voxtts_error *err, const char *fn, const char *what) {
 void voxtts_clone_params_default(voxtts_clone_params *p) {
     if (!p) return;
     memset(p, 0, sizeof *p);
+    p->struct_size = sizeof *p;
     p->name = "voice";
     p->seed = 42;
 }

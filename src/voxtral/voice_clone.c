@@ -108,6 +108,9 @@ int voxtts_voice_clone(voxtts_model *m, const float *samples, size_t n, int rate
     voxtts_clone_params defaults;
     voxtts_clone_params_default(&defaults);
     if (!p) p = &defaults;
+    int rc0 = vox_check_struct_size(err, "voxtts_voice_clone", "voxtts_clone_params", p->struct_size,
+                                    sizeof *p);
+    if (rc0) return rc0;
     if (rate < 1000 || rate > 768000)
         return vox_fail(err, VOX_E_ARG, "voxtts_voice_clone: sample rate %d out of range", rate);
     if (n == 0) return vox_fail(err, VOX_E_ARG, "voxtts_voice_clone: no samples");
@@ -181,6 +184,11 @@ int voxtts_voice_clone_file(voxtts_model *m, const char *audio_path, const voxtt
     if (!m || !audio_path || !out)
         return vox_fail(err, VOX_E_ARG,
                         "voxtts_voice_clone_file: model, audio_path and out must not be NULL");
+    if (p) {
+        int rc0 = vox_check_struct_size(err, "voxtts_voice_clone_file", "voxtts_clone_params",
+                                        p->struct_size, sizeof *p);
+        if (rc0) return rc0;
+    }
     const int sr = voxtts_model_sample_rate(m);
     float *samples = NULL;
     size_t n = 0;

@@ -17,7 +17,7 @@ stage="$tmp/stage"
 
 make -s BUILD="$BUILD" install DESTDIR="$stage" PREFIX=/usr > "$tmp/install.log" 2>&1; rc=$?
 check "make install succeeds" '[ $rc -eq 0 ]'
-for f in usr/bin/voxtts usr/include/voxtts.h usr/lib/libvoxtts.a usr/lib/pkgconfig/voxtts.pc \
+for f in usr/bin/voxtts usr/include/voxtts.h usr/include/voxtts_debug.h usr/lib/libvoxtts.a usr/lib/pkgconfig/voxtts.pc \
          usr/share/man/man1/voxtts.1; do
     check "installed $f" '[ -f "$stage/$f" ]'
 done

@@ -40,7 +40,7 @@
 #include "test.h"
 #include "voxtral/codec_grad.h"
 #include "voxtral/codec_impl.h"
-#include "voxtts.h"
+#include "voxtts_debug.h"
 
 #define TOL_F32 1e-4
 #define TOL_BF16 1e-3

@@ -28,7 +28,7 @@
 #include "test.h"
 #include "voxtral/encoder.h"
 #include "voxtral/model.h"
-#include "voxtts.h"
+#include "voxtts_debug.h"
 
 static char g_tmp[64];
 

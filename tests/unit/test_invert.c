@@ -26,7 +26,7 @@
 #include "voxtral/audio_loss.h"
 #include "voxtral/invert.h"
 #include "voxtral/model.h"
-#include "voxtts.h"
+#include "voxtts_debug.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define DEFAULT_ITERS 300

@@ -17,7 +17,7 @@
 
 #include "test.h"
 #include "voxtral/config.h"
-#include "voxtts.h"
+#include "voxtts_debug.h"
 
 #define MODEL "tests/models/tiny-a"
 
@@ -116,7 +116,7 @@ static void test_chunks(voxtts_model *m) {
         sp.on_audio = NULL;
         sp.audio_user = NULL;
         voxtts_audio a;
-        if (voxtts_synthesize(m, ch.chunk[i].text, &sp, &a, &err) != VOXTTS_OK) {
+        if (voxtts_synthesize(m, ch.chunk[i].text, &sp, &a, NULL, &err) != VOXTTS_OK) {
             CHECK(0, "chunk %zu alone: %s", i, err.msg);
             return;
         }
@@ -249,7 +249,7 @@ static void test_max_seq_len(void) {
     sp.voice = voice;
     sp.max_frames = 4;
     voxtts_audio a;
-    rc = voxtts_synthesize(m, longtext, &sp, &a, &err);
+    rc = voxtts_synthesize(m, longtext, &sp, &a, NULL, &err);
     CHECK(rc == VOXTTS_E_ARG && strstr(err.msg, "max_seq_len of 40"), "synthesize: %s", err.msg);
     int32_t *ids = NULL;
     size_t n = 0;
@@ -265,11 +265,11 @@ static void test_max_seq_len(void) {
         CHECK(rc == VOXTTS_E_ARG && strstr(err.msg, "max_seq_len of 40"), "stage_decode: %s", err.msg);
     }
     /* a short text fits, but not with more frames than positions left */
-    rc = voxtts_synthesize(m, "Hi.", &sp, &a, &err);
+    rc = voxtts_synthesize(m, "Hi.", &sp, &a, NULL, &err);
     CHECK(rc == VOXTTS_OK, "short text: %s", err.msg);
     voxtts_audio_free(&a);
     sp.max_frames = 100;
-    rc = voxtts_synthesize(m, "Hi.", &sp, &a, &err);
+    rc = voxtts_synthesize(m, "Hi.", &sp, &a, NULL, &err);
     CHECK(rc == VOXTTS_E_ARG && strstr(err.msg, "100 frames") && strstr(err.msg, "max_seq_len"),
           "frames past max_seq_len: %s", err.msg);
     /* the splitter keeps every chunk's prompt + frames within the limit */

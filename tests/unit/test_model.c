@@ -24,7 +24,7 @@
 #include "io/torch_pt.h"
 #include "test.h"
 #include "voxtral/model.h"
-#include "voxtts.h"
+#include "voxtts_debug.h"
 
 /* ---- model-free ---------------------------------------------------------- */
 
@@ -192,14 +192,17 @@ static void test_stages(voxtts_model *m) {
     vox_error err;
     voxtts_synth_params p;
     voxtts_synth_params_default(&p);
+    voxtts_synth_debug dbg;
+    voxtts_synth_debug_default(&dbg);
+    p.debug = &dbg;
     p.voice = voxtts_model_voice_name(m, 0);
     const int D = voxtts_model_dim(m), A = voxtts_model_n_acoustic(m), ncb = voxtts_model_n_codebooks(m);
     float *h0 = malloc(sizeof(float) * D), *h1 = malloc(sizeof(float) * D);
     CHECK(voxtts_stage_prefill(m, "Hello world.", &p, h0, &err) == 0, "%s", err.msg);
-    p.seed_step = 1;
+    dbg.seed_step = 1;
     CHECK(voxtts_stage_prefill(m, "Hello world.", &p, h1, &err) == 0, "%s", err.msg);
     CHECK(memcmp(h0, h1, sizeof(float) * D) != 0, "seed_step changes row 0");
-    p.seed_step = 0;
+    dbg.seed_step = 0;
 
     /* decode row 0 == prefill */
     int32_t codes[2 * 64];
@@ -234,7 +237,7 @@ static void test_stages(voxtts_model *m) {
     int32_t *fr = malloc(sizeof(int32_t) * ncb);
     p.cfg_alpha = 1.0f;
     p.n_steps = n_steps;
-    p.ignore_end = 1;
+    dbg.ignore_end = 1;
     CHECK(voxtts_stage_frame(m, h0, x, &p, fr, &err) == 0, "%s", err.msg);
     int ok = fr[0] >= 2 && fr[0] < m->cfg.semantic_codebook_size + 2;
     for (int a = 0; a < A; a++) ok &= fr[1 + a] == vox_fsq_level(xe[a], m->cfg.acoustic_codebook_size) + 2;
@@ -280,7 +283,10 @@ static void test_codec(voxtts_model *m) {
     /* options change the output */
     voxtts_synth_params p;
     voxtts_synth_params_default(&p);
-    p.alibi_press = 1;
+    voxtts_synth_debug dbg;
+    voxtts_synth_debug_default(&dbg);
+    p.debug = &dbg;
+    dbg.alibi_press = 1;
     CHECK(voxtts_stage_codec(m, codes, F, &p, w2, &err) == 0, "%s", err.msg);
     CHECK(memcmp(w1 + 4 * spf, w2 + 4 * spf, sizeof(float) * spf) != 0, "alibi_press matters");
     /* invalid codes: 0/1 are specials, not decodable */
@@ -310,11 +316,14 @@ static void test_synthesize(voxtts_model *m, const char *dir) {
     vox_error err;
     voxtts_synth_params p;
     voxtts_synth_params_default(&p);
+    voxtts_synth_debug dbg;
+    voxtts_synth_debug_default(&dbg);
+    p.debug = &dbg;
     p.voice = voxtts_model_voice_name(m, 1);
     p.max_frames = 6;
-    p.ignore_end = 1;
+    dbg.ignore_end = 1;
     voxtts_audio a, b;
-    CHECK(voxtts_synthesize(m, "Hello world.", &p, &a, &err) == 0, "%s", err.msg);
+    CHECK(voxtts_synthesize(m, "Hello world.", &p, &a, NULL, &err) == 0, "%s", err.msg);
     CHECK(a.n_frames == 6, "ignore_end runs to max_frames (%d)", a.n_frames);
     CHECK(a.n_samples == (size_t)a.n_frames * voxtts_model_samples_per_frame(m), "n_samples");
     CHECK(a.sample_rate == voxtts_model_sample_rate(m) && a.n_codebooks == m->cfg.n_codebooks, "fields");
@@ -326,7 +335,7 @@ static void test_synthesize(voxtts_model *m, const char *dir) {
                   a.codes[f * a.n_codebooks + k] < m->cfg.acoustic_codebook_size + 2;
     }
     CHECK(ok, "generated codes in range");
-    CHECK(voxtts_synthesize(m, "Hello world.", &p, &b, &err) == 0, "%s", err.msg);
+    CHECK(voxtts_synthesize(m, "Hello world.", &p, &b, NULL, &err) == 0, "%s", err.msg);
     CHECK(a.n_frames == b.n_frames && memcmp(a.codes, b.codes, sizeof(int32_t) * a.n_frames * a.n_codebooks) == 0 &&
               memcmp(a.samples, b.samples, sizeof(float) * a.n_samples) == 0,
           "same seed, same audio");
@@ -339,7 +348,7 @@ static void test_synthesize(voxtts_model *m, const char *dir) {
     voxtts_model *m2 = NULL;
     CHECK(voxtts_model_load(dir, &lp, &m2, &err) == 0, "%s", err.msg);
     if (m2) {
-        CHECK(voxtts_synthesize(m2, "Hello world.", &p, &b, &err) == 0, "%s", err.msg);
+        CHECK(voxtts_synthesize(m2, "Hello world.", &p, &b, NULL, &err) == 0, "%s", err.msg);
         CHECK(a.n_frames == b.n_frames &&
                   memcmp(a.samples, b.samples, sizeof(float) * a.n_samples) == 0,
               "%d vs %d threads: same audio", m->n_threads, m2->n_threads);
@@ -348,7 +357,7 @@ static void test_synthesize(voxtts_model *m, const char *dir) {
     }
 
     p.seed = 43;
-    CHECK(voxtts_synthesize(m, "Hello world.", &p, &b, &err) == 0, "%s", err.msg);
+    CHECK(voxtts_synthesize(m, "Hello world.", &p, &b, NULL, &err) == 0, "%s", err.msg);
     CHECK(memcmp(a.codes, b.codes, sizeof(int32_t) * a.n_frames * a.n_codebooks) != 0,
           "another seed, other codes");
     voxtts_audio_free(&b);
@@ -358,13 +367,13 @@ static void test_synthesize(voxtts_model *m, const char *dir) {
     int calls = 0;
     p.progress = count_progress;
     p.progress_user = &calls;
-    int rc = voxtts_synthesize(m, "Hello world.", &p, &a, &err);
+    int rc = voxtts_synthesize(m, "Hello world.", &p, &a, NULL, &err);
     CHECK(rc == VOXTTS_E_CANCELLED && calls == 3 && a.samples == NULL, "cancel: rc %d calls %d", rc, calls);
     p.progress = NULL;
 
     /* without ignore_end the loop may stop early, never beyond max_frames */
-    p.ignore_end = 0;
-    CHECK(voxtts_synthesize(m, "Hi.", &p, &a, &err) == 0, "%s", err.msg);
+    dbg.ignore_end = 0;
+    CHECK(voxtts_synthesize(m, "Hi.", &p, &a, NULL, &err) == 0, "%s", err.msg);
     CHECK(a.n_frames >= 0 && a.n_frames <= 6 &&
               a.n_samples == (size_t)a.n_frames * voxtts_model_samples_per_frame(m),
           "frames %d", a.n_frames);
@@ -377,11 +386,11 @@ static void test_errors(voxtts_model *m) {
     voxtts_synth_params_default(&p);
     voxtts_audio a;
     p.voice = "no_such_voice";
-    CHECK(voxtts_synthesize(m, "Hello.", &p, &a, &err) == VOXTTS_E_ARG &&
+    CHECK(voxtts_synthesize(m, "Hello.", &p, &a, NULL, &err) == VOXTTS_E_ARG &&
               strstr(err.msg, "no_such_voice") && strstr(err.msg, voxtts_model_voice_name(m, 0)),
           "unknown voice lists voices: %s", err.msg);
     p.voice = NULL;
-    CHECK(voxtts_synthesize(m, "Hello.", &p, &a, &err) == VOXTTS_E_ARG, "no voice: %s", err.msg);
+    CHECK(voxtts_synthesize(m, "Hello.", &p, &a, NULL, &err) == VOXTTS_E_ARG, "no voice: %s", err.msg);
     /* case-insensitive */
     char upper[128];
     snprintf(upper, sizeof upper, "%s", voxtts_model_voice_name(m, 0));
@@ -390,24 +399,24 @@ static void test_errors(voxtts_model *m) {
     CHECK(voxtts_model_find_voice(m, upper) == 0, "find voice %s", upper);
     CHECK(voxtts_model_find_voice(m, "nope") == -1, "unknown voice -> -1");
     p.voice = upper;
-    CHECK(voxtts_synthesize(m, "", &p, &a, &err) == VOXTTS_E_ARG && strstr(err.msg, "text is empty"),
+    CHECK(voxtts_synthesize(m, "", &p, &a, NULL, &err) == VOXTTS_E_ARG && strstr(err.msg, "text is empty"),
           "empty text: %s", err.msg);
-    CHECK(voxtts_synthesize(m, " \t\n ", &p, &a, &err) == VOXTTS_E_ARG &&
+    CHECK(voxtts_synthesize(m, " \t\n ", &p, &a, NULL, &err) == VOXTTS_E_ARG &&
               strstr(err.msg, "text is empty"),
           "blank text: %s", err.msg);
-    CHECK(voxtts_synthesize(m, "bad \xff\xfe utf8", &p, &a, &err) == VOXTTS_E_ARG,
+    CHECK(voxtts_synthesize(m, "bad \xff\xfe utf8", &p, &a, NULL, &err) == VOXTTS_E_ARG,
           "invalid UTF-8: %s", err.msg);
-    CHECK(voxtts_synthesize(m, NULL, &p, &a, &err) == VOXTTS_E_ARG, "NULL text");
-    CHECK(voxtts_synthesize(NULL, "x", &p, &a, &err) == VOXTTS_E_ARG, "NULL model");
-    CHECK(voxtts_synthesize(m, "x", &p, NULL, &err) == VOXTTS_E_ARG, "NULL out");
+    CHECK(voxtts_synthesize(m, NULL, &p, &a, NULL, &err) == VOXTTS_E_ARG, "NULL text");
+    CHECK(voxtts_synthesize(NULL, "x", &p, &a, NULL, &err) == VOXTTS_E_ARG, "NULL model");
+    CHECK(voxtts_synthesize(m, "x", &p, NULL, NULL, &err) == VOXTTS_E_ARG, "NULL out");
     p.max_frames = 0;
-    CHECK(voxtts_synthesize(m, "x", &p, &a, &err) == VOXTTS_E_ARG, "max_frames 0: %s", err.msg);
+    CHECK(voxtts_synthesize(m, "x", &p, &a, NULL, &err) == VOXTTS_E_ARG, "max_frames 0: %s", err.msg);
     p.max_frames = 10;
     p.n_steps = -1;
-    CHECK(voxtts_synthesize(m, "x", &p, &a, &err) == VOXTTS_E_ARG, "n_steps -1");
+    CHECK(voxtts_synthesize(m, "x", &p, &a, NULL, &err) == VOXTTS_E_ARG, "n_steps -1");
     p.n_steps = 0;
     p.cfg_alpha = NAN;
-    CHECK(voxtts_synthesize(m, "x", &p, &a, &err) == VOXTTS_E_ARG, "cfg NaN");
+    CHECK(voxtts_synthesize(m, "x", &p, &a, NULL, &err) == VOXTTS_E_ARG, "cfg NaN");
     int32_t *ids = NULL;
     size_t n = 0;
     CHECK(voxtts_stage_prompt(m, "", upper, &ids, &n, &err) == VOXTTS_E_ARG && !ids, "prompt empty");
@@ -577,11 +586,11 @@ static void test_damaged(const voxtts_model *good, const char *dir) {
         p.voice = good->cfg.voice_names[0];
         p.max_frames = 2;
         voxtts_audio a;
-        int rc = voxtts_synthesize(m, "Hello.", &p, &a, &err);
+        int rc = voxtts_synthesize(m, "Hello.", &p, &a, NULL, &err);
         CHECK(rc == VOXTTS_E_SHAPE && strstr(err.msg, good->cfg.voice_names[0]),
               "voice with extra row: %d %s", rc, err.msg);
         p.voice = good->cfg.voice_names[1];
-        rc = voxtts_synthesize(m, "Hello.", &p, &a, &err);
+        rc = voxtts_synthesize(m, "Hello.", &p, &a, NULL, &err);
         CHECK(rc != 0 && strstr(err.msg, good->cfg.voice_names[1]), "missing voice file: %d %s", rc,
               err.msg);
         voxtts_model_free(m);

@@ -29,7 +29,7 @@
 #include "test.h"
 #include "voxtral/model.h"
 #include "voxtral/scheduler.h"
-#include "voxtts.h"
+#include "voxtts_debug.h"
 
 typedef struct sink {
     float *buf;
@@ -71,6 +71,7 @@ static const char *texts[] = {
 typedef struct job {
     const char *text;
     voxtts_synth_params p;
+    voxtts_synth_debug dbg; /* p.debug */
     voxtts_audio ref;
     int ref_rc;
     sink ref_sink, got_sink; /* streaming jobs */
@@ -105,12 +106,12 @@ static void run_alone(voxtts_model *m, job *j) {
     voxtts_synth_params p = j->p;
     p.on_audio = NULL;
     p.progress = NULL;
-    j->ref_rc = voxtts_synthesize(m, j->text, &p, &j->ref, &err);
+    j->ref_rc = voxtts_synthesize(m, j->text, &p, &j->ref, NULL, &err);
     if (j->stream && j->ref_rc == VOXTTS_OK) {
         voxtts_audio a;
         p.on_audio = sink_fn;
         p.audio_user = &j->ref_sink;
-        int rc = voxtts_synthesize(m, j->text, &p, &a, &err);
+        int rc = voxtts_synthesize(m, j->text, &p, &a, NULL, &err);
         CHECK(rc == VOXTTS_OK, "streamed reference: %s", err.msg);
         voxtts_audio_free(&a);
     }
@@ -121,7 +122,7 @@ static void check_job(voxtts_engine *e, job *j, const char *what, int k) {
     voxtts_audio got;
     voxtts_error rerr = {0};
     CHECK(voxtts_engine_status(e, j->id) == VOXTTS_REQ_DONE, "%s: job %d done", what, k);
-    int rc = voxtts_engine_take(e, j->id, &got, &rerr);
+    int rc = voxtts_engine_take(e, j->id, &got, NULL, &rerr);
     CHECK(rc == j->ref_rc, "%s: job %d rc %d, alone %d (%s)", what, k, rc, j->ref_rc, rerr.msg);
     if (rc == VOXTTS_OK) {
         CHECK(audio_equal(&got, &j->ref, !j->stream),
@@ -159,6 +160,8 @@ static void submit_job(voxtts_engine *e, job *j, const char *what, int k) {
 static void make_job(voxtts_model *m, job *j, int i, int max_frames) {
     memset(j, 0, sizeof *j);
     voxtts_synth_params_default(&j->p);
+    voxtts_synth_debug_default(&j->dbg);
+    j->p.debug = &j->dbg;
     j->text = texts[i % N_TEXTS];
     j->p.voice = voxtts_model_voice_name(m, i % voxtts_model_n_voices(m));
     j->p.seed = 1000 + 7 * (uint64_t)i;
@@ -210,8 +213,8 @@ static void test_batch(voxtts_model *m, const char *name, int B, int max_frames,
         if (mixed) {
             if (i % 3 == 1) jobs[i].p.cfg_alpha = 0.7f + 0.1f * (float)i;
             if (i % 4 == 2) jobs[i].p.n_steps = 3 + i % 5;
-            if (i % 5 == 3) jobs[i].p.seed_step = 1;
-            if (i % 2 == 1) jobs[i].p.ignore_end = 1;
+            if (i % 5 == 3) jobs[i].dbg.seed_step = 1;
+            if (i % 2 == 1) jobs[i].dbg.ignore_end = 1;
             jobs[i].p.max_frames = max_frames - i;
         }
         run_alone(m, &jobs[i]);
@@ -271,7 +274,7 @@ static void test_join_leave(voxtts_model *m, const char *name, int max_frames) {
     for (int i = 0; i < N; i++) {
         make_job(m, &jobs[i], 3 * i + 1, max_frames);
         jobs[i].stream = i % 3 == 0;
-        if (i == 0 || i == 1 || i == 4 || i == 5) jobs[i].p.ignore_end = 1;
+        if (i == 0 || i == 1 || i == 4 || i == 5) jobs[i].dbg.ignore_end = 1;
     }
     jobs[2].text = texts[N_TEXTS - 1]; /* the long prompt, joining later */
     for (int i = 0; i < N; i++) run_alone(m, &jobs[i]);
@@ -334,7 +337,7 @@ static void test_join_leave(voxtts_model *m, const char *name, int max_frames) {
         if (jobs[i].ref_rc == VOXTTS_E_CANCELLED) {
             voxtts_audio got;
             voxtts_error rerr = {0};
-            rc = voxtts_engine_take(e, jobs[i].id, &got, &rerr);
+            rc = voxtts_engine_take(e, jobs[i].id, &got, NULL, &rerr);
             CHECK(rc == VOXTTS_E_CANCELLED && got.codes == NULL && got.samples == NULL &&
                       strstr(rerr.msg, "cancel"),
                   "%s: job %d cancelled: rc %d (%s)", name, i, rc, rerr.msg);
@@ -374,17 +377,17 @@ static void test_errors(voxtts_model *m) {
     CHECK(voxtts_engine_submit(e, NULL, &p, &id, &err) == VOXTTS_E_ARG, "NULL text");
     CHECK(voxtts_engine_pending(e) == 0, "nothing queued by bad submits");
     voxtts_audio a;
-    CHECK(voxtts_engine_take(e, 12345, &a, &err) == VOXTTS_E_ARG && strstr(err.msg, "unknown"),
+    CHECK(voxtts_engine_take(e, 12345, &a, NULL, &err) == VOXTTS_E_ARG && strstr(err.msg, "unknown"),
           "take unknown: %s", err.msg);
     CHECK(voxtts_engine_cancel(e, 12345, &err) == VOXTTS_E_ARG, "cancel unknown");
     CHECK(voxtts_engine_submit(e, "Hello.", &p, &id, &err) == VOXTTS_OK && id > 0, "submit: %s", err.msg);
-    CHECK(voxtts_engine_take(e, id, &a, &err) == VOXTTS_E_ARG && strstr(err.msg, "not finished"),
+    CHECK(voxtts_engine_take(e, id, &a, NULL, &err) == VOXTTS_E_ARG && strstr(err.msg, "not finished"),
           "take early: %s", err.msg);
     CHECK(voxtts_engine_status(e, id) == VOXTTS_REQ_QUEUED, "queued");
     CHECK(voxtts_engine_run(e, &err) == VOXTTS_OK, "run: %s", err.msg);
     CHECK(voxtts_engine_status(e, id) == VOXTTS_REQ_DONE, "done");
     CHECK(voxtts_engine_step(e, &err) == VOXTTS_OK, "idle step");
-    int rc = voxtts_engine_take(e, id, &a, &err);
+    int rc = voxtts_engine_take(e, id, &a, NULL, &err);
     CHECK(rc == VOXTTS_OK && a.n_frames >= 0 && a.n_frames <= 3, "take: %s", err.msg);
     voxtts_audio_free(&a);
     /* freeing with requests still queued or running */

@@ -22,7 +22,7 @@
 #include "test.h"
 #include "voxtral/model.h"
 #include "voxtral/stream.h"
-#include "voxtts.h"
+#include "voxtts_debug.h"
 
 /* Collects streamed pieces. */
 typedef struct sink {
@@ -107,8 +107,11 @@ static void check_codec_stream(voxtts_model *m, const char *name, const int32_t 
     const int spf = voxtts_model_samples_per_frame(m);
     voxtts_synth_params sp;
     voxtts_synth_params_default(&sp);
-    sp.alibi_press = press;
-    sp.window_w_keys = wkeys;
+    voxtts_synth_debug dbg;
+    voxtts_synth_debug_default(&dbg);
+    sp.debug = &dbg;
+    dbg.alibi_press = press;
+    dbg.window_w_keys = wkeys;
     voxtts_error err = {0};
     float *ref = malloc(sizeof(float) * (size_t)F * spf);
     if (!ref) { CHECK(0, "out of memory"); return; }
@@ -159,8 +162,11 @@ static void check_codec_pattern(voxtts_model *m, const char *name, const int32_t
     const int sf = vox_codec_start_frames(&m->cfg);
     voxtts_synth_params sp;
     voxtts_synth_params_default(&sp);
-    sp.alibi_press = press;
-    sp.window_w_keys = wkeys;
+    voxtts_synth_debug dbg;
+    voxtts_synth_debug_default(&dbg);
+    sp.debug = &dbg;
+    dbg.alibi_press = press;
+    dbg.window_w_keys = wkeys;
     voxtts_error err = {0};
     float *ref = malloc(sizeof(float) * (size_t)F * spf), *got = calloc((size_t)F * spf, sizeof(float));
     int maxn = sf;
@@ -318,21 +324,22 @@ static void test_model_stream(const char *dir) {
         const int F = flens[i];
         voxtts_synth_params sp;
         voxtts_synth_params_default(&sp);
+        voxtts_synth_debug dbg;
+        voxtts_synth_debug_default(&dbg);
+        sp.debug = &dbg;
         sp.voice = voice;
         sp.seed = 7;
         sp.max_frames = F;
-        sp.ignore_end = 1;
+        dbg.ignore_end = 1;
         voxtts_synth_stats st1, st2;
-        sp.stats = &st1;
         voxtts_audio a = {0}, b = {0};
-        int rc = voxtts_synthesize(m, "Streaming test, one two three.", &sp, &a, &err);
+        int rc = voxtts_synthesize(m, "Streaming test, one two three.", &sp, &a, &st1, &err);
         CHECK(rc == VOXTTS_OK && a.n_frames == F && a.samples,
               "%s: synthesize %d frames: %s", dir, F, err.msg);
         sink sk = {0};
         sp.on_audio = sink_fn;
         sp.audio_user = &sk;
-        sp.stats = &st2;
-        rc = voxtts_synthesize(m, "Streaming test, one two three.", &sp, &b, &err);
+        rc = voxtts_synthesize(m, "Streaming test, one two three.", &sp, &b, &st2, &err);
         CHECK(rc == VOXTTS_OK && b.n_frames == F, "%s: streamed synthesize %d frames: %s", dir, F,
               err.msg);
         CHECK(b.samples == NULL && b.n_samples == (size_t)F * spf,
@@ -378,15 +385,18 @@ static void test_model_stream(const char *dir) {
     {
         voxtts_synth_params sp;
         voxtts_synth_params_default(&sp);
+        voxtts_synth_debug dbg;
+        voxtts_synth_debug_default(&dbg);
+        sp.debug = &dbg;
         sp.voice = voice;
         sp.max_frames = 12;
-        sp.ignore_end = 1;
+        dbg.ignore_end = 1;
         sink sk = {0};
         sk.cancel_at = 2;
         sp.on_audio = sink_fn;
         sp.audio_user = &sk;
         voxtts_audio a = {0};
-        int rc = voxtts_synthesize(m, "Cancel me.", &sp, &a, &err);
+        int rc = voxtts_synthesize(m, "Cancel me.", &sp, &a, NULL, &err);
         CHECK(rc == VOXTTS_E_CANCELLED && strstr(err.msg, "audio callback"),
               "%s: cancel: rc %d, %s", dir, rc, err.msg);
         CHECK(a.samples == NULL && a.codes == NULL && a.n_frames == 0, "%s: cancel leaves out empty", dir);

@@ -17,7 +17,7 @@
 #include "test.h"
 #include "voxtral/checkpoint.h"
 #include "voxtral/model.h"
-#include "voxtts.h"
+#include "voxtts_debug.h"
 
 #define PARAMS "tests/data/params_bench_small.json"
 
@@ -131,12 +131,15 @@ int main(void) {
         /* synthesis runs and is deterministic */
         voxtts_synth_params sp;
         voxtts_synth_params_default(&sp);
+        voxtts_synth_debug dbg;
+        voxtts_synth_debug_default(&dbg);
+        sp.debug = &dbg;
         sp.voice = "neutral_female";
         sp.max_frames = 3;
-        sp.ignore_end = 1;
+        dbg.ignore_end = 1;
         voxtts_audio x, y;
-        int r1 = voxtts_synthesize(a, "Hello.", &sp, &x, &err);
-        int r2 = voxtts_synthesize(b, "Hello.", &sp, &y, &err);
+        int r1 = voxtts_synthesize(a, "Hello.", &sp, &x, NULL, &err);
+        int r2 = voxtts_synthesize(b, "Hello.", &sp, &y, NULL, &err);
         CHECK(r1 == VOXTTS_OK && r2 == VOXTTS_OK && x.n_frames == 3 && y.n_frames == 3,
               "synthesize: %s", err.msg);
         CHECK(r1 == VOXTTS_OK && r2 == VOXTTS_OK &&

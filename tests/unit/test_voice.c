@@ -29,7 +29,7 @@
 #include "test_files.h"
 #include "voxtral/model.h"
 #include "voxtral/voice_file.h"
-#include "voxtts.h"
+#include "voxtts_debug.h"
 
 #define MODEL_A "tests/models/tiny-a"
 #define MODEL_B "tests/models/tiny-b"
@@ -160,11 +160,9 @@ static void test_roundtrip_and_synth(voxtts_model *m) {
     voxtts_synth_stats st1, st2;
     voxtts_audio x = {0}, y = {0};
     sp.voice_handle = v;
-    sp.stats = &st1;
-    CHECK(voxtts_synthesize(m, "Hello world.", &sp, &x, &err) == VOXTTS_OK, "synth v: %s", err.msg);
+    CHECK(voxtts_synthesize(m, "Hello world.", &sp, &x, &st1, &err) == VOXTTS_OK, "synth v: %s", err.msg);
     sp.voice_handle = w;
-    sp.stats = &st2;
-    CHECK(voxtts_synthesize(m, "Hello world.", &sp, &y, &err) == VOXTTS_OK, "synth w: %s", err.msg);
+    CHECK(voxtts_synthesize(m, "Hello world.", &sp, &y, &st2, &err) == VOXTTS_OK, "synth w: %s", err.msg);
     CHECK(same_audio(&x, &y), "same audio from the saved and loaded voice (%zu, %zu samples)",
           x.n_samples, y.n_samples);
     int32_t *ids = NULL;
@@ -182,8 +180,7 @@ static void test_roundtrip_and_synth(voxtts_model *m) {
     /* the same prompt without the cache (fresh model) gives the same audio */
     voxtts_model *m2 = load(MODEL_A);
     if (m2) {
-        sp.stats = NULL;
-        CHECK(voxtts_synthesize(m2, "Hello world.", &sp, &y, &err) == VOXTTS_OK, "%s", err.msg);
+        CHECK(voxtts_synthesize(m2, "Hello world.", &sp, &y, NULL, &err) == VOXTTS_OK, "%s", err.msg);
         CHECK(same_audio(&x, &y), "cold prefix == cached prefix");
         voxtts_audio_free(&y);
         voxtts_model_free(m2);
@@ -246,10 +243,10 @@ static void test_preset_and_pt(voxtts_model *m) {
     sp.max_frames = 5;
     sp.voice = pname;
     voxtts_audio x = {0}, y = {0};
-    CHECK(voxtts_synthesize(m, "Speak.", &sp, &x, &err) == VOXTTS_OK, "%s", err.msg);
+    CHECK(voxtts_synthesize(m, "Speak.", &sp, &x, NULL, &err) == VOXTTS_OK, "%s", err.msg);
     sp.voice = "no_such_preset_is_used"; /* the handle wins */
     sp.voice_handle = v;
-    CHECK(voxtts_synthesize(m, "Speak.", &sp, &y, &err) == VOXTTS_OK, "%s", err.msg);
+    CHECK(voxtts_synthesize(m, "Speak.", &sp, &y, NULL, &err) == VOXTTS_OK, "%s", err.msg);
     CHECK(same_audio(&x, &y), "a preset copied into a voice speaks exactly like the preset");
     voxtts_audio_free(&x);
     voxtts_audio_free(&y);
@@ -456,7 +453,7 @@ static void test_prefix_cache_bounded(voxtts_model *m) {
         made++;
         sp.voice_handle = vs[i];
         voxtts_audio a = {0};
-        CHECK(voxtts_synthesize(m, "Hi.", &sp, &a, &err) == 0, "%s", err.msg);
+        CHECK(voxtts_synthesize(m, "Hi.", &sp, &a, NULL, &err) == 0, "%s", err.msg);
         voxtts_audio_free(&a);
     }
     int used = 0;
@@ -506,7 +503,7 @@ static void test_other_model(voxtts_model *a, voxtts_model *b) {
             voxtts_synth_params_default(&sp);
             sp.voice_handle = x;
             voxtts_audio au = {0};
-            CHECK(voxtts_synthesize(a2, "Hi.", &sp, &au, &err) == VOXTTS_E_ARG &&
+            CHECK(voxtts_synthesize(a2, "Hi.", &sp, &au, NULL, &err) == VOXTTS_E_ARG &&
                       strstr(err.msg, "another model"), "foreign rows refused: %s", err.msg);
             CHECK(voxtts_voice_load(a2, q, &y, &err) == 0 && y, "%s", err.msg);
             if (y) {
@@ -533,7 +530,7 @@ static void test_other_model(voxtts_model *a, voxtts_model *b) {
     voxtts_synth_params_default(&sp);
     sp.voice_handle = pr;
     voxtts_audio au = {0};
-    CHECK(pr && voxtts_synthesize(b, "Hi.", &sp, &au, &err) == VOXTTS_E_SHAPE &&
+    CHECK(pr && voxtts_synthesize(b, "Hi.", &sp, &au, NULL, &err) == VOXTTS_E_SHAPE &&
               strstr(err.msg, voxtts_model_voice_name(a, 0)), "synth with a narrow voice: %s", err.msg);
     voxtts_voice_free(pr);
     voxtts_voice_free(v);

@@ -1,11 +1,16 @@
-/* bench.c — the measurements behind `voxtts bench` (see bench.h). */
-#include "voxtral/bench.h"
+/* bench.c — the measurements behind `voxtts bench` (the method: bench.h) and
+ * their public face in include/voxtts_debug.h (voxtts_bench_run,
+ * voxtts_model_type_mix, voxtts_kernels_name).  src/devkit/ holds the
+ * developer's tools built into the library, apart from the synthesis pipeline
+ * of src/voxtral/: this benchmark and the synthetic model it runs on. */
+#include "devkit/bench.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 
 #include "voxtral/checkpoint.h"
+#include "voxtral/type_mix.h"
 #include "voxtral/stream.h"
 
 /* ---- traffic model ------------------------------------------------------------ */
@@ -304,14 +309,16 @@ int vox_bench_run(voxtts_model *m, const vox_bench_opts *o, vox_bench_result *r,
     voxtts_synth_params_default(&sp);
     sp.voice = o->voice;
     sp.seed = o->seed;
-    sp.ignore_end = 1;
+    voxtts_synth_debug dbg; /* frames past END_AUDIO: a fixed amount of work */
+    voxtts_synth_debug_default(&dbg);
+    dbg.ignore_end = 1;
+    sp.debug = &dbg;
     sp.on_audio = count_audio;
     sp.audio_user = &streamed;
     voxtts_audio a;
     /* warm-up: builds the voice's prefix cache and touches every weight once */
     sp.max_frames = 2;
-    sp.stats = &r->warm;
-    if ((rc = voxtts_synthesize(m, text, &sp, &a, err))) goto out;
+    if ((rc = voxtts_synthesize(m, text, &sp, &a, &r->warm, err))) goto out;
     voxtts_audio_free(&a);
     /* The read bandwidth is sampled around and during the measured request, so
      * that it describes the same minutes as the frames (on a shared machine it
@@ -328,25 +335,28 @@ int vox_bench_run(voxtts_model *m, const vox_bench_opts *o, vox_bench_result *r,
     if ((rc = voxtts_engine_create(m, B, &eng, err))) goto out;
     streamed = 0;
     voxtts_synth_stats *rs = calloc((size_t)B, sizeof *rs);
-    if (!rs) {
+    int64_t *ids = calloc((size_t)B, sizeof *ids); /* request i's id */
+    if (!rs || !ids) {
+        free(rs);
+        free(ids);
         rc = vox_fail(err, VOX_E_NOMEM, "out of memory");
         goto out;
     }
     sp.max_frames = o->frames;
     const double t_run = vox_now_s();
     for (int i = 0; i < B && !rc; i++) {
-        int64_t id;
         sp.seed = o->seed + (uint64_t)i;
-        sp.stats = &rs[i];
         sp.progress = i == 0 ? sample_between_frames : NULL;
         sp.progress_user = i == 0 ? &bs : NULL;
-        rc = voxtts_engine_submit(eng, text, &sp, &id, err);
+        rc = voxtts_engine_submit(eng, text, &sp, &ids[i], err);
     }
     if (!rc) rc = voxtts_engine_run(eng, err);
     const double run_s = vox_now_s() - t_run;
     for (int64_t id; !rc && voxtts_engine_poll(eng, &id);) {
         voxtts_error rerr = {0};
-        rc = voxtts_engine_take(eng, id, &a, &rerr);
+        int i = 0;
+        while (i < B - 1 && ids[i] != id) i++;
+        rc = voxtts_engine_take(eng, id, &a, &rs[i], &rerr);
         voxtts_audio_free(&a);
         if (rc) *err = rerr;
     }
@@ -365,6 +375,7 @@ int vox_bench_run(voxtts_model *m, const vox_bench_opts *o, vox_bench_result *r,
         r->run.total_s = run_s;
     }
     free(rs);
+    free(ids);
     if (rc) goto out;
     r->peak_rss_bytes = vox_bench_peak_rss();
     for (int i = 0; i < 2; i++) bs.rate[bs.n++] = probe_pass(m->pool, &probe);
@@ -402,3 +413,65 @@ out:
     free(text);
     return rc;
 }
+
+/* ---- the public face (include/voxtts_debug.h) ------------------------------------ */
+
+void voxtts_bench_params_default(voxtts_bench_params *p) {
+    if (!p) return;
+    memset(p, 0, sizeof *p);
+    p->struct_size = sizeof *p;
+    p->frames = 50;
+    p->prompt_tokens = 20;
+    p->seed = 42;
+    p->batch = 1;
+}
+
+int voxtts_bench_run(voxtts_model *m, const voxtts_bench_params *p, voxtts_bench_result *r,
+                     voxtts_error *err) {
+    if (!m || !p || !r) return vox_fail(err, VOX_E_ARG, "voxtts_bench_run: model, params and result must not be NULL");
+    int rc = vox_check_struct_size(err, "voxtts_bench_run", "voxtts_bench_params", p->struct_size,
+                                   sizeof *p);
+    if (rc) return rc;
+    int voice;
+    if ((rc = vox_voice_lookup(m, p->voice, &voice, err))) return rc;
+    vox_bench_opts o = {p->voice, p->frames, p->prompt_tokens, p->seed, p->bandwidth_bytes, p->batch};
+    return vox_bench_run(m, &o, r, err);
+}
+
+/* Matrix bytes of each component by stored type. */
+typedef struct mix_probe {
+    const voxtts_model *m;
+    double bytes[VOX_N_COMPONENTS][VOX_Q4_K + 1];
+} mix_probe;
+
+static int probe_tensor(void *user, const vox_ckpt_tensor *ct) {
+    mix_probe *p = user;
+    vox_component c = vox_tensor_component(ct->name);
+    if (c == VOX_COMP_OTHER || ct->ndim != 2) return 0;
+    const vox_tensor *t = vox_source_find(p->m->src, ct->name);
+    if (t && (int)t->dtype >= 0 && t->dtype <= VOX_Q4_K) p->bytes[c][t->dtype] += (double)t->nbytes;
+    return 0;
+}
+
+void voxtts_model_type_mix(const voxtts_model *m, char *buf, size_t len) {
+    if (!buf || !len) return;
+    buf[0] = '\0';
+    if (!m) return;
+    mix_probe p;
+    memset(&p, 0, sizeof p);
+    p.m = m;
+    vox_checkpoint_tensors(&m->cfg, probe_tensor, &p);
+    vox_type_mix mix;
+    memset(&mix, 0, sizeof mix);
+    for (int c = 0; c < VOX_COMP_OTHER; c++) {
+        for (int d = 0; d <= VOX_Q4_K; d++) {
+            if (p.bytes[c][d] > 0 && (!mix.set[c] || p.bytes[c][d] > p.bytes[c][mix.type[c]])) {
+                mix.set[c] = 1;
+                mix.type[c] = (vox_dtype)d;
+            }
+        }
+    }
+    vox_type_mix_format(&mix, buf, len);
+}
+
+const char *voxtts_kernels_name(void) { return vox_kernel_simd_name(); }

@@ -1,4 +1,5 @@
-/* bench.h — the measurements behind `voxtts bench` (issue "fast on a CPU").
+/* bench.h — the measurements behind `voxtts bench` (issue "fast on a CPU"),
+ * developer tooling (src/devkit/), reached through include/voxtts_debug.h.
  *
  * One benchmark run on a loaded model (real or synthetic): a warm-up request
  * (so the voice's prompt-prefix KV cache exists and every weight page has been
@@ -29,19 +30,15 @@
  *               rtf_with_prefill)
  *   floor_rtf = bytes_per_frame / bandwidth / (batch x frame duration)
  *   efficiency = floor_rtf / rtf. */
-#ifndef VOX_VOXTRAL_BENCH_H
-#define VOX_VOXTRAL_BENCH_H
+#ifndef VOX_DEVKIT_BENCH_H
+#define VOX_DEVKIT_BENCH_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "voxtral/model.h"
 
-typedef struct vox_bench_traffic {
-    int64_t weight_bytes;      /* every checkpoint tensor as stored */
-    double backbone, embed, heads, acoustic, codec; /* bytes read per frame, by part */
-    double per_frame;          /* their sum */
-} vox_bench_traffic;
+typedef voxtts_bench_traffic vox_bench_traffic; /* include/voxtts_debug.h */
 
 /* The traffic model above for n_steps Euler steps (0: the model's default). */
 void vox_bench_traffic_of(const voxtts_model *m, int n_steps, vox_bench_traffic *t);
@@ -62,20 +59,7 @@ typedef struct vox_bench_opts {
     int batch;         /* requests run together in one engine (0 or 1: one) */
 } vox_bench_opts;
 
-typedef struct vox_bench_result {
-    voxtts_synth_stats warm, run;
-    int text_tokens;
-    double audio_s;            /* run.frames * frame duration */
-    double frame_s;            /* one frame's duration (0.08 s) */
-    int batch;                 /* requests run together */
-    double ms_step_backbone, ms_step_acoustic, ms_step_codec, ms_step_total; /* per step */
-    double ms_backbone, ms_acoustic, ms_codec, ms_total; /* per frame: per step / batch */
-    double rtf, rtf_with_prefill;
-    int64_t peak_rss_bytes;    /* after the run */
-    vox_bench_traffic traffic;
-    double bandwidth_gbs, floor_rtf, efficiency;
-    int bandwidth_samples;     /* passes the bandwidth is the median of */
-} vox_bench_result;
+typedef voxtts_bench_result vox_bench_result; /* include/voxtts_debug.h */
 
 /* Warm-up, measured request, traffic model and bandwidth (see the top). */
 int vox_bench_run(voxtts_model *m, const vox_bench_opts *o, vox_bench_result *r, vox_error *err);

@@ -1,5 +1,6 @@
 /* synthetic.c — a full model with random weights made in memory, for the
- * benchmark (`voxtts bench --synthetic`): voxtts_model_synthetic.
+ * benchmark (`voxtts bench --synthetic`): voxtts_model_synthetic
+ * (include/voxtts_debug.h), developer tooling (src/devkit/).
  *
  * Every tensor of the official checkpoint (the list vox_checkpoint_tensors
  * derives from params.json, the same names and shapes weights.c binds) is

@@ -23,9 +23,9 @@ extern "C" {
 
 /* The version of this header; voxtts_version() gives the library's. */
 #define VOXTTS_VERSION_MAJOR 0
-#define VOXTTS_VERSION_MINOR 2
+#define VOXTTS_VERSION_MINOR 3
 #define VOXTTS_VERSION_PATCH 0
-#define VOXTTS_VERSION "0.2.0"
+#define VOXTTS_VERSION "0.3.0"
 /* One number for comparisons: VOXTTS_VERSION_NUMBER >= VOXTTS_MAKE_VERSION(0, 2, 0). */
 #define VOXTTS_MAKE_VERSION(major, minor, patch) ((major) * 10000 + (minor) * 100 + (patch))
 #define VOXTTS_VERSION_NUMBER VOXTTS_MAKE_VERSION(VOXTTS_VERSION_MAJOR, VOXTTS_VERSION_MINOR, VOXTTS_VERSION_PATCH)

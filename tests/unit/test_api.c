@@ -289,7 +289,7 @@ int main(void) {
     CHECK(strcmp(v, VOXTTS_VERSION) == 0, "macros %s vs string %s", v, VOXTTS_VERSION);
     CHECK(strcmp(voxtts_version(), VOXTTS_VERSION) == 0, "library %s vs header %s", voxtts_version(), VOXTTS_VERSION);
     CHECK(VOXTTS_VERSION_NUMBER == VOXTTS_MAKE_VERSION(VOXTTS_VERSION_MAJOR, VOXTTS_VERSION_MINOR, VOXTTS_VERSION_PATCH) &&
-              VOXTTS_VERSION_NUMBER >= VOXTTS_MAKE_VERSION(0, 2, 0),
+              VOXTTS_VERSION_NUMBER >= VOXTTS_MAKE_VERSION(0, 3, 0),
           "version number %d", VOXTTS_VERSION_NUMBER);
     const int codes[] = {VOXTTS_OK, VOXTTS_E_IO, VOXTTS_E_FORMAT, VOXTTS_E_SHAPE, VOXTTS_E_MISSING,
                          VOXTTS_E_ARG, VOXTTS_E_NOMEM, VOXTTS_E_UNSUPPORTED, VOXTTS_E_INTERNAL,

@@ -157,7 +157,6 @@ static void attend3_rows(const voxtts_model *m, const float *k, const float *v, 
     }
 }
 
-
 /* attend3_rows for n query rows split over the pool: query row i (at q + i*qd,
  * output at att + i*qd) attends over the sequence of rows 3*(i / per)..+2 of
  * k and v (per = 3: every token of each sequence queries; per = 1: one query

@@ -397,7 +397,10 @@ static void x86q_pack_q8_0(const void *w, size_t ws, int n_out, int64_t n, void 
 /* Q8_0, groups [g0, g1) of a packed weight row against R rows: acc[r] += ...
  * Prefetch into L2: pf bytes on from the group's quants and scales (pf_row: a
  * row pf bytes ahead, the same group) or, with pf_row 0, X86Q_PF bytes ahead
- * along the row's quants (and proportionally along its scales). */
+ * along the row, its quants and scales read as one stream of 272 bytes per
+ * group (prefetching only along the quants left 16 bytes per group, a few
+ * lines per row, to demand misses: 9216x3072, 6 rows, 2 threads 1.38 -> 0.98
+ * ms for Q4_K). */
 VOX_INLINE void x86q_q8_groups_packed(const unsigned char *w, const unsigned char *x, size_t xs, const int R,
                                       int64_t n, int64_t g0, int64_t g1, size_t pf_row, __m256 *acc) {
     const int64_t ng = (n / VOX_QK8_0 + X86Q_G - 1) / X86Q_G;
@@ -408,9 +411,9 @@ VOX_INLINE void x86q_q8_groups_packed(const unsigned char *w, const unsigned cha
         if (pf_row) {
             VOX_UNROLL for (int l = 0; l < 256; l += 64) _mm_prefetch((const char *)p + pf_row + l, _MM_HINT_T1);
             if ((g & 3) == 0) _mm_prefetch((const char *)sg + pf_row, _MM_HINT_T1);
-        } else {
-            VOX_UNROLL for (int l = 0; l < 256; l += 64) _mm_prefetch((const char *)p + X86Q_PF + l, _MM_HINT_T1);
-            if ((g & 3) == 0) _mm_prefetch((const char *)sg + X86Q_PF / 16, _MM_HINT_T1);
+        } else { /* along the row, read as one stream of 272 bytes per group */
+            const char *u = (const char *)w + (size_t)g * (256 + Q8P_SCALES8) + X86Q_PF;
+            VOX_UNROLL for (int l = 0; l < 256 + Q8P_SCALES8; l += 64) _mm_prefetch(u + l, _MM_HINT_T1);
         }
         __m256i T[8], A[8];
         VOX_UNROLL for (int j = 0; j < 8; j++) {
@@ -529,10 +532,9 @@ VOX_INLINE void x86q_q4_groups_packed(const unsigned char *w, const unsigned cha
             _mm_prefetch((const char *)p + pf_row, _MM_HINT_T1);
             _mm_prefetch((const char *)p + pf_row + 64, _MM_HINT_T1);
             if ((b & 1) == 0) _mm_prefetch((const char *)mb + pf_row, _MM_HINT_T1);
-        } else {
-            _mm_prefetch((const char *)p + X86Q_PF, _MM_HINT_T1);
-            _mm_prefetch((const char *)p + X86Q_PF + 64, _MM_HINT_T1);
-            if ((b & 1) == 0) _mm_prefetch((const char *)mb + X86Q_PF / 4, _MM_HINT_T1);
+        } else { /* along the row, read as one stream of 148 bytes per super-block */
+            const char *u = (const char *)w + (size_t)b * (Q4P_QUANTS8 + Q4P_META8) + X86Q_PF;
+            VOX_UNROLL for (int l = 0; l < Q4P_QUANTS8 + Q4P_META8; l += 64) _mm_prefetch(u + l, _MM_HINT_T1);
         }
         __m256i T[8];
         VOX_UNROLL for (int j = 0; j < 4; j++) {

@@ -1,0 +1,171 @@
+/* isa_probe.c — how many of the integer kernels' instructions this x86 core
+ * retires per cycle, and what that makes the ceiling of the 256-bit (AVX2)
+ * Q4_K product that the flow head runs with 6 activation rows.
+ *
+ *   build/tools/isa_probe [--iters N]
+ *
+ * The clock is estimated from a chain of dependent 64-bit adds (one per
+ * cycle on every x86 core of the last decade, whatever the turbo state).
+ * Each instruction is then issued into 12 independent register chains (so
+ * its latency hides nothing unless it exceeds 12 / throughput cycles) and
+ * printed as instructions per cycle at that clock.
+ *
+ * The AVX2 Q4_K bound: per 256 products and activation row the kernel
+ * (src/tensor/kernels_x86q.h) issues 8 vpmaddubsw, 7 vpaddw and 1 vpmaddwd,
+ * and per 256 weights, shared by the rows, 12 more integer operations to
+ * split the nibbles (4 vpsrlw, 8 vpand): 16 + 12 / 6 = 18 with 6 rows.  The
+ * 9 multiplies issue at most at the measured vpmaddubsw rate and all 18 at
+ * most at the measured vpaddw rate; the slower of the two gives the cycles
+ * per 256 products and row, and so the GMAC/s printed.
+ * The float work (a conversion, a scale and two FMAs per 256 products and
+ * row) and the loads are left out, so this is an upper bound: the kernel's
+ * speed with its weights in cache (tools/kernel_bench --level avx2 --packed
+ * --mb 0) is what to hold against it.
+ *
+ * x86-64 only; elsewhere the probe says so and exits 0. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* GHz from a dependent chain of 8 adds per iteration (best of 3). */
+static double clock_ghz(long iters) {
+    double best = 0;
+    for (int rep = 0; rep < 3; rep++) {
+        long x = 0;
+        const double t = now_s();
+        for (long i = 0; i < iters; i++)
+            __asm__ volatile("add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
+                             "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0"
+                             : "+r"(x));
+        const double ghz = 8.0 * (double)iters / (now_s() - t) / 1e9;
+        if (ghz > best) best = ghz;
+        if (x != 8 * iters) return 0;
+    }
+    return best;
+}
+
+/* 12 chains of one instruction "OP src, acc, acc" on ymm registers. */
+#define CHAINS12(OP)                                                                               \
+    OP " %12, %0, %0\n\t" OP " %12, %1, %1\n\t" OP " %12, %2, %2\n\t" OP " %12, %3, %3\n\t"      \
+    OP " %12, %4, %4\n\t" OP " %12, %5, %5\n\t" OP " %12, %6, %6\n\t" OP " %12, %7, %7\n\t"      \
+    OP " %12, %8, %8\n\t" OP " %12, %9, %9\n\t" OP " %12, %10, %10\n\t" OP " %12, %11, %11\n\t"
+/* the same, alternating two instructions */
+#define CHAINS12_MIX(A, B)                                                                         \
+    A " %12, %0, %0\n\t" B " %12, %1, %1\n\t" A " %12, %2, %2\n\t" B " %12, %3, %3\n\t"          \
+    A " %12, %4, %4\n\t" B " %12, %5, %5\n\t" A " %12, %6, %6\n\t" B " %12, %7, %7\n\t"          \
+    A " %12, %8, %8\n\t" B " %12, %9, %9\n\t" A " %12, %10, %10\n\t" B " %12, %11, %11\n\t"
+
+#define PROBE_BODY(TEXT, VT)                                                                       \
+    VT a0 = src, a1 = src, a2 = src, a3 = src, a4 = src, a5 = src, a6 = src, a7 = src, a8 = src,     \
+       a9 = src, a10 = src, a11 = src;                                                             \
+    double best = 0;                                                                               \
+    for (int rep = 0; rep < 3; rep++) {                                                            \
+        const double t = now_s();                                                                  \
+        for (long i = 0; i < iters; i++)                                                           \
+            __asm__ volatile(TEXT                                                                  \
+                             : "+v"(a0), "+v"(a1), "+v"(a2), "+v"(a3), "+v"(a4), "+v"(a5),         \
+                               "+v"(a6), "+v"(a7), "+v"(a8), "+v"(a9), "+v"(a10), "+v"(a11)         \
+                             : "v"(src));                                                          \
+        const double r = 12.0 * (double)iters / (now_s() - t) / 1e9 / ghz;                         \
+        if (r > best) best = r;                                                                    \
+    }                                                                                              \
+    sink = _mm_cvtsi128_si32(_mm_xor_si128(_mm_xor_si128(cast128(a0), cast128(a5)), cast128(a11))); \
+    return best;
+
+static volatile int sink;
+
+#define cast128(v) _mm256_castsi256_si128(v)
+__attribute__((target("avx2"))) static double ipc_ymm(int which, long iters, double ghz) {
+    const __m256i src = _mm256_set1_epi8(3);
+    switch (which) {
+    case 0: { PROBE_BODY(CHAINS12("vpaddw"), __m256i) }
+    case 1: { PROBE_BODY(CHAINS12("vpmaddubsw"), __m256i) }
+    case 2: { PROBE_BODY(CHAINS12("vpmaddwd"), __m256i) }
+    default: { PROBE_BODY(CHAINS12_MIX("vpmaddubsw", "vpaddw"), __m256i) }
+    }
+}
+#undef cast128
+
+#define cast128(v) _mm_castps_si128(_mm256_castps256_ps128(v))
+__attribute__((target("avx2,fma"))) static double ipc_fma(long iters, double ghz) {
+    const __m256 src = _mm256_set1_ps(1.0f);
+    PROBE_BODY(CHAINS12("vfmadd231ps"), __m256)
+}
+#undef cast128
+
+#define cast128(v) _mm256_castsi256_si128(v)
+__attribute__((target("avx2,avx512f,avx512vl,avx512vnni"))) static double ipc_dpbusd_ymm(long iters, double ghz) {
+    const __m256i src = _mm256_set1_epi8(3);
+    PROBE_BODY(CHAINS12("vpdpbusd"), __m256i)
+}
+#undef cast128
+
+#define cast128(v) _mm512_castsi512_si128(v)
+__attribute__((target("avx512f,avx512vnni"))) static double ipc_dpbusd_zmm(long iters, double ghz) {
+    const __m512i src = _mm512_set1_epi8(3);
+    PROBE_BODY(CHAINS12("vpdpbusd"), __m512i)
+}
+#undef cast128
+
+int main(int argc, char **argv) {
+    long iters = 20000000;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--iters") == 0 && i + 1 < argc) {
+            iters = atol(argv[++i]);
+        } else {
+            fprintf(stderr, "usage: isa_probe [--iters N]\n");
+            return 2;
+        }
+    }
+    if (iters < 1000) {
+        fprintf(stderr, "isa_probe: --iters must be at least 1000\n");
+        return 2;
+    }
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx2")) {
+        printf("isa_probe: this CPU has no AVX2; nothing to measure\n");
+        return 0;
+    }
+    const double ghz = clock_ghz(iters * 2);
+    if (ghz <= 0) {
+        fprintf(stderr, "isa_probe: the clock estimate failed\n");
+        return 1;
+    }
+    printf("clock (dependent adds)      %.2f GHz\n", ghz);
+    const char *names[4] = {"vpaddw ymm", "vpmaddubsw ymm", "vpmaddwd ymm", "vpmaddubsw+vpaddw ymm"};
+    double r[4];
+    for (int k = 0; k < 4; k++) {
+        r[k] = ipc_ymm(k, iters, ghz);
+        printf("%-27s %.2f per cycle\n", names[k], r[k]);
+    }
+    printf("%-27s %.2f per cycle\n", "vfmadd231ps ymm", ipc_fma(iters, ghz));
+    if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl")) {
+        printf("%-27s %.2f per cycle\n", "vpdpbusd ymm (EVEX)", ipc_dpbusd_ymm(iters, ghz));
+        printf("%-27s %.2f per cycle\n", "vpdpbusd zmm", ipc_dpbusd_zmm(iters, ghz));
+    }
+    /* the AVX2 Q4_K product with 6 rows (see the top of the file) */
+    const double mul_cycles = 9.0 / r[1], all_cycles = (16.0 + 12.0 / 6.0) / r[0];
+    const double cycles = mul_cycles > all_cycles ? mul_cycles : all_cycles;
+    printf("AVX2 Q4_K 6-row bound       %.0f GMAC/s per core (%.2f cycles per 256 products and row)\n",
+           256.0 / cycles * ghz, cycles);
+    return 0;
+}
+
+#else
+
+int main(void) {
+    printf("isa_probe: x86-64 only\n");
+    return 0;
+}
+
+#endif

@@ -5,8 +5,8 @@
 # end-to-end and error tests, long text, voices of one's own (`voxtts voice`,
 # export read back by PyTorch), the Wyoming and HTTP servers over loopback,
 # `voxtts bench` on small synthetic models, GGUF models and `voxtts quantize`,
-# the download test, install + examples, and (FULLSIZE=1) a full-size
-# random-weight checkpoint.
+# the download test, install + examples, the citations of docs/MODEL.md, and
+# (FULLSIZE=1) a full-size random-weight checkpoint.
 # Prints one "N passed, M failed" line per part and a total; exits 1 on any failure.
 set -u
 BUILD=${BUILD:-build}
@@ -33,6 +33,7 @@ for t in "$BUILD"/tests/test_*; do
     case "$t" in */test_tekken) continue ;; esac   # run by the tokenizer part with its data
     run_part "$(basename "$t")" "$t"
 done
+run_part docs tests/docs/run.sh
 run_part tokenizer tests/tokenizer/run.sh "$BUILD"
 run_part fuzz tests/fuzz/run.sh "$BUILD"
 run_part golden tests/golden/run.sh "$BUILD"

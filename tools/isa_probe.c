@@ -61,12 +61,6 @@ static double clock_ghz(long iters) {
     OP " %12, %0, %0\n\t" OP " %12, %1, %1\n\t" OP " %12, %2, %2\n\t" OP " %12, %3, %3\n\t"      \
     OP " %12, %4, %4\n\t" OP " %12, %5, %5\n\t" OP " %12, %6, %6\n\t" OP " %12, %7, %7\n\t"      \
     OP " %12, %8, %8\n\t" OP " %12, %9, %9\n\t" OP " %12, %10, %10\n\t" OP " %12, %11, %11\n\t"
-/* the same, alternating two instructions */
-#define CHAINS12_MIX(A, B)                                                                         \
-    A " %12, %0, %0\n\t" B " %12, %1, %1\n\t" A " %12, %2, %2\n\t" B " %12, %3, %3\n\t"          \
-    A " %12, %4, %4\n\t" B " %12, %5, %5\n\t" A " %12, %6, %6\n\t" B " %12, %7, %7\n\t"          \
-    A " %12, %8, %8\n\t" B " %12, %9, %9\n\t" A " %12, %10, %10\n\t" B " %12, %11, %11\n\t"
-
 #define PROBE_BODY(TEXT, VT)                                                                       \
     VT a0 = src, a1 = src, a2 = src, a3 = src, a4 = src, a5 = src, a6 = src, a7 = src, a8 = src,     \
        a9 = src, a10 = src, a11 = src;                                                             \
@@ -92,8 +86,7 @@ __attribute__((target("avx2"))) static double ipc_ymm(int which, long iters, dou
     switch (which) {
     case 0: { PROBE_BODY(CHAINS12("vpaddw"), __m256i) }
     case 1: { PROBE_BODY(CHAINS12("vpmaddubsw"), __m256i) }
-    case 2: { PROBE_BODY(CHAINS12("vpmaddwd"), __m256i) }
-    default: { PROBE_BODY(CHAINS12_MIX("vpmaddubsw", "vpaddw"), __m256i) }
+    default: { PROBE_BODY(CHAINS12("vpmaddwd"), __m256i) }
     }
 }
 #undef cast128
@@ -173,9 +166,9 @@ int main(int argc, char **argv) {
         return 1;
     }
     printf("clock (dependent adds)      %.2f GHz\n", ghz);
-    const char *names[4] = {"vpaddw ymm", "vpmaddubsw ymm", "vpmaddwd ymm", "vpmaddubsw+vpaddw ymm"};
-    double r[4];
-    for (int k = 0; k < 4; k++) {
+    const char *names[3] = {"vpaddw ymm", "vpmaddubsw ymm", "vpmaddwd ymm"};
+    double r[3];
+    for (int k = 0; k < 3; k++) {
         r[k] = ipc_ymm(k, iters, ghz);
         printf("%-27s %.2f per cycle\n", names[k], r[k]);
     }

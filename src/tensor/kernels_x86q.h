@@ -12,15 +12,19 @@
  * integer dot product of every block, isum[L] for block L in lane L of one
  * ymm, and then do a fixed float sequence per group:
  *   Q8_0: acc = fma(float(isum), dw * dx, acc)        (dw, dx: 8 block scales)
- *   Q4_K: acc = fma(float(isum), sc*d * dx, acc);  acc = fnmadd(m*dmin, bx, acc)
+ *   Q4_K: acc = fma(float(sc*isum), d * dx, acc);  acc = fnmadd(m*dmin, bx, acc)
  * (sc, m: the sub-blocks' 6-bit scale and min, d, dmin the super-block's, dx
- * the activation super-block's scale, bx[L] = bsum[L] * dx), then y =
- * hsum8(acc).  Integer sums are exact in any order, so however isum is
- * computed, every path below gives the same bits: the packed and plain weight
- * layouts, 1 or 8 rows, maddubs or vpdpbusd (the AVX2 and AVX-VNNI sets
- * therefore agree bit for bit, which test_kernels.c does not rely on).
+ * the activation super-block's scale, bx[L] = bsum[L] * dx; sc*isum is below
+ * 2^22, exact as an int32 and as a float product), then y = hsum8(acc).
+ * Integer sums are exact in any order, so however isum is computed, every
+ * path below gives the same bits: the packed and plain weight layouts, 1 or 8
+ * rows, C or the hand-scheduled 6-row step, maddubs or vpdpbusd (the AVX2 and
+ * AVX-VNNI sets therefore agree bit for bit, which test_kernels.c does not
+ * rely on).
  *
- * Three float operations per 256 products and row (four for Q4_K), where the
+ * Three float operations per 256 products and row (Q4_K on AVX2 with three or
+ * more rows too: the scale rides on the widening vpmaddwd and d*dx is one
+ * multiply for all rows; otherwise four), where the
  * block-at-a-time loop needs three per 32; the integer work per 32 products
  * and row is maddubs + add (Q4_K: its nibble products, at most 2*15*127 per
  * int16 lane, are summed in int16 over the 8 registers of a group, then one
@@ -51,12 +55,14 @@
  *         T_2j+1 in the high nibbles, then per super-block 20 bytes: the 8
  *         scales, the 8 mins (bytes), d and dmin (raw fp16). */
 
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
 enum { X86Q_G = 8, X86Q_GROUP_VALUES = 256, Q8P_SCALES8 = 16, Q4P_QUANTS8 = 128, Q4P_META8 = 20 };
 
 #define X86Q_PF 8192 /* prefetch distance along a weight row, bytes */
+#define X86Q_DXT 32 /* super-blocks per piece of a row with three or more rows (x86q_group_tile) */
 #ifndef X86Q_PACK_MIN_ROWS
 #define X86Q_PACK_MIN_ROWS 2 /* weights multiplied with at least this many rows are packed */
 #endif
@@ -123,23 +129,29 @@ VOX_INLINE __m256i x86q_q8_isum_t(const __m256i A[8], const __m256i T[8], const 
 #endif
 }
 
-/* Q4_K, transposed: T_j the nibbles (0..15), X_j the activation. */
-VOX_INLINE __m256i x86q_q4_isum_t(const __m256i T[8], const unsigned char *xt) {
+/* Q4_K, transposed: T_j the nibbles (0..15), X_j the activation; lane L of the
+ * result is float(sc_L * isum_L), exact (|isum| <= 32*15*127, sc <= 63: below
+ * 2^22).  AVX2 folds the scale into the widening vpmaddwd (sc16: sc_L in both
+ * int16 halves of dword L), so it costs nothing; vpdpbusd sums straight to
+ * int32 and the scale is a float multiply (scf = float(sc)), the same value. */
+VOX_INLINE __m256 x86q_q4_scaled_t(const __m256i T[8], const unsigned char *xt, __m256i sc16, __m256 scf) {
 #if X86Q_VNNI
+    (void)sc16;
     __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
     VOX_UNROLL for (int j = 0; j < 8; j += 2) {
         s0 = X86Q_DPBUSD(s0, T[j], _mm256_load_si256((const __m256i *)(xt + 32 * j)));
         s1 = X86Q_DPBUSD(s1, T[j + 1], _mm256_load_si256((const __m256i *)(xt + 32 * j + 32)));
     }
-    return _mm256_add_epi32(s0, s1);
+    return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)), scf);
 #else
+    (void)scf;
     /* each lane of a maddubs is at most 2*15*127 in magnitude: 8 of them fit in int16 */
     __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
     VOX_UNROLL for (int j = 0; j < 8; j += 2) {
         s0 = _mm256_add_epi16(s0, _mm256_maddubs_epi16(T[j], _mm256_load_si256((const __m256i *)(xt + 32 * j))));
         s1 = _mm256_add_epi16(s1, _mm256_maddubs_epi16(T[j + 1], _mm256_load_si256((const __m256i *)(xt + 32 * j + 32))));
     }
-    return _mm256_madd_epi16(_mm256_add_epi16(s0, s1), _mm256_set1_epi16(1));
+    return _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_add_epi16(s0, s1), sc16));
 #endif
 }
 
@@ -319,16 +331,34 @@ static void x86q_prep_q8_k(const float *x, int64_t n, void *out) {
 
 /* ---- weight scales of a group ---------------------------------------------------- */
 
-/* Q4_K: sc*d and m*dmin per lane from the 8 scale bytes, the 8 min bytes and
- * the raw fp16 pair d | dmin. */
-VOX_INLINE void x86q_q4_scales(uint64_t scw, uint64_t mnw, uint32_t ddm, __m256 *scd, __m256 *md) {
+/* Q4_K, one super-block's weight side, shared by every input row: the scales
+ * as sc16 (the AVX2 widening multiplier, see x86q_q4_scaled_t) or scf (float),
+ * md = m*dmin per lane and d broadcast, from the 8 scale bytes, the 8 min
+ * bytes and the raw fp16 pair d | dmin.  Per row the float steps are then
+ *   acc = fma(float(sc*isum), d*dx, acc);  acc = fnmadd(md, bx, acc). */
+typedef struct {
+    __m256i sc16;
+    __m256 scf, md, d;
+} x86q_q4_side;
+
+VOX_INLINE x86q_q4_side x86q_q4_weight_side(uint64_t scw, uint64_t mnw, uint32_t ddm) {
+    x86q_q4_side w;
     const __m128 dd = _mm_cvtph_ps(_mm_cvtsi32_si128((int)ddm));
-    const __m256 d = _mm256_broadcastss_ps(dd);
-    const __m256 dmin = _mm256_broadcastss_ps(_mm_movehdup_ps(dd));
-    const __m256 scf = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)scw)));
+    w.d = _mm256_broadcastss_ps(dd);
     const __m256 mnf = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)mnw)));
-    *scd = _mm256_mul_ps(scf, d);
-    *md = _mm256_mul_ps(mnf, dmin);
+    w.md = _mm256_mul_ps(mnf, _mm256_broadcastss_ps(_mm_movehdup_ps(dd)));
+    w.scf = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)scw)));
+    /* byte L of the broadcast qword into both int16 halves of dword L */
+    const __m256i idx = _mm256_setr_epi8(0, -1, 0, -1, 1, -1, 1, -1, 2, -1, 2, -1, 3, -1, 3, -1,
+                                         4, -1, 4, -1, 5, -1, 5, -1, 6, -1, 6, -1, 7, -1, 7, -1);
+    w.sc16 = _mm256_shuffle_epi8(_mm256_set1_epi64x((long long)scw), idx);
+    return w; /* (each caller uses sc16 or scf; the compiler drops the other) */
+}
+
+/* The per-row float steps of one super-block; dd = d*dx. */
+VOX_INLINE __m256 x86q_q4_accumulate(__m256 acc, __m256 v, __m256 dd, __m256 md, const float *bx) {
+    acc = _mm256_fmadd_ps(v, dd, acc);
+    return _mm256_fnmadd_ps(md, _mm256_load_ps(bx), acc);
 }
 
 /* ---- tiles ------------------------------------------------------------------------
@@ -452,8 +482,7 @@ VOX_INLINE void x86q_q4_row(const unsigned char *w, const unsigned char *x, size
         vox_q4_k_scales(blk + 4, &scw, &mnw);
         uint32_t ddm;
         memcpy(&ddm, blk, 4);
-        __m256 scd, md;
-        x86q_q4_scales(scw, mnw, ddm, &scd, &md);
+        const x86q_q4_side ws = x86q_q4_weight_side(scw, mnw, ddm);
         VOX_UNROLL for (int r = 0; r < R; r++) {
             const unsigned char *xr = x + (size_t)r * xs;
             const int8_t *xq = vox_plain_q(xr) + b * VOX_QK_K;
@@ -474,9 +503,9 @@ VOX_INLINE void x86q_q4_row(const unsigned char *w, const unsigned char *x, size
             isum = _mm256_add_epi32(_mm256_cvtepi16_epi32(_mm256_castsi256_si128(h)),
                                     _mm256_cvtepi16_epi32(_mm256_extracti128_si256(h, 1)));
 #endif
-            const __m256 s = _mm256_mul_ps(scd, _mm256_broadcast_ss(x86q_prep_q8_k_d(xr, n) + b));
-            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), s, acc[r]);
-            acc[r] = _mm256_fnmadd_ps(md, _mm256_load_ps(x86q_prep_q8_k_bx(xr, n) + 8 * b), acc[r]);
+            const __m256 dd = _mm256_mul_ps(ws.d, _mm256_broadcast_ss(x86q_prep_q8_k_d(xr, n) + b));
+            acc[r] = x86q_q4_accumulate(acc[r], _mm256_mul_ps(_mm256_cvtepi32_ps(isum), ws.scf), dd, ws.md,
+                                        x86q_prep_q8_k_bx(xr, n) + 8 * b);
         }
     }
     VOX_UNROLL for (int r = 0; r < R; r++) y[(int64_t)r * ldy] = x86q_hsum8(acc[r]);
@@ -518,13 +547,120 @@ static void x86q_pack_q4_k(const void *w, size_t ws, int n_out, int64_t n, void 
     }
 }
 
+/* Q4_K: the R rows against super-block b, its weight registers T and side ws
+ * formed.  With three or more rows the products d*dx come from one multiply
+ * for all rows (dxt: the rows' dx for this super-block, gathered by the tile),
+ * each row broadcasting its lane from memory; with one or two, one multiply
+ * per row.  The same float product either way. */
+VOX_INLINE void x86q_q4_rows(const __m256i T[8], const x86q_q4_side ws, const unsigned char *x, size_t xs,
+                             const int R, int64_t n, int64_t b, const float *dxt, __m256 *acc) {
+    _Alignas(32) float dd[8];
+    if (R >= 3) _mm256_store_ps(dd, _mm256_mul_ps(ws.d, _mm256_load_ps(dxt)));
+    VOX_UNROLL for (int r = 0; r < R; r++) {
+        const unsigned char *xr = x + (size_t)r * xs;
+        const __m256 v = x86q_q4_scaled_t(T, xr + vox_round64((size_t)n) + (size_t)b * VOX_QK_K, ws.sc16, ws.scf);
+        const __m256 ddr = R >= 3 ? _mm256_broadcast_ss(dd + r)
+                                  : _mm256_mul_ps(ws.d, _mm256_broadcast_ss(x86q_prep_q8_k_d(xr, n) + b));
+        acc[r] = x86q_q4_accumulate(acc[r], v, ddr, ws.md, x86q_prep_q8_k_bx(xr, n) + 8 * b);
+    }
+}
+
+#if !X86Q_VNNI
+/* Q4_K, AVX2, six rows against one packed super-block: the same integers and
+ * float steps as x86q_q4_rows, with the registers laid out by hand.  Compiled
+ * from intrinsics, the six accumulators, eight nibble registers and the
+ * partial sums do not fit in the 16 ymm registers; GCC spilled, and with the
+ * activations as memory operands the loads (two 256-bit loads per cycle on
+ * Zen 4) bounded the loop.  Here the nibble registers are formed one at a
+ * time (rows innermost), the int16 sums s0..s5 live in ymm0-5, the
+ * accumulators in six registers of the compiler's choice (outside ymm0-5 and
+ * ymm12-15), and per super-block and row the loads are the 8 activation
+ * chunks, d*dx and bx. */
+typedef struct { /* the asm reads sc16 at byte 0, md at 32, dd at 64 */
+    _Alignas(32) int16_t sc16[16];
+    _Alignas(32) float md[8];
+    _Alignas(32) float dd[8];
+} x86q_q4_aux;
+_Static_assert(offsetof(x86q_q4_aux, md) == 32 && offsetof(x86q_q4_aux, dd) == 64, "x86q_q4_aux layout");
+
+/* one nibble register against the six rows: T = (P >> sh) & 15 in ymm13, then
+ * s_r = maddubs(T, X_r + off) (SET) or s_r += it (ADD, through ymm14) */
+#define X86Q_Q4_SET(off, addr, s) "vpmaddubsw " #off addr ", %%ymm13, %%ymm" #s "\n\t"
+#define X86Q_Q4_ADD(off, addr, s)                                                                  \
+    "vpmaddubsw " #off addr ", %%ymm13, %%ymm14\n\t"                                              \
+    "vpaddw %%ymm14, %%ymm" #s ", %%ymm" #s "\n\t"
+#define X86Q_Q4_T6(op, off)                                                                        \
+    "vpand %%ymm15, %%ymm12, %%ymm13\n\t"                                                         \
+    op(off, "(%[x0])", 0) op(off, "(%[x0],%[xs],1)", 1) op(off, "(%[x0],%[xs],2)", 2)              \
+    op(off, "(%[x3])", 3) op(off, "(%[x3],%[xs],1)", 4) op(off, "(%[x3],%[xs],2)", 5)
+/* row s: acc += float(sc * s) * dd[s]; acc -= md * bx (ymm15 = sc16, ymm12 = md) */
+#define X86Q_Q4_F1(s, ddoff, bx, acc)                                                              \
+    "vpmaddwd %%ymm15, %%ymm" #s ", %%ymm" #s "\n\t"                                              \
+    "vcvtdq2ps %%ymm" #s ", %%ymm" #s "\n\t"                                                      \
+    "vbroadcastss 64+" #ddoff "(%[aux]), %%ymm13\n\t"                                                  \
+    "vfmadd231ps %%ymm13, %%ymm" #s ", %[" #acc "]\n\t"                                          \
+    "vfnmadd231ps " bx ", %%ymm12, %[" #acc "]\n\t"
+
+VOX_INLINE void x86q_q4_rows6_asm(const unsigned char *p, const unsigned char *x0, const unsigned char *x3,
+                                  size_t xs, const float *bx0, const float *bx3, const x86q_q4_aux *aux,
+                                  __m256 acc[6]) {
+    static const _Alignas(32) uint8_t low4[32] = {15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15,
+                                                  15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15};
+    __asm__("vmovdqa %[low4], %%ymm15\n\t"
+            "vmovdqa 0(%[p]), %%ymm12\n\t" X86Q_Q4_T6(X86Q_Q4_SET, 0)
+            "vpsrlw $4, %%ymm12, %%ymm12\n\t" X86Q_Q4_T6(X86Q_Q4_ADD, 32)
+            "vmovdqa 32(%[p]), %%ymm12\n\t" X86Q_Q4_T6(X86Q_Q4_ADD, 64)
+            "vpsrlw $4, %%ymm12, %%ymm12\n\t" X86Q_Q4_T6(X86Q_Q4_ADD, 96)
+            "vmovdqa 64(%[p]), %%ymm12\n\t" X86Q_Q4_T6(X86Q_Q4_ADD, 128)
+            "vpsrlw $4, %%ymm12, %%ymm12\n\t" X86Q_Q4_T6(X86Q_Q4_ADD, 160)
+            "vmovdqa 96(%[p]), %%ymm12\n\t" X86Q_Q4_T6(X86Q_Q4_ADD, 192)
+            "vpsrlw $4, %%ymm12, %%ymm12\n\t" X86Q_Q4_T6(X86Q_Q4_ADD, 224)
+            "vmovdqa 0(%[aux]), %%ymm15\n\t"
+            "vmovaps 32(%[aux]), %%ymm12\n\t"
+            X86Q_Q4_F1(0, 0, "(%[b0])", a0) X86Q_Q4_F1(1, 4, "(%[b0],%[xs],1)", a1)
+            X86Q_Q4_F1(2, 8, "(%[b0],%[xs],2)", a2) X86Q_Q4_F1(3, 12, "(%[b3])", a3)
+            X86Q_Q4_F1(4, 16, "(%[b3],%[xs],1)", a4) X86Q_Q4_F1(5, 20, "(%[b3],%[xs],2)", a5)
+            : [a0] "+x"(acc[0]), [a1] "+x"(acc[1]), [a2] "+x"(acc[2]), [a3] "+x"(acc[3]), [a4] "+x"(acc[4]),
+              [a5] "+x"(acc[5])
+            : [p] "r"(p), [x0] "r"(x0), [x3] "r"(x3), [xs] "r"(xs), [b0] "r"(bx0), [b3] "r"(bx3),
+              [aux] "r"(aux), [low4] "m"(*(const uint8_t(*)[32])low4), "m"(*aux)
+            : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm12", "xmm13", "xmm14", "xmm15", "memory");
+}
+#undef X86Q_Q4_SET
+#undef X86Q_Q4_ADD
+#undef X86Q_Q4_T6
+#undef X86Q_Q4_F1
+#endif
+
 /* Q4_K, super-blocks [g0, g1) of a packed weight row against R rows (prefetch
  * as x86q_q8_groups_packed). */
 VOX_INLINE void x86q_q4_groups_packed(const unsigned char *w, const unsigned char *x, size_t xs, const int R,
-                                      int64_t n, int64_t g0, int64_t g1, size_t pf_row, __m256 *acc) {
+                                      int64_t n, int64_t g0, int64_t g1, size_t pf_row, const float *dxt,
+                                      __m256 *acc) {
     const int64_t nsb = n / VOX_QK_K;
     const unsigned char *meta = w + (size_t)nsb * Q4P_QUANTS8;
     const __m256i low4 = _mm256_set1_epi8(0x0f);
+#if !X86Q_VNNI
+    /* six rows: each super-block's weight side first, in a pass of its own, so
+     * the asm step reads d*dx (4-byte broadcasts) long after the 32-byte store
+     * (kernel_bench 512x3072, 1 thread: 113 -> 115 GMAC/s against storing it
+     * just before the step) */
+    x86q_q4_aux aux[X86Q_DXT];
+    if (R == 6)
+        for (int64_t b = g0; b < g1; b++) {
+            const unsigned char *mb = meta + (size_t)b * Q4P_META8;
+            uint64_t scw, mnw;
+            uint32_t ddm;
+            memcpy(&scw, mb, 8);
+            memcpy(&mnw, mb + 8, 8);
+            memcpy(&ddm, mb + 16, 4);
+            const x86q_q4_side ws = x86q_q4_weight_side(scw, mnw, ddm);
+            x86q_q4_aux *a = &aux[b - g0];
+            _mm256_store_si256((__m256i *)a->sc16, ws.sc16);
+            _mm256_store_ps(a->md, ws.md);
+            _mm256_store_ps(a->dd, _mm256_mul_ps(ws.d, _mm256_load_ps(dxt + 8 * (b - g0))));
+        }
+#endif
     for (int64_t b = g0; b < g1; b++) {
         const unsigned char *p = w + (size_t)b * Q4P_QUANTS8;
         const unsigned char *mb = meta + (size_t)b * Q4P_META8;
@@ -536,26 +672,28 @@ VOX_INLINE void x86q_q4_groups_packed(const unsigned char *w, const unsigned cha
             const char *u = (const char *)w + (size_t)b * (Q4P_QUANTS8 + Q4P_META8) + X86Q_PF;
             VOX_UNROLL for (int l = 0; l < Q4P_QUANTS8 + Q4P_META8; l += 64) _mm_prefetch(u + l, _MM_HINT_T1);
         }
+#if !X86Q_VNNI
+        if (R == 6) {
+            const unsigned char *x0 = x + vox_round64((size_t)n) + (size_t)b * VOX_QK_K;
+            const unsigned char *b0 = (const unsigned char *)(x86q_prep_q8_k_bx(x, n) + 8 * b);
+            x86q_q4_rows6_asm(p, x0, x0 + 3 * xs, xs, (const float *)b0, (const float *)(b0 + 3 * xs),
+                              &aux[b - g0], acc);
+            continue;
+        }
+#endif
+        uint64_t scw, mnw;
+        uint32_t ddm;
+        memcpy(&scw, mb, 8);
+        memcpy(&mnw, mb + 8, 8);
+        memcpy(&ddm, mb + 16, 4);
+        const x86q_q4_side ws = x86q_q4_weight_side(scw, mnw, ddm);
         __m256i T[8];
         VOX_UNROLL for (int j = 0; j < 4; j++) {
             const __m256i v = _mm256_load_si256((const __m256i *)(p + 32 * j));
             T[2 * j] = _mm256_and_si256(v, low4);
             T[2 * j + 1] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
         }
-        uint64_t scw, mnw;
-        uint32_t ddm;
-        memcpy(&scw, mb, 8);
-        memcpy(&mnw, mb + 8, 8);
-        memcpy(&ddm, mb + 16, 4);
-        __m256 scd, md;
-        x86q_q4_scales(scw, mnw, ddm, &scd, &md);
-        VOX_UNROLL for (int r = 0; r < R; r++) {
-            const unsigned char *xr = x + (size_t)r * xs;
-            const __m256i isum = x86q_q4_isum_t(T, xr + vox_round64((size_t)n) + (size_t)b * VOX_QK_K);
-            const __m256 s = _mm256_mul_ps(scd, _mm256_broadcast_ss(x86q_prep_q8_k_d(xr, n) + b));
-            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), s, acc[r]);
-            acc[r] = _mm256_fnmadd_ps(md, _mm256_load_ps(x86q_prep_q8_k_bx(xr, n) + 8 * b), acc[r]);
-        }
+        x86q_q4_rows(T, ws, x, xs, R, n, b, dxt + 8 * (b - g0), acc);
     }
 }
 
@@ -621,7 +759,8 @@ VOX_INLINE void x86q_q4_plain_group(const unsigned char *blk, __m256i T[8]) {
 }
 
 VOX_INLINE void x86q_q4_groups_plain(const unsigned char *w, const unsigned char *x, size_t xs, const int R,
-                                     int64_t n, int64_t g0, int64_t g1, size_t pf_row, __m256 *acc) {
+                                     int64_t n, int64_t g0, int64_t g1, size_t pf_row, const float *dxt,
+                                     __m256 *acc) {
     for (int64_t b = g0; b < g1; b++) {
         const unsigned char *blk = w + (size_t)b * VOX_Q4_K_BYTES;
         const char *pb = (const char *)blk + (pf_row ? pf_row : X86Q_PF);
@@ -634,15 +773,7 @@ VOX_INLINE void x86q_q4_groups_plain(const unsigned char *w, const unsigned char
         vox_q4_k_scales(blk + 4, &scw, &mnw);
         uint32_t ddm;
         memcpy(&ddm, blk, 4);
-        __m256 scd, md;
-        x86q_q4_scales(scw, mnw, ddm, &scd, &md);
-        VOX_UNROLL for (int r = 0; r < R; r++) {
-            const unsigned char *xr = x + (size_t)r * xs;
-            const __m256i isum = x86q_q4_isum_t(T, xr + vox_round64((size_t)n) + (size_t)b * VOX_QK_K);
-            const __m256 s = _mm256_mul_ps(scd, _mm256_broadcast_ss(x86q_prep_q8_k_d(xr, n) + b));
-            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), s, acc[r]);
-            acc[r] = _mm256_fnmadd_ps(md, _mm256_load_ps(x86q_prep_q8_k_bx(xr, n) + 8 * b), acc[r]);
-        }
+        x86q_q4_rows(T, x86q_q4_weight_side(scw, mnw, ddm), x, xs, R, n, b, dxt + 8 * (b - g0), acc);
     }
 }
 
@@ -654,14 +785,31 @@ VOX_INLINE void x86q_q4_groups_plain(const unsigned char *w, const unsigned char
  * chunk of the row two ahead (the hardware prefetcher does not follow these
  * short strided pieces).  Every accumulator sees the same groups in the same
  * order either way: the bits do not change. */
+/* (the three sizes below can be set with -D for experiments with kernel_bench) */
+#ifndef X86Q_PF_ROWS
+#define X86Q_PF_ROWS 2 /* with pieces, prefetch the same piece this many weight rows ahead */
+#endif
+#ifndef X86Q_OBLK
 #define X86Q_OBLK 16
+#endif
+#ifndef X86Q_L1_ACT
+#define X86Q_L1_ACT 24576 /* bytes of activations (all rows) per piece of a row */
+#endif
 VOX_INLINE void x86q_groups(const int q4k, const int packed, const unsigned char *w, const unsigned char *x,
                             size_t xs, const int R, int64_t n, int64_t g0, int64_t g1, size_t pf_row,
-                            __m256 *acc) {
-    if (q4k && packed) x86q_q4_groups_packed(w, x, xs, R, n, g0, g1, pf_row, acc);
-    else if (q4k) x86q_q4_groups_plain(w, x, xs, R, n, g0, g1, pf_row, acc);
+                            const float *dxt, __m256 *acc) {
+    if (q4k && packed) x86q_q4_groups_packed(w, x, xs, R, n, g0, g1, pf_row, dxt, acc);
+    else if (q4k) x86q_q4_groups_plain(w, x, xs, R, n, g0, g1, pf_row, dxt, acc);
     else if (packed) x86q_q8_groups_packed(w, x, xs, R, n, g0, g1, pf_row, acc);
     else x86q_q8_groups_plain(w, x, xs, R, n, g0, g1, pf_row, acc);
+}
+
+/* Q4_K with three or more rows: the rows' dx of super-blocks [g0, g1), 8 per
+ * super-block (rows past R zero), for x86q_q4_rows. */
+VOX_INLINE void x86q_gather_dx(const unsigned char *x, size_t xs, const int R, int64_t n, int64_t g0, int64_t g1,
+                               float *dxt) {
+    for (int64_t b = g0; b < g1; b++)
+        VOX_UNROLL for (int r = 0; r < 8; r++) dxt[8 * (b - g0) + r] = r < R ? x86q_prep_q8_k_d(x + (size_t)r * xs, n)[b] : 0.0f;
 }
 
 VOX_INLINE void x86q_group_tile(const int q4k, const int packed, const unsigned char *w, size_t ws, int n_out,
@@ -669,13 +817,17 @@ VOX_INLINE void x86q_group_tile(const int q4k, const int packed, const unsigned 
                                  int64_t ldy) {
     const int64_t ng = q4k ? n / VOX_QK_K : (n / VOX_QK8_0 + X86Q_G - 1) / X86Q_G;
     const int64_t gx = q4k ? 256 + 4 + 32 : 256 + 32; /* activation bytes per group and row */
-    int64_t kc = 24576 / (R * gx);
+    int64_t kc = X86Q_L1_ACT / (R * gx);
     if (kc < 2) kc = 2;
+    if (kc > X86Q_DXT) kc = X86Q_DXT;
+    _Alignas(32) float dxt[X86Q_DXT * 8];
+    const int gather = q4k && R >= 3;
     if (R <= 2 || ng <= kc) {
+        if (gather) x86q_gather_dx(x, xs, R, n, 0, ng, dxt);
         for (int o = 0; o < n_out; o++) {
             __m256 acc[VOX_TILE_ROWS];
             VOX_UNROLL for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
-            x86q_groups(q4k, packed, w + (size_t)o * ws, x, xs, R, n, 0, ng, 0, acc);
+            x86q_groups(q4k, packed, w + (size_t)o * ws, x, xs, R, n, 0, ng, 0, dxt, acc);
             VOX_UNROLL for (int r = 0; r < R; r++) y[(int64_t)r * ldy + o] = x86q_hsum8(acc[r]);
         }
         return;
@@ -685,11 +837,12 @@ VOX_INLINE void x86q_group_tile(const int q4k, const int packed, const unsigned 
         const int nob = n_out - ob < X86Q_OBLK ? n_out - ob : X86Q_OBLK;
         for (int64_t g0 = 0; g0 < ng; g0 += kc) {
             const int64_t g1 = g0 + kc < ng ? g0 + kc : ng;
+            if (gather) x86q_gather_dx(x, xs, R, n, g0, g1, dxt);
             for (int o = 0; o < nob; o++) {
                 __m256 acc[VOX_TILE_ROWS];
                 VOX_UNROLL for (int r = 0; r < R; r++)
                     acc[r] = g0 == 0 ? _mm256_setzero_ps() : _mm256_load_ps(park[o][r]);
-                x86q_groups(q4k, packed, w + (size_t)(ob + o) * ws, x, xs, R, n, g0, g1, 2 * ws, acc);
+                x86q_groups(q4k, packed, w + (size_t)(ob + o) * ws, x, xs, R, n, g0, g1, X86Q_PF_ROWS * ws, dxt, acc);
                 VOX_UNROLL for (int r = 0; r < R; r++) _mm256_store_ps(park[o][r], acc[r]);
             }
         }

@@ -793,7 +793,14 @@ VOX_INLINE void x86q_q4_groups_plain(const unsigned char *w, const unsigned char
 #define X86Q_OBLK 16
 #endif
 #ifndef X86Q_L1_ACT
-#define X86Q_L1_ACT 24576 /* bytes of activations (all rows) per piece of a row */
+/* bytes of activations (all rows) per piece of a row.  Measured, kernel_bench
+ * --packed --threads 2, 3072x9216 and 3072x4096, Zen 4: with 6 rows 20 KB
+ * (11 super-blocks) beats 24 KB (14): AVX2 Q4_K 162-167 -> 200-204 and 178 ->
+ * 201-204 GMAC/s, AVX2 Q8_0 100-112 -> 116-118, AVX-VNNI Q4_K 198-201 ->
+ * 208-213, Q8_0 140-141 -> 148-150; with 3 or 8 rows 24 KB stays ahead
+ * (Q4_K 134-141 vs 116-128, 159-176 vs 158-163).  Neither is a clean function
+ * of the piece's size (10 or 12 super-blocks with 6 rows: 142-168). */
+#define X86Q_L1_ACT(R) ((R) == 6 ? 20480 : 24576)
 #endif
 VOX_INLINE void x86q_groups(const int q4k, const int packed, const unsigned char *w, const unsigned char *x,
                             size_t xs, const int R, int64_t n, int64_t g0, int64_t g1, size_t pf_row,
@@ -817,7 +824,7 @@ VOX_INLINE void x86q_group_tile(const int q4k, const int packed, const unsigned 
                                  int64_t ldy) {
     const int64_t ng = q4k ? n / VOX_QK_K : (n / VOX_QK8_0 + X86Q_G - 1) / X86Q_G;
     const int64_t gx = q4k ? 256 + 4 + 32 : 256 + 32; /* activation bytes per group and row */
-    int64_t kc = X86Q_L1_ACT / (R * gx);
+    int64_t kc = X86Q_L1_ACT(R) / (R * gx);
     if (kc < 2) kc = 2;
     if (kc > X86Q_DXT) kc = X86Q_DXT;
     _Alignas(32) float dxt[X86Q_DXT * 8];

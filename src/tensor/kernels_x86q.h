@@ -780,11 +780,11 @@ VOX_INLINE void x86q_q4_groups_plain(const unsigned char *w, const unsigned char
 /* Packed tiles.  With several rows and a long row (in = 9216: 6 prepared
  * rows are ~64 KB) the activations would come from L2 for every weight row,
  * so the row is cut into chunks of groups whose activations (all R rows) fit
- * in 24 KB of L1, X86Q_OBLK weight rows walk each chunk in turn with their
- * accumulators parked in a small buffer, and the prefetch fetches the same
- * chunk of the row two ahead (the hardware prefetcher does not follow these
- * short strided pieces).  Every accumulator sees the same groups in the same
- * order either way: the bits do not change. */
+ * in X86Q_L1_ACT(R) bytes of L1 (20 or 24 KB), X86Q_OBLK weight rows walk each
+ * chunk in turn with their accumulators parked in a small buffer, and the
+ * prefetch fetches the same chunk of the row X86Q_PF_ROWS ahead (the hardware
+ * prefetcher does not follow these short strided pieces).  Every accumulator
+ * sees the same groups in the same order either way: the bits do not change. */
 /* (the three sizes below can be set with -D for experiments with kernel_bench) */
 #ifndef X86Q_PF_ROWS
 #define X86Q_PF_ROWS 2 /* with pieces, prefetch the same piece this many weight rows ahead */

@@ -355,6 +355,16 @@ VOX_INLINE x86q_q4_side x86q_q4_weight_side(uint64_t scw, uint64_t mnw, uint32_t
     return w; /* (each caller uses sc16 or scf; the compiler drops the other) */
 }
 
+/* The same from a packed row's 20 meta bytes of one super-block. */
+VOX_INLINE x86q_q4_side x86q_q4_packed_side(const unsigned char *mb) {
+    uint64_t scw, mnw;
+    uint32_t ddm;
+    memcpy(&scw, mb, 8);
+    memcpy(&mnw, mb + 8, 8);
+    memcpy(&ddm, mb + 16, 4);
+    return x86q_q4_weight_side(scw, mnw, ddm);
+}
+
 /* The per-row float steps of one super-block; dd = d*dx. */
 VOX_INLINE __m256 x86q_q4_accumulate(__m256 acc, __m256 v, __m256 dd, __m256 md, const float *bx) {
     acc = _mm256_fmadd_ps(v, dd, acc);
@@ -648,13 +658,7 @@ VOX_INLINE void x86q_q4_groups_packed(const unsigned char *w, const unsigned cha
     x86q_q4_aux aux[X86Q_DXT];
     if (R == 6)
         for (int64_t b = g0; b < g1; b++) {
-            const unsigned char *mb = meta + (size_t)b * Q4P_META8;
-            uint64_t scw, mnw;
-            uint32_t ddm;
-            memcpy(&scw, mb, 8);
-            memcpy(&mnw, mb + 8, 8);
-            memcpy(&ddm, mb + 16, 4);
-            const x86q_q4_side ws = x86q_q4_weight_side(scw, mnw, ddm);
+            const x86q_q4_side ws = x86q_q4_packed_side(meta + (size_t)b * Q4P_META8);
             x86q_q4_aux *a = &aux[b - g0];
             _mm256_store_si256((__m256i *)a->sc16, ws.sc16);
             _mm256_store_ps(a->md, ws.md);
@@ -681,12 +685,7 @@ VOX_INLINE void x86q_q4_groups_packed(const unsigned char *w, const unsigned cha
             continue;
         }
 #endif
-        uint64_t scw, mnw;
-        uint32_t ddm;
-        memcpy(&scw, mb, 8);
-        memcpy(&mnw, mb + 8, 8);
-        memcpy(&ddm, mb + 16, 4);
-        const x86q_q4_side ws = x86q_q4_weight_side(scw, mnw, ddm);
+        const x86q_q4_side ws = x86q_q4_packed_side(mb);
         __m256i T[8];
         VOX_UNROLL for (int j = 0; j < 4; j++) {
             const __m256i v = _mm256_load_si256((const __m256i *)(p + 32 * j));

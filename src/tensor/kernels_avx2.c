@@ -5,12 +5,17 @@
  * covers the whole file); kernels.c calls into it only after checking the CPU.
  *
  * F32/BF16/F16: weights widened to f32 in registers (bf16: shift into the high
- * half; f16: vcvtph2ps), FMA with the f32 activations.  A micro-kernel
- * computes OB <= 2 weight rows x R <= 2 input rows (or, with 3 or more input
- * rows, 2 weight rows x R <= 3 input rows at a time); each (weight row, input row)
- * pair owns two 8-lane accumulator chains (even / odd 8-element blocks), added
- * and reduced at the end; the tail (< 16 elements) is added in scalar order
- * after the reduction.  The sequence is the same for every (OB, R).
+ * half; f16: vcvtph2ps), FMA with the f32 activations.  Each (weight row,
+ * input row) value is one 8-lane accumulator chain taking the row's 8-element
+ * blocks in order, reduced at the end, the tail (< 8 elements) added in
+ * scalar order after the reduction.  The sequence is the same for every
+ * kernel shape: up to 4 weight rows x 2 input rows (float_micro), 2 weight
+ * rows x up to 6 input rows (float_rows), and BF16 weights packed in pairs of
+ * rows for the flow head (pair_micro, pair_rows).  One chain, not two, so
+ * that six input rows against two weight rows take 12 accumulators and one
+ * pass over the weights; kernel_bench --level avx2 --dtype bf16 --rows 6
+ * --threads 2 (Zen 4, from memory, three alternating runs): 9216x3072
+ * 61-68 -> 88 GMAC/s packed, 80-82 plain; 3072x9216 57-63 -> 73-82.
  *
  * Q8_0 and Q4_K: kernels_x86q.h (shared with the AVX-VNNI set), with
  * vpmaddubsw + vpmaddwd for the integer dot products. */
@@ -71,102 +76,114 @@ VOX_INLINE float w_scalar(vox_dtype dt, const void *w, int64_t i) {
     return f;
 }
 
-#define HALF_STEP(acc, i)                                                                  \
-    do {                                                                                   \
-        __m256 wv[2];                                                                      \
-        VOX_UNROLL for (int o = 0; o < OB; o++) wv[o] = load_w8(dt, ROW(w, o, ws), (i));   \
-        VOX_UNROLL for (int r = 0; r < R; r++) {                                           \
-            __m256 xv = _mm256_loadu_ps((const float *)ROW(x, r, xs) + (i));               \
-            VOX_UNROLL for (int o = 0; o < OB; o++) acc[o][r] =                            \
-                _mm256_fmadd_ps(wv[o], xv, acc[o][r]);                                     \
-        }                                                                                  \
-    } while (0)
-
-VOX_INLINE void float_micro(vox_dtype dt, const void *w, size_t ws, const int OB, const void *x,
-                            size_t xs, const int R, int64_t n, float *y, int64_t ldy) {
-    __m256 acc0[2][2], acc1[2][2];
-    VOX_UNROLL for (int o = 0; o < OB; o++) VOX_UNROLL for (int r = 0; r < R; r++) {
-        acc0[o][r] = _mm256_setzero_ps();
-        acc1[o][r] = _mm256_setzero_ps();
-    }
+/* The end of one chain: m more elements of weight row w (from the first one not
+ * yet taken) against x, blocks of 8 into acc, then the reduction and the last
+ * m % 8 products one by one. */
+VOX_INLINE float chain_end(vox_dtype dt, __m256 acc, const void *w, const float *x, int64_t m) {
     int64_t i = 0;
+    for (; i + 8 <= m; i += 8) acc = _mm256_fmadd_ps(load_w8(dt, w, i), _mm256_loadu_ps(x + i), acc);
+    float s = hsum8(acc);
+    for (; i < m; i++) s += w_scalar(dt, w, i) * x[i];
+    return s;
+}
+
+/* OB <= 4 weight rows x R <= 2 input rows, whole rows (the backbone's single
+ * rows: four rows, so four chains in flight). */
+VOX_INLINE void float_micro(vox_dtype dt, const void *w, size_t ws, const int OB, const void *x, size_t xs,
+                            const int R, int64_t n, float *y, int64_t ldy) {
+    __m256 acc[4][2];
+    VOX_UNROLL for (int o = 0; o < OB; o++) VOX_UNROLL for (int r = 0; r < R; r++) acc[o][r] = _mm256_setzero_ps();
     const size_t es = dt == VOX_F32 ? 4 : 2;
+    int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
         /* one prefetch per 64 bytes of each row, PF_BYTES ahead, into L2 */
         VOX_UNROLL for (int o = 0; o < OB; o++) if (es == 4 || (i & 16) == 0)
             _mm_prefetch((const char *)ROW(w, o, ws) + (size_t)i * es + PF_BYTES, _MM_HINT_T1);
-        HALF_STEP(acc0, i);
-        HALF_STEP(acc1, i + 8);
+        VOX_UNROLL for (int h = 0; h < 16; h += 8) {
+            __m256 wv[4];
+            VOX_UNROLL for (int o = 0; o < OB; o++) wv[o] = load_w8(dt, ROW(w, o, ws), i + h);
+            VOX_UNROLL for (int r = 0; r < R; r++) {
+                const __m256 xv = _mm256_loadu_ps((const float *)ROW(x, r, xs) + i + h);
+                VOX_UNROLL for (int o = 0; o < OB; o++) acc[o][r] = _mm256_fmadd_ps(wv[o], xv, acc[o][r]);
+            }
+        }
     }
-    VOX_UNROLL for (int o = 0; o < OB; o++) VOX_UNROLL for (int r = 0; r < R; r++) {
-        float s = hsum8(_mm256_add_ps(acc0[o][r], acc1[o][r]));
-        const float *xr = (const float *)ROW(x, r, xs);
-        for (int64_t j = i; j < n; j++) s += w_scalar(dt, ROW(w, o, ws), j) * xr[j];
-        y[(int64_t)r * ldy + o] = s;
+    VOX_UNROLL for (int o = 0; o < OB; o++) VOX_UNROLL for (int r = 0; r < R; r++)
+        y[(int64_t)r * ldy + o] = chain_end(dt, acc[o][r], (const char *)ROW(w, o, ws) + (size_t)i * es,
+                                            (const float *)ROW(x, r, xs) + i, n - i);
+}
+
+/* n_rows <= 2: weight rows in fours. */
+VOX_INLINE void float_tile_small(vox_dtype dt, const void *w, size_t ws, int n_out, const void *x, size_t xs,
+                                 int n_rows, int64_t n, float *y, int64_t ldy) {
+    for (int o0 = 0; o0 < n_out; o0 += 4) {
+        const void *wo = ROW(w, o0, ws);
+        float *yo = y + o0;
+        /* constant sizes, so each call inlines a specialised micro-kernel */
+        switch ((n_out - o0 < 4 ? n_out - o0 : 4) * 2 + n_rows - 1) {
+        case 2: float_micro(dt, wo, ws, 1, x, xs, 1, n, yo, ldy); break;
+        case 3: float_micro(dt, wo, ws, 1, x, xs, 2, n, yo, ldy); break;
+        case 4: float_micro(dt, wo, ws, 2, x, xs, 1, n, yo, ldy); break;
+        case 5: float_micro(dt, wo, ws, 2, x, xs, 2, n, yo, ldy); break;
+        case 6: float_micro(dt, wo, ws, 3, x, xs, 1, n, yo, ldy); break;
+        case 7: float_micro(dt, wo, ws, 3, x, xs, 2, n, yo, ldy); break;
+        case 8: float_micro(dt, wo, ws, 4, x, xs, 1, n, yo, ldy); break;
+        default: float_micro(dt, wo, ws, 4, x, xs, 2, n, yo, ldy); break;
+        }
     }
 }
-#undef HALF_STEP
-
-VOX_DEFINE_FLOAT_TILE_2X2(float_tile_2x2, float_micro)
 
 /* With three or more input rows (the flow head's 6): weight rows in pairs
- * against the input rows in threes (float_range2), so each weight vector is
- * widened once per three rows and each activation vector loaded once per two
- * weight rows (compiled naively, one weight row against six rows was bound by
- * its loads, one per FMA); an odd last weight row runs against all rows at
- * once (float_range).  The row is cut into chunks of FCHUNK elements whose
+ * against up to six input rows at once (float_range2), so each weight vector
+ * is widened once per six rows and each activation vector loaded once per two
+ * weight rows (twelve accumulators); an odd last weight row runs alone
+ * (float_range).  The row is cut into chunks of FCHUNK elements whose
  * activation rows (24 KB of f32 for six) stay in L1 while FOBLK weight rows
  * walk the chunk, their accumulators parked in between, the weights
- * prefetched FPF_ROWS rows ahead.  Per (weight row, input row) the same two
- * chains see the same elements in the same order as in float_micro: the same
- * bits.  kernel_bench --level avx2 --dtype bf16 --rows 6 --threads 2 (Zen 4),
- * two alternating runs: 9216x3072 53.2-54.1 -> 68.3-68.7 GMAC/s, 3072x9216
- * 43.4-44.6 -> 62.8. */
+ * prefetched FPF_ROWS rows ahead.  Each chain sees the same elements in the
+ * same order as in float_micro: the same bits.  FCHUNK 256 and 512 (with
+ * FOBLK 8 and 16) measured the same as 1024; overridable with -D to measure. */
+#ifndef FCHUNK
 #define FCHUNK 1024
+#endif
+#ifndef FOBLK
 #define FOBLK 8
+#endif
 #define FPF_ROWS 8 /* 2 before: 9216x3072 59.6 -> 68.5 GMAC/s with the pairs */
 
-/* The chains acc0/acc1 of R rows over elements [i0, i1) (multiples of 16) of weight row w. */
+/* The chains acc of R rows over elements [i0, i1) (multiples of 16) of weight row w. */
 VOX_INLINE void float_range(vox_dtype dt, const void *w, const void *x, size_t xs, const int R, int64_t i0,
-                            int64_t i1, size_t pf, __m256 *acc0, __m256 *acc1) {
+                            int64_t i1, size_t pf, __m256 *acc) {
     const size_t es = dt == VOX_F32 ? 4 : 2;
     for (int64_t i = i0; i < i1; i += 16) {
         if (es == 4 || (i & 16) == 0) _mm_prefetch((const char *)w + (size_t)i * es + pf, _MM_HINT_T1);
-        const __m256 w0 = load_w8(dt, w, i), w1 = load_w8(dt, w, i + 8);
-        VOX_UNROLL for (int r = 0; r < R; r++) {
-            const float *xr = (const float *)ROW(x, r, xs);
-            acc0[r] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xr + i), acc0[r]);
-            acc1[r] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xr + i + 8), acc1[r]);
+        VOX_UNROLL for (int h = 0; h < 16; h += 8) {
+            const __m256 wv = load_w8(dt, w, i + h);
+            VOX_UNROLL for (int r = 0; r < R; r++)
+                acc[r] = _mm256_fmadd_ps(wv, _mm256_loadu_ps((const float *)ROW(x, r, xs) + i + h), acc[r]);
         }
     }
 }
 
-/* Two weight rows against R <= 3 input rows over [i0, i1): each activation
- * vector loaded once for both weight rows (12 accumulators), so the loop is
- * bound by the FMAs rather than by the loads; per (weight row, input row)
- * the same two chains as float_range.  pf 0: no prefetch (a second pass over
- * weights just read). */
+/* Two weight rows against R <= 6 input rows over [i0, i1): each activation
+ * vector loaded once for both weight rows, so the loop is bound by the FMAs
+ * rather than by the loads. */
 VOX_INLINE void float_range2(vox_dtype dt, const void *wa, const void *wb, const void *x, size_t xs, const int R,
-                             int64_t i0, int64_t i1, size_t pf, __m256 acc0[2][3], __m256 acc1[2][3]) {
+                             int64_t i0, int64_t i1, size_t pf, __m256 acc[2][6]) {
     const size_t es = dt == VOX_F32 ? 4 : 2;
     for (int64_t i = i0; i < i1; i += 16) {
-        if (pf && (es == 4 || (i & 16) == 0)) {
+        if (es == 4 || (i & 16) == 0) {
             _mm_prefetch((const char *)wa + (size_t)i * es + pf, _MM_HINT_T1);
             _mm_prefetch((const char *)wb + (size_t)i * es + pf, _MM_HINT_T1);
         }
-        const __m256 a0 = load_w8(dt, wa, i), b0 = load_w8(dt, wb, i);
-        VOX_UNROLL for (int r = 0; r < R; r++) {
-            __m256 xv = _mm256_loadu_ps((const float *)ROW(x, r, xs) + i);
-            __asm__("" : "+x"(xv)); /* one load for both products (GCC would fold it into each FMA) */
-            acc0[0][r] = _mm256_fmadd_ps(a0, xv, acc0[0][r]);
-            acc0[1][r] = _mm256_fmadd_ps(b0, xv, acc0[1][r]);
-        }
-        const __m256 a1 = load_w8(dt, wa, i + 8), b1 = load_w8(dt, wb, i + 8);
-        VOX_UNROLL for (int r = 0; r < R; r++) {
-            __m256 xv = _mm256_loadu_ps((const float *)ROW(x, r, xs) + i + 8);
-            __asm__("" : "+x"(xv));
-            acc1[0][r] = _mm256_fmadd_ps(a1, xv, acc1[0][r]);
-            acc1[1][r] = _mm256_fmadd_ps(b1, xv, acc1[1][r]);
+        VOX_UNROLL for (int h = 0; h < 16; h += 8) {
+            const __m256 a = load_w8(dt, wa, i + h), b = load_w8(dt, wb, i + h);
+            VOX_UNROLL for (int r = 0; r < R; r++) {
+                __m256 xv = _mm256_loadu_ps((const float *)ROW(x, r, xs) + i + h);
+                __asm__("" : "+x"(xv)); /* one load for both products (GCC would fold it into each FMA) */
+                acc[0][r] = _mm256_fmadd_ps(a, xv, acc[0][r]);
+                acc[1][r] = _mm256_fmadd_ps(b, xv, acc[1][r]);
+            }
         }
     }
 }
@@ -174,67 +191,42 @@ VOX_INLINE void float_range2(vox_dtype dt, const void *wa, const void *wb, const
 VOX_INLINE void float_rows(vox_dtype dt, const void *w, size_t ws, int n_out, const void *x, size_t xs,
                            const int R, int64_t n, float *y, int64_t ldy) {
     const int64_t n16 = n / 16 * 16;
-    _Alignas(32) float park[FOBLK][2][6][8];
+    const size_t es = dt == VOX_F32 ? 4 : 2;
+    _Alignas(32) float park[FOBLK][6][8];
     for (int ob = 0; ob < n_out; ob += FOBLK) {
         const int nob = n_out - ob < FOBLK ? n_out - ob : FOBLK;
         for (int o = 0; o < nob; o++)
-            VOX_UNROLL for (int r = 0; r < R; r++) {
-                _mm256_store_ps(park[o][0][r], _mm256_setzero_ps());
-                _mm256_store_ps(park[o][1][r], _mm256_setzero_ps());
-            }
+            VOX_UNROLL for (int r = 0; r < R; r++) _mm256_store_ps(park[o][r], _mm256_setzero_ps());
         for (int64_t k0 = 0; k0 < n16; k0 += FCHUNK) {
             const int64_t k1 = k0 + FCHUNK < n16 ? k0 + FCHUNK : n16;
             int o = 0;
-            for (; o + 1 < nob; o += 2) { /* pairs of weight rows, rows in threes */
-                const void *wa = ROW(w, ob + o, ws), *wb = ROW(w, ob + o + 1, ws);
-                for (int r0 = 0; r0 < R; r0 += 3) {
-                    const int R3 = R - r0 < 3 ? R - r0 : 3;
-                    __m256 acc0[2][3], acc1[2][3];
-                    VOX_UNROLL for (int q = 0; q < 2; q++) VOX_UNROLL for (int r = 0; r < 3; r++) {
-                        if (r < R3) {
-                            acc0[q][r] = _mm256_load_ps(park[o + q][0][r0 + r]);
-                            acc1[q][r] = _mm256_load_ps(park[o + q][1][r0 + r]);
-                        }
-                    }
-                    const void *xr = ROW(x, r0, xs);
-                    if (R3 == 3) float_range2(dt, wa, wb, xr, xs, 3, k0, k1, r0 ? 0 : FPF_ROWS * ws, acc0, acc1);
-                    else if (R3 == 2) float_range2(dt, wa, wb, xr, xs, 2, k0, k1, r0 ? 0 : FPF_ROWS * ws, acc0, acc1);
-                    else float_range2(dt, wa, wb, xr, xs, 1, k0, k1, r0 ? 0 : FPF_ROWS * ws, acc0, acc1);
-                    VOX_UNROLL for (int q = 0; q < 2; q++) VOX_UNROLL for (int r = 0; r < 3; r++) {
-                        if (r < R3) {
-                            _mm256_store_ps(park[o + q][0][r0 + r], acc0[q][r]);
-                            _mm256_store_ps(park[o + q][1][r0 + r], acc1[q][r]);
-                        }
-                    }
-                }
+            for (; o + 1 < nob; o += 2) { /* pairs of weight rows */
+                __m256 acc[2][6];
+                VOX_UNROLL for (int q = 0; q < 2; q++) VOX_UNROLL for (int r = 0; r < R; r++)
+                    acc[q][r] = _mm256_load_ps(park[o + q][r]);
+                float_range2(dt, ROW(w, ob + o, ws), ROW(w, ob + o + 1, ws), x, xs, R, k0, k1, FPF_ROWS * ws, acc);
+                VOX_UNROLL for (int q = 0; q < 2; q++) VOX_UNROLL for (int r = 0; r < R; r++)
+                    _mm256_store_ps(park[o + q][r], acc[q][r]);
             }
             for (; o < nob; o++) { /* an odd last weight row */
-                __m256 acc0[6], acc1[6];
-                VOX_UNROLL for (int r = 0; r < R; r++) {
-                    acc0[r] = _mm256_load_ps(park[o][0][r]);
-                    acc1[r] = _mm256_load_ps(park[o][1][r]);
-                }
-                float_range(dt, ROW(w, ob + o, ws), x, xs, R, k0, k1, FPF_ROWS * ws, acc0, acc1);
-                VOX_UNROLL for (int r = 0; r < R; r++) {
-                    _mm256_store_ps(park[o][0][r], acc0[r]);
-                    _mm256_store_ps(park[o][1][r], acc1[r]);
-                }
+                __m256 acc[6];
+                VOX_UNROLL for (int r = 0; r < R; r++) acc[r] = _mm256_load_ps(park[o][r]);
+                float_range(dt, ROW(w, ob + o, ws), x, xs, R, k0, k1, FPF_ROWS * ws, acc);
+                VOX_UNROLL for (int r = 0; r < R; r++) _mm256_store_ps(park[o][r], acc[r]);
             }
         }
         for (int o = 0; o < nob; o++)
-            VOX_UNROLL for (int r = 0; r < R; r++) {
-                float s = hsum8(_mm256_add_ps(_mm256_load_ps(park[o][0][r]), _mm256_load_ps(park[o][1][r])));
-                const float *xr = (const float *)ROW(x, r, xs);
-                for (int64_t j = n16; j < n; j++) s += w_scalar(dt, ROW(w, ob + o, ws), j) * xr[j];
-                y[(int64_t)r * ldy + ob + o] = s;
-            }
+            VOX_UNROLL for (int r = 0; r < R; r++)
+                y[(int64_t)r * ldy + ob + o] =
+                    chain_end(dt, _mm256_load_ps(park[o][r]), (const char *)ROW(w, ob + o, ws) + (size_t)n16 * es,
+                              (const float *)ROW(x, r, xs) + n16, n - n16);
     }
 }
 
 VOX_INLINE void float_tile(vox_dtype dt, const void *w, size_t ws, int n_out, const void *x, size_t xs,
                            int n_rows, int64_t n, float *y, int64_t ldy) {
     if (n_rows <= 2) {
-        float_tile_2x2(dt, w, ws, n_out, x, xs, n_rows, n, y, ldy);
+        float_tile_small(dt, w, ws, n_out, x, xs, n_rows, n, y, ldy);
         return;
     }
     for (int r0 = 0; r0 < n_rows; r0 += 6) {
@@ -252,6 +244,230 @@ VOX_INLINE void float_tile(vox_dtype dt, const void *w, size_t ws, int n_out, co
 }
 
 VOX_DEFINE_FLOAT_TILES(float_tile)
+
+/* ---- BF16 packed in pairs of rows ---------------------------------------------
+ * For weights always multiplied with several input rows (the flow head's):
+ * groups of two weight rows; for each block of 16 elements, 32 bytes of row 0
+ * then 32 bytes of row 1, each holding element j in the low and element 8 + j
+ * in the high half of 32-bit word j.  One 32-byte load then widens to both
+ * 8-element halves with one instruction each (vpslld 16: elements 0-7; vpand
+ * with 0xffff0000: elements 8-15), where the plain layout needs a widening
+ * load and a shift per 8 values, and a pair streams from memory as one
+ * sequential run.  After the blocks come the n % 16 last elements of row 0,
+ * then of row 1, as stored; the group is padded to 64 bytes, a missing second
+ * row is zero.  Each chain takes the blocks in the same order as on the plain
+ * layout and ends with chain_end on the stored tail: the same bits. */
+static size_t pack_group_bytes_bf16(int64_t n) { return vox_round64((size_t)n * 4); }
+
+static void pack_bf16_pairs(const void *w, size_t ws, int n_out, int64_t n, void *out) {
+    const int64_t nb = n / 16, t = n - nb * 16;
+    const size_t gb = pack_group_bytes_bf16(n);
+    for (int g = 0; 2 * g < n_out; g++) {
+        uint16_t *dst = (uint16_t *)((unsigned char *)out + (size_t)g * gb);
+        memset(dst, 0, gb);
+        for (int q = 0; q < 2 && 2 * g + q < n_out; q++) {
+            const unsigned char *src = ROW(w, 2 * g + q, ws);
+            for (int64_t b = 0; b < nb; b++)
+                for (int j = 0; j < 8; j++) {
+                    dst[b * 32 + q * 16 + 2 * j] = vox_load_u16(src + 2 * (b * 16 + j));
+                    dst[b * 32 + q * 16 + 2 * j + 1] = vox_load_u16(src + 2 * (b * 16 + 8 + j));
+                }
+            for (int64_t j = 0; j < t; j++) dst[nb * 32 + q * t + j] = vox_load_u16(src + 2 * (nb * 16 + j));
+        }
+    }
+}
+
+VOX_INLINE __m256 bf16_first8(__m256i v) { return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16)); }
+VOX_INLINE __m256 bf16_last8(__m256i v) {
+    return _mm256_castsi256_ps(_mm256_and_si256(v, _mm256_set1_epi32((int)0xffff0000u)));
+}
+
+/* The stored tail (elements n / 16 * 16 ..) of row q (0, 1) of group g. */
+VOX_INLINE const void *pair_tail(const unsigned char *g, int q, int64_t n) {
+    const int64_t n16 = n / 16 * 16;
+    return g + (size_t)n16 * 4 + (size_t)(q * (n - n16)) * 2;
+}
+
+/* G <= 2 groups (rows 0 .. nv - 1 of them written) against R <= 2 input rows, whole rows. */
+VOX_INLINE void pair_micro(const unsigned char *g, size_t gs, const int G, const void *x, size_t xs, const int R,
+                           int64_t n, int nv, float *y, int64_t ldy) {
+    __m256 acc[4][2];
+    VOX_UNROLL for (int o = 0; o < 2 * G; o++) VOX_UNROLL for (int r = 0; r < R; r++) acc[o][r] = _mm256_setzero_ps();
+    const int64_t n16 = n / 16 * 16;
+    for (int64_t i = 0; i < n16; i += 16) {
+        __m256i v[4];
+        VOX_UNROLL for (int k = 0; k < G; k++) {
+            const unsigned char *p = g + (size_t)k * gs + (size_t)i * 4;
+            _mm_prefetch((const char *)p + 2 * PF_BYTES, _MM_HINT_T1); /* 64 bytes a step: one line */
+            v[2 * k] = _mm256_load_si256((const __m256i *)p);
+            v[2 * k + 1] = _mm256_load_si256((const __m256i *)(p + 32));
+        }
+        VOX_UNROLL for (int h = 0; h < 2; h++) {
+            __m256 wv[4];
+            VOX_UNROLL for (int o = 0; o < 2 * G; o++) wv[o] = h ? bf16_last8(v[o]) : bf16_first8(v[o]);
+            VOX_UNROLL for (int r = 0; r < R; r++) {
+                const __m256 xv = _mm256_loadu_ps((const float *)ROW(x, r, xs) + i + 8 * h);
+                VOX_UNROLL for (int o = 0; o < 2 * G; o++) acc[o][r] = _mm256_fmadd_ps(wv[o], xv, acc[o][r]);
+            }
+        }
+    }
+    for (int o = 0; o < nv; o++)
+        VOX_UNROLL for (int r = 0; r < R; r++)
+            y[(int64_t)r * ldy + o] = chain_end(VOX_BF16, acc[o][r], pair_tail(g + (size_t)(o / 2) * gs, o % 2, n),
+                                                (const float *)ROW(x, r, xs) + n16, n - n16);
+}
+
+/* 0xffff0000 in every 32-bit lane, the mask of bf16_last8, as a memory operand for pair_step6. */
+static const uint32_t bf16_hi_mask[8] __attribute__((aligned(32))) = {
+    0xffff0000u, 0xffff0000u, 0xffff0000u, 0xffff0000u, 0xffff0000u, 0xffff0000u, 0xffff0000u, 0xffff0000u};
+
+/* One 16-element step of a packed pair (at p) against six input rows (at
+ * x[r]): bf16_first8 / bf16_last8 of both rows and the 24 FMAs of
+ * pair_range, in inline asm because GCC 12, out of registers with the twelve
+ * accumulators, the mask and four weight vectors, kept an accumulator on the
+ * stack, which put a store and a load into its chain (kernel_bench --level
+ * avx2 --dtype bf16 --rows 6 --threads 1 --shape 512x3072 --packed: half the
+ * samples on that FMA).  Here the mask is read from memory and the second
+ * halves are loaded again: 15 vector registers.  Rows r and r + 3 at xa and
+ * xb plus 0, 1, 2 strides xs (the scale factors of an address). */
+VOX_INLINE void pair_step6(const unsigned char *p, const float *xa, const float *xb, size_t xs, __m256 acc[2][6]) {
+    __asm__("vmovdqa (%[p]), %%ymm13\n\t"
+            "vmovdqa 32(%[p]), %%ymm14\n\t"
+            "vpslld $16, %%ymm13, %%ymm13\n\t"
+            "vpslld $16, %%ymm14, %%ymm14\n\t"
+            "vmovups (%[xa]), %%ymm15\n\t"
+            "vfmadd231ps %%ymm15, %%ymm13, %[c0]\n\t"
+            "vfmadd231ps %%ymm15, %%ymm14, %[d0]\n\t"
+            "vmovups (%[xa],%[s],1), %%ymm15\n\t"
+            "vfmadd231ps %%ymm15, %%ymm13, %[c1]\n\t"
+            "vfmadd231ps %%ymm15, %%ymm14, %[d1]\n\t"
+            "vmovups (%[xa],%[s],2), %%ymm15\n\t"
+            "vfmadd231ps %%ymm15, %%ymm13, %[c2]\n\t"
+            "vfmadd231ps %%ymm15, %%ymm14, %[d2]\n\t"
+            "vmovups (%[xb]), %%ymm15\n\t"
+            "vfmadd231ps %%ymm15, %%ymm13, %[c3]\n\t"
+            "vfmadd231ps %%ymm15, %%ymm14, %[d3]\n\t"
+            "vmovups (%[xb],%[s],1), %%ymm15\n\t"
+            "vfmadd231ps %%ymm15, %%ymm13, %[c4]\n\t"
+            "vfmadd231ps %%ymm15, %%ymm14, %[d4]\n\t"
+            "vmovups (%[xb],%[s],2), %%ymm15\n\t"
+            "vfmadd231ps %%ymm15, %%ymm13, %[c5]\n\t"
+            "vfmadd231ps %%ymm15, %%ymm14, %[d5]\n\t"
+            "vmovdqa (%[p]), %%ymm13\n\t"
+            "vmovdqa 32(%[p]), %%ymm14\n\t"
+            "vpand %[m], %%ymm13, %%ymm13\n\t"
+            "vpand %[m], %%ymm14, %%ymm14\n\t"
+            "vmovups 32(%[xa]), %%ymm15\n\t"
+            "vfmadd231ps %%ymm15, %%ymm13, %[c0]\n\t"
+            "vfmadd231ps %%ymm15, %%ymm14, %[d0]\n\t"
+            "vmovups 32(%[xa],%[s],1), %%ymm15\n\t"
+            "vfmadd231ps %%ymm15, %%ymm13, %[c1]\n\t"
+            "vfmadd231ps %%ymm15, %%ymm14, %[d1]\n\t"
+            "vmovups 32(%[xa],%[s],2), %%ymm15\n\t"
+            "vfmadd231ps %%ymm15, %%ymm13, %[c2]\n\t"
+            "vfmadd231ps %%ymm15, %%ymm14, %[d2]\n\t"
+            "vmovups 32(%[xb]), %%ymm15\n\t"
+            "vfmadd231ps %%ymm15, %%ymm13, %[c3]\n\t"
+            "vfmadd231ps %%ymm15, %%ymm14, %[d3]\n\t"
+            "vmovups 32(%[xb],%[s],1), %%ymm15\n\t"
+            "vfmadd231ps %%ymm15, %%ymm13, %[c4]\n\t"
+            "vfmadd231ps %%ymm15, %%ymm14, %[d4]\n\t"
+            "vmovups 32(%[xb],%[s],2), %%ymm15\n\t"
+            "vfmadd231ps %%ymm15, %%ymm13, %[c5]\n\t"
+            "vfmadd231ps %%ymm15, %%ymm14, %[d5]\n\t"
+            : [c0] "+x"(acc[0][0]), [c1] "+x"(acc[0][1]), [c2] "+x"(acc[0][2]), [c3] "+x"(acc[0][3]),
+              [c4] "+x"(acc[0][4]), [c5] "+x"(acc[0][5]), [d0] "+x"(acc[1][0]), [d1] "+x"(acc[1][1]),
+              [d2] "+x"(acc[1][2]), [d3] "+x"(acc[1][3]), [d4] "+x"(acc[1][4]), [d5] "+x"(acc[1][5])
+            : [p] "r"(p), [xa] "r"(xa), [xb] "r"(xb), [s] "r"(xs), [m] "m"(*(const __m256i *)bf16_hi_mask)
+            : "xmm13", "xmm14", "xmm15", "memory");
+}
+
+/* float_range2 on a packed pair: elements [i0, i1) (multiples of 16). */
+VOX_INLINE void pair_range(const unsigned char *g, const void *x, size_t xs, const int R, int64_t i0, int64_t i1,
+                           size_t pf, __m256 acc[2][6]) {
+    for (int64_t i = i0; i < i1; i += 16) {
+        const unsigned char *p = g + (size_t)i * 4;
+        _mm_prefetch((const char *)p + pf, _MM_HINT_T1);
+        if (R == 6) {
+            pair_step6(p, (const float *)x + i, (const float *)ROW(x, 3, xs) + i, xs, acc);
+            continue;
+        }
+        const __m256 a0 = bf16_first8(_mm256_load_si256((const __m256i *)p)),
+                     b0 = bf16_first8(_mm256_load_si256((const __m256i *)(p + 32)));
+        VOX_UNROLL for (int r = 0; r < R; r++) {
+            __m256 xv = _mm256_loadu_ps((const float *)ROW(x, r, xs) + i);
+            __asm__("" : "+x"(xv)); /* one load for both products */
+            acc[0][r] = _mm256_fmadd_ps(a0, xv, acc[0][r]);
+            acc[1][r] = _mm256_fmadd_ps(b0, xv, acc[1][r]);
+        }
+        /* the second halves from a second load of the same bytes (L1): with
+         * twelve accumulators no register is left to keep the first */
+        const __m256 a1 = bf16_last8(_mm256_load_si256((const __m256i *)p)),
+                     b1 = bf16_last8(_mm256_load_si256((const __m256i *)(p + 32)));
+        VOX_UNROLL for (int r = 0; r < R; r++) {
+            __m256 xv = _mm256_loadu_ps((const float *)ROW(x, r, xs) + i + 8);
+            __asm__("" : "+x"(xv));
+            acc[0][r] = _mm256_fmadd_ps(a1, xv, acc[0][r]);
+            acc[1][r] = _mm256_fmadd_ps(b1, xv, acc[1][r]);
+        }
+    }
+}
+
+/* float_rows on packed pairs: R <= 6 input rows, chunks of FCHUNK elements,
+ * FOBLK rows (FOBLK / 2 groups) at a time. */
+VOX_INLINE void pair_rows(const unsigned char *w, size_t gs, int n_out, const void *x, size_t xs, const int R,
+                          int64_t n, float *y, int64_t ldy) {
+    const int64_t n16 = n / 16 * 16;
+    _Alignas(32) float park[FOBLK][6][8];
+    for (int ob = 0; ob < n_out; ob += FOBLK) {
+        const int nob = n_out - ob < FOBLK ? n_out - ob : FOBLK, nq = (nob + 1) / 2 * 2;
+        for (int o = 0; o < nq; o++)
+            VOX_UNROLL for (int r = 0; r < R; r++) _mm256_store_ps(park[o][r], _mm256_setzero_ps());
+        for (int64_t k0 = 0; k0 < n16; k0 += FCHUNK) {
+            const int64_t k1 = k0 + FCHUNK < n16 ? k0 + FCHUNK : n16;
+            for (int o = 0; o < nq; o += 2) {
+                __m256 acc[2][6];
+                VOX_UNROLL for (int q = 0; q < 2; q++) VOX_UNROLL for (int r = 0; r < R; r++)
+                    acc[q][r] = _mm256_load_ps(park[o + q][r]);
+                pair_range(w + (size_t)((ob + o) / 2) * gs, x, xs, R, k0, k1, FPF_ROWS / 2 * gs, acc);
+                VOX_UNROLL for (int q = 0; q < 2; q++) VOX_UNROLL for (int r = 0; r < R; r++)
+                    _mm256_store_ps(park[o + q][r], acc[q][r]);
+            }
+        }
+        for (int o = 0; o < nob; o++)
+            VOX_UNROLL for (int r = 0; r < R; r++)
+                y[(int64_t)r * ldy + ob + o] =
+                    chain_end(VOX_BF16, _mm256_load_ps(park[o][r]), pair_tail(w + (size_t)((ob + o) / 2) * gs, o % 2, n),
+                              (const float *)ROW(x, r, xs) + n16, n - n16);
+    }
+}
+
+static void tile_packed_bf16(const void *w, size_t gs, int n_out, const void *x, size_t xs, int n_rows,
+                             int64_t n, float *y, int64_t ldy) {
+    if (n_rows <= 2) {
+        for (int o0 = 0; o0 < n_out; o0 += 4) {
+            const unsigned char *g = (const unsigned char *)w + (size_t)(o0 / 2) * gs;
+            const int nv = n_out - o0 < 4 ? n_out - o0 : 4;
+            if (nv > 2 && n_rows == 2) pair_micro(g, gs, 2, x, xs, 2, n, nv, y + o0, ldy);
+            else if (nv > 2) pair_micro(g, gs, 2, x, xs, 1, n, nv, y + o0, ldy);
+            else if (n_rows == 2) pair_micro(g, gs, 1, x, xs, 2, n, nv, y + o0, ldy);
+            else pair_micro(g, gs, 1, x, xs, 1, n, nv, y + o0, ldy);
+        }
+        return;
+    }
+    for (int r0 = 0; r0 < n_rows; r0 += 6) {
+        const void *xr = ROW(x, r0, xs);
+        float *yr = y + (int64_t)r0 * ldy;
+        switch (n_rows - r0 < 6 ? n_rows - r0 : 6) {
+        case 1: pair_rows(w, gs, n_out, xr, xs, 1, n, yr, ldy); break;
+        case 2: pair_rows(w, gs, n_out, xr, xs, 2, n, yr, ldy); break;
+        case 3: pair_rows(w, gs, n_out, xr, xs, 3, n, yr, ldy); break;
+        case 4: pair_rows(w, gs, n_out, xr, xs, 4, n, yr, ldy); break;
+        case 5: pair_rows(w, gs, n_out, xr, xs, 5, n, yr, ldy); break;
+        default: pair_rows(w, gs, n_out, xr, xs, 6, n, yr, ldy); break;
+        }
+    }
+}
 
 #define X86Q_VNNI 0
 #include "tensor/kernels_x86q.h"
@@ -371,7 +587,9 @@ static const vox_kernel_set avx2_set = {
     "avx2",
     {
         [VOX_F32] = {.tile = tile_f32},
-        [VOX_BF16] = {.tile = tile_bf16},
+        [VOX_BF16] = {.tile = tile_bf16, .pack_rows = 2, .pack_min_rows = 2,
+                      .pack_group_bytes = pack_group_bytes_bf16, .pack = pack_bf16_pairs,
+                      .tile_packed = tile_packed_bf16},
         [VOX_F16] = {.tile = tile_f16},
         X86Q_KERNELS,
     },

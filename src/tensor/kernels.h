@@ -80,7 +80,8 @@ size_t vox_matmul_scratch_bytes(const vox_tensor *W, int n_rows);
  * streams or computes faster (kernels_impl.h; on avx512: BF16 rows
  * interleaved four at a time with AVX512_BF16, Q8_0 and Q4_K rows stored in
  * the VNNI kernels' transposed register layout; on avx2 and avxvnni: Q8_0 and
- * Q4_K rows in the 8-lane transposed layout of kernels_x86q.h).  vox_matmul_pack makes *out a copy of the view
+ * Q4_K rows in the 8-lane transposed layout of kernels_x86q.h, BF16 rows in
+ * interleaved pairs, kernels_avx2.c).  vox_matmul_pack makes *out a copy of the view
  * W whose `packed` points to a new buffer (*buf, the caller frees it) holding
  * the weights in the default level's packed layout; products at that level
  * then read it instead of W->data, with bit-identical results.  Returns 1 when

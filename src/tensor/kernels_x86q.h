@@ -636,6 +636,43 @@ VOX_INLINE void x86q_q4_rows6_asm(const unsigned char *p, const unsigned char *x
               [aux] "r"(aux), [low4] "m"(*(const uint8_t(*)[32])low4), "m"(*aux)
             : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm12", "xmm13", "xmm14", "xmm15", "memory");
 }
+
+/* Q4_K, AVX2, two rows against one packed super-block, the weight side in
+ * registers (sc16, md, and dd0 / dd1 = d*dx of each row): the same integers
+ * and float steps as x86q_q4_rows with R = 2.  From intrinsics GCC spilled
+ * six of the partial products per super-block (the flow head's 2-row
+ * products ran at ~29 cycles per super-block); here the sums live in
+ * ymm0-1, the nibble register in ymm13. */
+#define X86Q_Q4_T2(op, off)                                                                        \
+    "vpand %%ymm15, %%ymm12, %%ymm13\n\t" op(off, "(%[x0])", 0) op(off, "(%[x1])", 1)
+VOX_INLINE void x86q_q4_rows2_asm(const unsigned char *p, const unsigned char *x0, const unsigned char *x1,
+                                  const float *bx0, const float *bx1, __m256i sc16, __m256 md, __m256 dd0,
+                                  __m256 dd1, __m256 acc[2]) {
+    static const _Alignas(32) uint8_t low4[32] = {15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15,
+                                                  15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15};
+    __asm__("vmovdqa %[low4], %%ymm15\n\t"
+            "vmovdqa 0(%[p]), %%ymm12\n\t" X86Q_Q4_T2(X86Q_Q4_SET, 0)
+            "vpsrlw $4, %%ymm12, %%ymm12\n\t" X86Q_Q4_T2(X86Q_Q4_ADD, 32)
+            "vmovdqa 32(%[p]), %%ymm12\n\t" X86Q_Q4_T2(X86Q_Q4_ADD, 64)
+            "vpsrlw $4, %%ymm12, %%ymm12\n\t" X86Q_Q4_T2(X86Q_Q4_ADD, 96)
+            "vmovdqa 64(%[p]), %%ymm12\n\t" X86Q_Q4_T2(X86Q_Q4_ADD, 128)
+            "vpsrlw $4, %%ymm12, %%ymm12\n\t" X86Q_Q4_T2(X86Q_Q4_ADD, 160)
+            "vmovdqa 96(%[p]), %%ymm12\n\t" X86Q_Q4_T2(X86Q_Q4_ADD, 192)
+            "vpsrlw $4, %%ymm12, %%ymm12\n\t" X86Q_Q4_T2(X86Q_Q4_ADD, 224)
+            "vpmaddwd %[sc], %%ymm0, %%ymm0\n\t"
+            "vcvtdq2ps %%ymm0, %%ymm0\n\t"
+            "vfmadd231ps %[dd0], %%ymm0, %[a0]\n\t"
+            "vfnmadd231ps (%[b0]), %[md], %[a0]\n\t"
+            "vpmaddwd %[sc], %%ymm1, %%ymm1\n\t"
+            "vcvtdq2ps %%ymm1, %%ymm1\n\t"
+            "vfmadd231ps %[dd1], %%ymm1, %[a1]\n\t"
+            "vfnmadd231ps (%[b1]), %[md], %[a1]\n\t"
+            : [a0] "+x"(acc[0]), [a1] "+x"(acc[1])
+            : [p] "r"(p), [x0] "r"(x0), [x1] "r"(x1), [b0] "r"(bx0), [b1] "r"(bx1), [sc] "x"(sc16), [md] "x"(md),
+              [dd0] "x"(dd0), [dd1] "x"(dd1), [low4] "m"(*(const uint8_t(*)[32])low4)
+            : "xmm0", "xmm1", "xmm12", "xmm13", "xmm14", "xmm15", "memory");
+}
+#undef X86Q_Q4_T2
 #undef X86Q_Q4_SET
 #undef X86Q_Q4_ADD
 #undef X86Q_Q4_T6
@@ -682,6 +719,16 @@ VOX_INLINE void x86q_q4_groups_packed(const unsigned char *w, const unsigned cha
             const unsigned char *b0 = (const unsigned char *)(x86q_prep_q8_k_bx(x, n) + 8 * b);
             x86q_q4_rows6_asm(p, x0, x0 + 3 * xs, xs, (const float *)b0, (const float *)(b0 + 3 * xs),
                               &aux[b - g0], acc);
+            continue;
+        }
+        if (R == 2) {
+            const x86q_q4_side ws = x86q_q4_packed_side(mb);
+            const unsigned char *x1 = x + xs;
+            const size_t xo = vox_round64((size_t)n) + (size_t)b * VOX_QK_K;
+            const __m256 dd0 = _mm256_mul_ps(ws.d, _mm256_broadcast_ss(x86q_prep_q8_k_d(x, n) + b));
+            const __m256 dd1 = _mm256_mul_ps(ws.d, _mm256_broadcast_ss(x86q_prep_q8_k_d(x1, n) + b));
+            x86q_q4_rows2_asm(p, x + xo, x1 + xo, x86q_prep_q8_k_bx(x, n) + 8 * b, x86q_prep_q8_k_bx(x1, n) + 8 * b,
+                              ws.sc16, ws.md, dd0, dd1, acc);
             continue;
         }
 #endif

@@ -336,14 +336,17 @@ static void test_matmul(void) {
     /* rows wider than the stack buffer of a pool-less call */
     matmul_case(VOX_Q8_0, 3, 16384);
     matmul_case(VOX_Q4_K, 2, 16384);
-    /* avx2 and avxvnni pack Q8_0/Q4_K weights for products of several rows
-     * only (single rows: no faster, kernels_x86q.h), a partial last group of
-     * Q8_0 blocks (in = 288) included */
+    /* avx2 and avxvnni pack Q8_0/Q4_K weights, and BF16 weights in pairs of
+     * rows, for products of several rows only (single rows: no faster,
+     * kernels_x86q.h), a partial last group of Q8_0 blocks (in = 288) and an
+     * odd row count with a tail of BF16 elements (5 x 40) included */
     for (int l = VOX_LEVEL_AVX2; l <= VOX_LEVEL_AVXVNNI; l++) {
         if (!vox_kernel_level_supported((vox_kernel_level)l)) continue;
-        for (int q = 0; q < 2; q++) {
+        for (int q = 0; q < 3; q++) {
+            static const vox_dtype qdt[3] = {VOX_Q8_0, VOX_Q4_K, VOX_BF16};
+            static const int qin[3] = {288, 512, 40};
             wmat m;
-            if (wmat_make(&m, q ? VOX_Q4_K : VOX_Q8_0, 5, q ? 512 : 288) != 0) {
+            if (wmat_make(&m, qdt[q], 5, qin[q]) != 0) {
                 CHECK(0, "out of memory");
                 wmat_free(&m);
                 continue;

@@ -593,6 +593,21 @@ typedef struct { /* the asm reads sc16 at byte 0, md at 32, dd at 64 */
 } x86q_q4_aux;
 _Static_assert(offsetof(x86q_q4_aux, md) == 32 && offsetof(x86q_q4_aux, dd) == 64, "x86q_q4_aux layout");
 
+/* 15 in every byte: the nibble mask of the asm steps */
+static const _Alignas(32) uint8_t x86q_low4[32] = {15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15,
+                                                   15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15};
+/* the 8 nibble registers of a packed super-block at %[p] (low, then high
+ * nibbles of each 32 bytes, formed in ymm12/ymm13), each against the rows by
+ * T(op, activation offset) */
+#define X86Q_Q4_NIBBLES(T)                                                                         \
+    "vmovdqa 0(%[p]), %%ymm12\n\t" T(X86Q_Q4_SET, 0)                                               \
+    "vpsrlw $4, %%ymm12, %%ymm12\n\t" T(X86Q_Q4_ADD, 32)                                           \
+    "vmovdqa 32(%[p]), %%ymm12\n\t" T(X86Q_Q4_ADD, 64)                                             \
+    "vpsrlw $4, %%ymm12, %%ymm12\n\t" T(X86Q_Q4_ADD, 96)                                           \
+    "vmovdqa 64(%[p]), %%ymm12\n\t" T(X86Q_Q4_ADD, 128)                                            \
+    "vpsrlw $4, %%ymm12, %%ymm12\n\t" T(X86Q_Q4_ADD, 160)                                          \
+    "vmovdqa 96(%[p]), %%ymm12\n\t" T(X86Q_Q4_ADD, 192)                                            \
+    "vpsrlw $4, %%ymm12, %%ymm12\n\t" T(X86Q_Q4_ADD, 224)
 /* one nibble register against the six rows: T = (P >> sh) & 15 in ymm13, then
  * s_r = maddubs(T, X_r + off) (SET) or s_r += it (ADD, through ymm14) */
 #define X86Q_Q4_SET(off, addr, s) "vpmaddubsw " #off addr ", %%ymm13, %%ymm" #s "\n\t"
@@ -614,17 +629,8 @@ _Static_assert(offsetof(x86q_q4_aux, md) == 32 && offsetof(x86q_q4_aux, dd) == 6
 VOX_INLINE void x86q_q4_rows6_asm(const unsigned char *p, const unsigned char *x0, const unsigned char *x3,
                                   size_t xs, const float *bx0, const float *bx3, const x86q_q4_aux *aux,
                                   __m256 acc[6]) {
-    static const _Alignas(32) uint8_t low4[32] = {15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15,
-                                                  15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15};
     __asm__("vmovdqa %[low4], %%ymm15\n\t"
-            "vmovdqa 0(%[p]), %%ymm12\n\t" X86Q_Q4_T6(X86Q_Q4_SET, 0)
-            "vpsrlw $4, %%ymm12, %%ymm12\n\t" X86Q_Q4_T6(X86Q_Q4_ADD, 32)
-            "vmovdqa 32(%[p]), %%ymm12\n\t" X86Q_Q4_T6(X86Q_Q4_ADD, 64)
-            "vpsrlw $4, %%ymm12, %%ymm12\n\t" X86Q_Q4_T6(X86Q_Q4_ADD, 96)
-            "vmovdqa 64(%[p]), %%ymm12\n\t" X86Q_Q4_T6(X86Q_Q4_ADD, 128)
-            "vpsrlw $4, %%ymm12, %%ymm12\n\t" X86Q_Q4_T6(X86Q_Q4_ADD, 160)
-            "vmovdqa 96(%[p]), %%ymm12\n\t" X86Q_Q4_T6(X86Q_Q4_ADD, 192)
-            "vpsrlw $4, %%ymm12, %%ymm12\n\t" X86Q_Q4_T6(X86Q_Q4_ADD, 224)
+            X86Q_Q4_NIBBLES(X86Q_Q4_T6)
             "vmovdqa 0(%[aux]), %%ymm15\n\t"
             "vmovaps 32(%[aux]), %%ymm12\n\t"
             X86Q_Q4_F1(0, 0, "(%[b0])", a0) X86Q_Q4_F1(1, 4, "(%[b0],%[xs],1)", a1)
@@ -633,7 +639,7 @@ VOX_INLINE void x86q_q4_rows6_asm(const unsigned char *p, const unsigned char *x
             : [a0] "+x"(acc[0]), [a1] "+x"(acc[1]), [a2] "+x"(acc[2]), [a3] "+x"(acc[3]), [a4] "+x"(acc[4]),
               [a5] "+x"(acc[5])
             : [p] "r"(p), [x0] "r"(x0), [x3] "r"(x3), [xs] "r"(xs), [b0] "r"(bx0), [b3] "r"(bx3),
-              [aux] "r"(aux), [low4] "m"(*(const uint8_t(*)[32])low4), "m"(*aux)
+              [aux] "r"(aux), [low4] "m"(x86q_low4), "m"(*aux)
             : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm12", "xmm13", "xmm14", "xmm15", "memory");
 }
 
@@ -648,17 +654,8 @@ VOX_INLINE void x86q_q4_rows6_asm(const unsigned char *p, const unsigned char *x
 VOX_INLINE void x86q_q4_rows2_asm(const unsigned char *p, const unsigned char *x0, const unsigned char *x1,
                                   const float *bx0, const float *bx1, __m256i sc16, __m256 md, __m256 dd0,
                                   __m256 dd1, __m256 acc[2]) {
-    static const _Alignas(32) uint8_t low4[32] = {15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15,
-                                                  15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15};
     __asm__("vmovdqa %[low4], %%ymm15\n\t"
-            "vmovdqa 0(%[p]), %%ymm12\n\t" X86Q_Q4_T2(X86Q_Q4_SET, 0)
-            "vpsrlw $4, %%ymm12, %%ymm12\n\t" X86Q_Q4_T2(X86Q_Q4_ADD, 32)
-            "vmovdqa 32(%[p]), %%ymm12\n\t" X86Q_Q4_T2(X86Q_Q4_ADD, 64)
-            "vpsrlw $4, %%ymm12, %%ymm12\n\t" X86Q_Q4_T2(X86Q_Q4_ADD, 96)
-            "vmovdqa 64(%[p]), %%ymm12\n\t" X86Q_Q4_T2(X86Q_Q4_ADD, 128)
-            "vpsrlw $4, %%ymm12, %%ymm12\n\t" X86Q_Q4_T2(X86Q_Q4_ADD, 160)
-            "vmovdqa 96(%[p]), %%ymm12\n\t" X86Q_Q4_T2(X86Q_Q4_ADD, 192)
-            "vpsrlw $4, %%ymm12, %%ymm12\n\t" X86Q_Q4_T2(X86Q_Q4_ADD, 224)
+            X86Q_Q4_NIBBLES(X86Q_Q4_T2)
             "vpmaddwd %[sc], %%ymm0, %%ymm0\n\t"
             "vcvtdq2ps %%ymm0, %%ymm0\n\t"
             "vfmadd231ps %[dd0], %%ymm0, %[a0]\n\t"
@@ -669,12 +666,13 @@ VOX_INLINE void x86q_q4_rows2_asm(const unsigned char *p, const unsigned char *x
             "vfnmadd231ps (%[b1]), %[md], %[a1]\n\t"
             : [a0] "+x"(acc[0]), [a1] "+x"(acc[1])
             : [p] "r"(p), [x0] "r"(x0), [x1] "r"(x1), [b0] "r"(bx0), [b1] "r"(bx1), [sc] "x"(sc16), [md] "x"(md),
-              [dd0] "x"(dd0), [dd1] "x"(dd1), [low4] "m"(*(const uint8_t(*)[32])low4)
+              [dd0] "x"(dd0), [dd1] "x"(dd1), [low4] "m"(x86q_low4)
             : "xmm0", "xmm1", "xmm12", "xmm13", "xmm14", "xmm15", "memory");
 }
 #undef X86Q_Q4_T2
 #undef X86Q_Q4_SET
 #undef X86Q_Q4_ADD
+#undef X86Q_Q4_NIBBLES
 #undef X86Q_Q4_T6
 #undef X86Q_Q4_F1
 #endif

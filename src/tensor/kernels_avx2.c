@@ -11,7 +11,7 @@
  * scalar order after the reduction.  The sequence is the same for every
  * kernel shape: up to 4 weight rows x 2 input rows (float_micro), 2 weight
  * rows x up to 6 input rows (float_rows), and BF16 weights packed in pairs of
- * rows for the flow head (pair_micro, pair_rows).  One chain, not two, so
+ * rows for the flow head (pair_micro, float_rows packed).  One chain, not two, so
  * that six input rows against two weight rows take 12 accumulators and one
  * pass over the weights; kernel_bench --level avx2 --dtype bf16 --rows 6
  * --threads 2 (Zen 4, from memory, three alternating runs): 9216x3072
@@ -188,62 +188,6 @@ VOX_INLINE void float_range2(vox_dtype dt, const void *wa, const void *wb, const
     }
 }
 
-VOX_INLINE void float_rows(vox_dtype dt, const void *w, size_t ws, int n_out, const void *x, size_t xs,
-                           const int R, int64_t n, float *y, int64_t ldy) {
-    const int64_t n16 = n / 16 * 16;
-    const size_t es = dt == VOX_F32 ? 4 : 2;
-    _Alignas(32) float park[FOBLK][6][8];
-    for (int ob = 0; ob < n_out; ob += FOBLK) {
-        const int nob = n_out - ob < FOBLK ? n_out - ob : FOBLK;
-        for (int o = 0; o < nob; o++)
-            VOX_UNROLL for (int r = 0; r < R; r++) _mm256_store_ps(park[o][r], _mm256_setzero_ps());
-        for (int64_t k0 = 0; k0 < n16; k0 += FCHUNK) {
-            const int64_t k1 = k0 + FCHUNK < n16 ? k0 + FCHUNK : n16;
-            int o = 0;
-            for (; o + 1 < nob; o += 2) { /* pairs of weight rows */
-                __m256 acc[2][6];
-                VOX_UNROLL for (int q = 0; q < 2; q++) VOX_UNROLL for (int r = 0; r < R; r++)
-                    acc[q][r] = _mm256_load_ps(park[o + q][r]);
-                float_range2(dt, ROW(w, ob + o, ws), ROW(w, ob + o + 1, ws), x, xs, R, k0, k1, FPF_ROWS * ws, acc);
-                VOX_UNROLL for (int q = 0; q < 2; q++) VOX_UNROLL for (int r = 0; r < R; r++)
-                    _mm256_store_ps(park[o + q][r], acc[q][r]);
-            }
-            for (; o < nob; o++) { /* an odd last weight row */
-                __m256 acc[6];
-                VOX_UNROLL for (int r = 0; r < R; r++) acc[r] = _mm256_load_ps(park[o][r]);
-                float_range(dt, ROW(w, ob + o, ws), x, xs, R, k0, k1, FPF_ROWS * ws, acc);
-                VOX_UNROLL for (int r = 0; r < R; r++) _mm256_store_ps(park[o][r], acc[r]);
-            }
-        }
-        for (int o = 0; o < nob; o++)
-            VOX_UNROLL for (int r = 0; r < R; r++)
-                y[(int64_t)r * ldy + ob + o] =
-                    chain_end(dt, _mm256_load_ps(park[o][r]), (const char *)ROW(w, ob + o, ws) + (size_t)n16 * es,
-                              (const float *)ROW(x, r, xs) + n16, n - n16);
-    }
-}
-
-VOX_INLINE void float_tile(vox_dtype dt, const void *w, size_t ws, int n_out, const void *x, size_t xs,
-                           int n_rows, int64_t n, float *y, int64_t ldy) {
-    if (n_rows <= 2) {
-        float_tile_small(dt, w, ws, n_out, x, xs, n_rows, n, y, ldy);
-        return;
-    }
-    for (int r0 = 0; r0 < n_rows; r0 += 6) {
-        const void *xr = ROW(x, r0, xs);
-        float *yr = y + (int64_t)r0 * ldy;
-        switch (n_rows - r0 < 6 ? n_rows - r0 : 6) {
-        case 1: float_rows(dt, w, ws, n_out, xr, xs, 1, n, yr, ldy); break;
-        case 2: float_rows(dt, w, ws, n_out, xr, xs, 2, n, yr, ldy); break;
-        case 3: float_rows(dt, w, ws, n_out, xr, xs, 3, n, yr, ldy); break;
-        case 4: float_rows(dt, w, ws, n_out, xr, xs, 4, n, yr, ldy); break;
-        case 5: float_rows(dt, w, ws, n_out, xr, xs, 5, n, yr, ldy); break;
-        default: float_rows(dt, w, ws, n_out, xr, xs, 6, n, yr, ldy); break;
-        }
-    }
-}
-
-VOX_DEFINE_FLOAT_TILES(float_tile)
 
 /* ---- BF16 packed in pairs of rows ---------------------------------------------
  * For weights always multiplied with several input rows (the flow head's):
@@ -277,9 +221,13 @@ static void pack_bf16_pairs(const void *w, size_t ws, int n_out, int64_t n, void
     }
 }
 
+/* 0xffff0000 in every 32-bit lane: the mask of bf16_last8 (a memory operand in pair_step6) */
+static const uint32_t bf16_hi_mask[8] __attribute__((aligned(32))) = {
+    0xffff0000u, 0xffff0000u, 0xffff0000u, 0xffff0000u, 0xffff0000u, 0xffff0000u, 0xffff0000u, 0xffff0000u};
+
 VOX_INLINE __m256 bf16_first8(__m256i v) { return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16)); }
 VOX_INLINE __m256 bf16_last8(__m256i v) {
-    return _mm256_castsi256_ps(_mm256_and_si256(v, _mm256_set1_epi32((int)0xffff0000u)));
+    return _mm256_castsi256_ps(_mm256_and_si256(v, _mm256_load_si256((const __m256i *)bf16_hi_mask)));
 }
 
 /* The stored tail (elements n / 16 * 16 ..) of row q (0, 1) of group g. */
@@ -316,10 +264,6 @@ VOX_INLINE void pair_micro(const unsigned char *g, size_t gs, const int G, const
             y[(int64_t)r * ldy + o] = chain_end(VOX_BF16, acc[o][r], pair_tail(g + (size_t)(o / 2) * gs, o % 2, n),
                                                 (const float *)ROW(x, r, xs) + n16, n - n16);
 }
-
-/* 0xffff0000 in every 32-bit lane, the mask of bf16_last8, as a memory operand for pair_step6. */
-static const uint32_t bf16_hi_mask[8] __attribute__((aligned(32))) = {
-    0xffff0000u, 0xffff0000u, 0xffff0000u, 0xffff0000u, 0xffff0000u, 0xffff0000u, 0xffff0000u, 0xffff0000u};
 
 /* One 16-element step of a packed pair (at p) against six input rows (at
  * x[r]): bf16_first8 / bf16_last8 of both rows and the 24 FMAs of
@@ -413,59 +357,90 @@ VOX_INLINE void pair_range(const unsigned char *g, const void *x, size_t xs, con
     }
 }
 
-/* float_rows on packed pairs: R <= 6 input rows, chunks of FCHUNK elements,
- * FOBLK rows (FOBLK / 2 groups) at a time. */
-VOX_INLINE void pair_rows(const unsigned char *w, size_t gs, int n_out, const void *x, size_t xs, const int R,
-                          int64_t n, float *y, int64_t ldy) {
+/* ---- three or more input rows, plain or packed -------------------------------
+ * R <= 6 input rows against the weight rows in pairs, chunks of FCHUNK
+ * elements, FOBLK rows at a time (see float_range2).  packed: BF16 pairs
+ * (w the first group, ws the group size; a missing second row of the last
+ * group is zero and computed, not written), else plain rows of dtype dt,
+ * an odd last row through float_range. */
+VOX_INLINE void float_rows(const int packed, vox_dtype dt, const void *w, size_t ws, int n_out, const void *x,
+                           size_t xs, const int R, int64_t n, float *y, int64_t ldy) {
     const int64_t n16 = n / 16 * 16;
+    const size_t es = dt == VOX_F32 ? 4 : 2;
     _Alignas(32) float park[FOBLK][6][8];
     for (int ob = 0; ob < n_out; ob += FOBLK) {
-        const int nob = n_out - ob < FOBLK ? n_out - ob : FOBLK, nq = (nob + 1) / 2 * 2;
-        for (int o = 0; o < nq; o++)
+        const int nob = n_out - ob < FOBLK ? n_out - ob : FOBLK, np = packed ? (nob + 1) / 2 * 2 : nob;
+        for (int o = 0; o < np; o++)
             VOX_UNROLL for (int r = 0; r < R; r++) _mm256_store_ps(park[o][r], _mm256_setzero_ps());
         for (int64_t k0 = 0; k0 < n16; k0 += FCHUNK) {
             const int64_t k1 = k0 + FCHUNK < n16 ? k0 + FCHUNK : n16;
-            for (int o = 0; o < nq; o += 2) {
+            int o = 0;
+            for (; o + 1 < np; o += 2) { /* pairs of weight rows */
                 __m256 acc[2][6];
                 VOX_UNROLL for (int q = 0; q < 2; q++) VOX_UNROLL for (int r = 0; r < R; r++)
                     acc[q][r] = _mm256_load_ps(park[o + q][r]);
-                pair_range(w + (size_t)((ob + o) / 2) * gs, x, xs, R, k0, k1, FPF_ROWS / 2 * gs, acc);
+                if (packed)
+                    pair_range(ROW(w, (ob + o) / 2, ws), x, xs, R, k0, k1, FPF_ROWS / 2 * ws, acc);
+                else
+                    float_range2(dt, ROW(w, ob + o, ws), ROW(w, ob + o + 1, ws), x, xs, R, k0, k1, FPF_ROWS * ws, acc);
                 VOX_UNROLL for (int q = 0; q < 2; q++) VOX_UNROLL for (int r = 0; r < R; r++)
                     _mm256_store_ps(park[o + q][r], acc[q][r]);
             }
+            for (; o < np; o++) { /* an odd last weight row (plain only) */
+                __m256 acc[6];
+                VOX_UNROLL for (int r = 0; r < R; r++) acc[r] = _mm256_load_ps(park[o][r]);
+                float_range(dt, ROW(w, ob + o, ws), x, xs, R, k0, k1, FPF_ROWS * ws, acc);
+                VOX_UNROLL for (int r = 0; r < R; r++) _mm256_store_ps(park[o][r], acc[r]);
+            }
         }
-        for (int o = 0; o < nob; o++)
+        for (int o = 0; o < nob; o++) {
+            const void *tail = packed ? pair_tail(ROW(w, (ob + o) / 2, ws), o % 2, n)
+                                      : (const char *)ROW(w, ob + o, ws) + (size_t)n16 * es;
             VOX_UNROLL for (int r = 0; r < R; r++)
-                y[(int64_t)r * ldy + ob + o] =
-                    chain_end(VOX_BF16, _mm256_load_ps(park[o][r]), pair_tail(w + (size_t)((ob + o) / 2) * gs, o % 2, n),
-                              (const float *)ROW(x, r, xs) + n16, n - n16);
+                y[(int64_t)r * ldy + ob + o] = chain_end(dt, _mm256_load_ps(park[o][r]), tail,
+                                                         (const float *)ROW(x, r, xs) + n16, n - n16);
+        }
     }
 }
 
-static void tile_packed_bf16(const void *w, size_t gs, int n_out, const void *x, size_t xs, int n_rows,
-                             int64_t n, float *y, int64_t ldy) {
-    if (n_rows <= 2) {
-        for (int o0 = 0; o0 < n_out; o0 += 4) {
-            const unsigned char *g = (const unsigned char *)w + (size_t)(o0 / 2) * gs;
-            const int nv = n_out - o0 < 4 ? n_out - o0 : 4;
-            if (nv > 2 && n_rows == 2) pair_micro(g, gs, 2, x, xs, 2, n, nv, y + o0, ldy);
-            else if (nv > 2) pair_micro(g, gs, 2, x, xs, 1, n, nv, y + o0, ldy);
-            else if (n_rows == 2) pair_micro(g, gs, 1, x, xs, 2, n, nv, y + o0, ldy);
-            else pair_micro(g, gs, 1, x, xs, 1, n, nv, y + o0, ldy);
-        }
-        return;
-    }
+/* float_rows over all input rows, six at a time. */
+VOX_INLINE void float_rows_all(const int packed, vox_dtype dt, const void *w, size_t ws, int n_out, const void *x,
+                               size_t xs, int n_rows, int64_t n, float *y, int64_t ldy) {
     for (int r0 = 0; r0 < n_rows; r0 += 6) {
         const void *xr = ROW(x, r0, xs);
         float *yr = y + (int64_t)r0 * ldy;
         switch (n_rows - r0 < 6 ? n_rows - r0 : 6) {
-        case 1: pair_rows(w, gs, n_out, xr, xs, 1, n, yr, ldy); break;
-        case 2: pair_rows(w, gs, n_out, xr, xs, 2, n, yr, ldy); break;
-        case 3: pair_rows(w, gs, n_out, xr, xs, 3, n, yr, ldy); break;
-        case 4: pair_rows(w, gs, n_out, xr, xs, 4, n, yr, ldy); break;
-        case 5: pair_rows(w, gs, n_out, xr, xs, 5, n, yr, ldy); break;
-        default: pair_rows(w, gs, n_out, xr, xs, 6, n, yr, ldy); break;
+        case 1: float_rows(packed, dt, w, ws, n_out, xr, xs, 1, n, yr, ldy); break;
+        case 2: float_rows(packed, dt, w, ws, n_out, xr, xs, 2, n, yr, ldy); break;
+        case 3: float_rows(packed, dt, w, ws, n_out, xr, xs, 3, n, yr, ldy); break;
+        case 4: float_rows(packed, dt, w, ws, n_out, xr, xs, 4, n, yr, ldy); break;
+        case 5: float_rows(packed, dt, w, ws, n_out, xr, xs, 5, n, yr, ldy); break;
+        default: float_rows(packed, dt, w, ws, n_out, xr, xs, 6, n, yr, ldy); break;
         }
+    }
+}
+
+VOX_INLINE void float_tile(vox_dtype dt, const void *w, size_t ws, int n_out, const void *x, size_t xs,
+                           int n_rows, int64_t n, float *y, int64_t ldy) {
+    if (n_rows <= 2) float_tile_small(dt, w, ws, n_out, x, xs, n_rows, n, y, ldy);
+    else float_rows_all(0, dt, w, ws, n_out, x, xs, n_rows, n, y, ldy);
+}
+
+VOX_DEFINE_FLOAT_TILES(float_tile)
+
+static void tile_packed_bf16(const void *w, size_t gs, int n_out, const void *x, size_t xs, int n_rows,
+                             int64_t n, float *y, int64_t ldy) {
+    if (n_rows > 2) {
+        float_rows_all(1, VOX_BF16, w, gs, n_out, x, xs, n_rows, n, y, ldy);
+        return;
+    }
+    for (int o0 = 0; o0 < n_out; o0 += 4) {
+        const unsigned char *g = (const unsigned char *)w + (size_t)(o0 / 2) * gs;
+        const int nv = n_out - o0 < 4 ? n_out - o0 : 4;
+        if (nv > 2 && n_rows == 2) pair_micro(g, gs, 2, x, xs, 2, n, nv, y + o0, ldy);
+        else if (nv > 2) pair_micro(g, gs, 2, x, xs, 1, n, nv, y + o0, ldy);
+        else if (n_rows == 2) pair_micro(g, gs, 1, x, xs, 2, n, nv, y + o0, ldy);
+        else pair_micro(g, gs, 1, x, xs, 1, n, nv, y + o0, ldy);
     }
 }
 

@@ -365,6 +365,12 @@ VOX_INLINE x86q_q4_side x86q_q4_packed_side(const unsigned char *mb) {
     return x86q_q4_weight_side(scw, mnw, ddm);
 }
 
+/* d*dx for super-block b of prepared row xr, one multiply per row (with three
+ * or more rows the tiles form the same products for all rows at once). */
+VOX_INLINE __m256 x86q_q4_ddx(__m256 d, const unsigned char *xr, int64_t n, int64_t b) {
+    return _mm256_mul_ps(d, _mm256_broadcast_ss(x86q_prep_q8_k_d(xr, n) + b));
+}
+
 /* The per-row float steps of one super-block; dd = d*dx. */
 VOX_INLINE __m256 x86q_q4_accumulate(__m256 acc, __m256 v, __m256 dd, __m256 md, const float *bx) {
     acc = _mm256_fmadd_ps(v, dd, acc);
@@ -513,7 +519,7 @@ VOX_INLINE void x86q_q4_row(const unsigned char *w, const unsigned char *x, size
             isum = _mm256_add_epi32(_mm256_cvtepi16_epi32(_mm256_castsi256_si128(h)),
                                     _mm256_cvtepi16_epi32(_mm256_extracti128_si256(h, 1)));
 #endif
-            const __m256 dd = _mm256_mul_ps(ws.d, _mm256_broadcast_ss(x86q_prep_q8_k_d(xr, n) + b));
+            const __m256 dd = x86q_q4_ddx(ws.d, xr, n, b);
             acc[r] = x86q_q4_accumulate(acc[r], _mm256_mul_ps(_mm256_cvtepi32_ps(isum), ws.scf), dd, ws.md,
                                         x86q_prep_q8_k_bx(xr, n) + 8 * b);
         }
@@ -569,8 +575,7 @@ VOX_INLINE void x86q_q4_rows(const __m256i T[8], const x86q_q4_side ws, const un
     VOX_UNROLL for (int r = 0; r < R; r++) {
         const unsigned char *xr = x + (size_t)r * xs;
         const __m256 v = x86q_q4_scaled_t(T, xr + vox_round64((size_t)n) + (size_t)b * VOX_QK_K, ws.sc16, ws.scf);
-        const __m256 ddr = R >= 3 ? _mm256_broadcast_ss(dd + r)
-                                  : _mm256_mul_ps(ws.d, _mm256_broadcast_ss(x86q_prep_q8_k_d(xr, n) + b));
+        const __m256 ddr = R >= 3 ? _mm256_broadcast_ss(dd + r) : x86q_q4_ddx(ws.d, xr, n, b);
         acc[r] = x86q_q4_accumulate(acc[r], v, ddr, ws.md, x86q_prep_q8_k_bx(xr, n) + 8 * b);
     }
 }
@@ -723,10 +728,8 @@ VOX_INLINE void x86q_q4_groups_packed(const unsigned char *w, const unsigned cha
             const x86q_q4_side ws = x86q_q4_packed_side(mb);
             const unsigned char *x1 = x + xs;
             const size_t xo = vox_round64((size_t)n) + (size_t)b * VOX_QK_K;
-            const __m256 dd0 = _mm256_mul_ps(ws.d, _mm256_broadcast_ss(x86q_prep_q8_k_d(x, n) + b));
-            const __m256 dd1 = _mm256_mul_ps(ws.d, _mm256_broadcast_ss(x86q_prep_q8_k_d(x1, n) + b));
             x86q_q4_rows2_asm(p, x + xo, x1 + xo, x86q_prep_q8_k_bx(x, n) + 8 * b, x86q_prep_q8_k_bx(x1, n) + 8 * b,
-                              ws.sc16, ws.md, dd0, dd1, acc);
+                              ws.sc16, ws.md, x86q_q4_ddx(ws.d, x, n, b), x86q_q4_ddx(ws.d, x1, n, b), acc);
             continue;
         }
 #endif

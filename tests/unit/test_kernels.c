@@ -464,6 +464,43 @@ static void test_pack_parallel(void) {
     printf("parallel packing checked in %d cases\n", packed);
 }
 
+/* A packed copy of 2 MiB or more (the flow head's are 2-16 MiB) starts on a
+ * 2 MiB boundary on Linux, where it asks for huge pages, and its 6-row
+ * products keep the unpacked bits. */
+static void test_pack_large(void) {
+    const int out = 1300, in = 3072, rows = 6;
+    wmat m;
+    if (wmat_make(&m, VOX_Q4_K, out, in) != 0) {
+        CHECK(0, "out of memory");
+        wmat_free(&m);
+        return;
+    }
+    vox_tensor pt;
+    void *buf = NULL;
+    const int pk = vox_matmul_pack(g_pool, &m.t, rows, &pt, &buf);
+    CHECK(pk >= 0, "large pack: out of memory");
+    if (pk == 1) {
+        CHECK(pt.packed_bytes >= ((size_t)2 << 20), "large pack: %zu bytes, expected at least 2 MiB",
+              pt.packed_bytes);
+#if defined(__linux__)
+        CHECK(((uintptr_t)buf & (((uintptr_t)2 << 20) - 1)) == 0, "large pack: copy not 2 MiB aligned (%p)", buf);
+#endif
+        float *x = malloc(sizeof(float) * rows * in), *y = malloc(sizeof(float) * rows * out),
+              *yr = malloc(sizeof(float) * rows * out);
+        CHECK(x && y && yr, "out of memory");
+        if (x && y && yr) {
+            for (int i = 0; i < rows * in; i++) x[i] = grand();
+            vox_matmul(&m.t, x, rows, yr);
+            vox_matmul_pool(g_pool, &pt, x, rows, y);
+            CHECK(bits_equal(y, yr, (size_t)rows * out), "large pack: packed 6-row product differs");
+        }
+        free(x), free(y), free(yr);
+    }
+    printf("large packed copy: %s\n", pk == 1 ? "checked" : "the default level does not pack Q4_K");
+    free(buf);
+    wmat_free(&m);
+}
+
 /* Invalid shapes give NaN, never a crash. */
 static void test_matmul_invalid(void) {
     unsigned char buf[34 * 4] = {0};
@@ -1014,6 +1051,7 @@ int main(int argc, char **argv) {
     test_silu();
     test_rmsnorm_rows();
     test_pack_parallel();
+    test_pack_large();
     test_levels(argv[0]);
     test_prep_exact();
     test_prep_probe();

@@ -590,13 +590,13 @@ VOX_INLINE void x86q_q4_rows(const __m256i T[8], const x86q_q4_side ws, const un
  * time (rows innermost), the int16 sums s0..s5 live in ymm0-5, the
  * accumulators in six registers of the compiler's choice (outside ymm0-5 and
  * ymm12-15), and per super-block and row the loads are the 8 activation
- * chunks, d*dx and bx. */
-typedef struct { /* the asm reads sc16 at byte 0, md at 32, dd at 64 */
-    _Alignas(32) int16_t sc16[16];
-    _Alignas(32) float md[8];
-    _Alignas(32) float dd[8];
-} x86q_q4_aux;
-_Static_assert(offsetof(x86q_q4_aux, md) == 32 && offsetof(x86q_q4_aux, dd) == 64, "x86q_q4_aux layout");
+ * chunks, d*dx and bx.  The weight side comes from the super-block's packed
+ * metadata (mb) in the step itself: d*dx of the six rows (d times the
+ * gathered dx, dxt) first, stored to the 32-byte scratch scr and read back by
+ * the float part as broadcasts, the sub-block scales and dmin*min after the
+ * integer part, in the registers it frees.  The same operations as
+ * x86q_q4_weight_side; a pass of their own before the steps (stores of all
+ * three) cost ~2-3% more in kernel_bench 512x3072 --mb 0, one thread. */
 
 /* 15 in every byte: the nibble mask of the asm steps */
 static const _Alignas(32) uint8_t x86q_low4[32] = {15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15,
@@ -627,24 +627,38 @@ static const _Alignas(32) uint8_t x86q_low4[32] = {15, 15, 15, 15, 15, 15, 15, 1
 #define X86Q_Q4_F1(s, ddoff, bx, acc)                                                              \
     "vpmaddwd %%ymm15, %%ymm" #s ", %%ymm" #s "\n\t"                                              \
     "vcvtdq2ps %%ymm" #s ", %%ymm" #s "\n\t"                                                      \
-    "vbroadcastss 64+" #ddoff "(%[aux]), %%ymm13\n\t"                                                  \
+    "vbroadcastss " #ddoff "(%[scr]), %%ymm13\n\t"                                                  \
     "vfmadd231ps %%ymm13, %%ymm" #s ", %[" #acc "]\n\t"                                          \
     "vfnmadd231ps " bx ", %%ymm12, %[" #acc "]\n\t"
 
+/* byte L of the broadcast scale qword into both int16 halves of dword L (as x86q_q4_weight_side) */
+static const _Alignas(32) int8_t x86q_sc16_idx[32] = {0, -1, 0, -1, 1, -1, 1, -1, 2, -1, 2, -1, 3, -1, 3, -1,
+                                                      4, -1, 4, -1, 5, -1, 5, -1, 6, -1, 6, -1, 7, -1, 7, -1};
 VOX_INLINE void x86q_q4_rows6_asm(const unsigned char *p, const unsigned char *x0, const unsigned char *x3,
-                                  size_t xs, const float *bx0, const float *bx3, const x86q_q4_aux *aux,
-                                  __m256 acc[6]) {
-    __asm__("vmovdqa %[low4], %%ymm15\n\t"
+                                  size_t xs, const float *bx0, const float *bx3, const unsigned char *mb,
+                                  const float *dxt, float *scr, __m256 acc[6]) {
+    __asm__("vpbroadcastd 16(%[mb]), %%xmm12\n\t" /* f16 d, dmin */
+            "vcvtph2ps %%xmm12, %%ymm12\n\t"
+            "vmovsldup %%ymm12, %%ymm12\n\t"      /* d */
+            "vmulps (%[dxt]), %%ymm12, %%ymm12\n\t"
+            "vmovaps %%ymm12, (%[scr])\n\t"       /* d*dx of the rows */
+            "vmovdqa %[low4], %%ymm15\n\t"
             X86Q_Q4_NIBBLES(X86Q_Q4_T6)
-            "vmovdqa 0(%[aux]), %%ymm15\n\t"
-            "vmovaps 32(%[aux]), %%ymm12\n\t"
+            "vpbroadcastq (%[mb]), %%ymm15\n\t"
+            "vpshufb %[idx], %%ymm15, %%ymm15\n\t" /* sc16 */
+            "vpbroadcastd 16(%[mb]), %%xmm13\n\t"
+            "vcvtph2ps %%xmm13, %%ymm13\n\t"
+            "vmovshdup %%ymm13, %%ymm13\n\t"      /* dmin */
+            "vpmovzxbd 8(%[mb]), %%ymm12\n\t"
+            "vcvtdq2ps %%ymm12, %%ymm12\n\t"
+            "vmulps %%ymm13, %%ymm12, %%ymm12\n\t" /* md */
             X86Q_Q4_F1(0, 0, "(%[b0])", a0) X86Q_Q4_F1(1, 4, "(%[b0],%[xs],1)", a1)
             X86Q_Q4_F1(2, 8, "(%[b0],%[xs],2)", a2) X86Q_Q4_F1(3, 12, "(%[b3])", a3)
             X86Q_Q4_F1(4, 16, "(%[b3],%[xs],1)", a4) X86Q_Q4_F1(5, 20, "(%[b3],%[xs],2)", a5)
             : [a0] "+x"(acc[0]), [a1] "+x"(acc[1]), [a2] "+x"(acc[2]), [a3] "+x"(acc[3]), [a4] "+x"(acc[4]),
               [a5] "+x"(acc[5])
-            : [p] "r"(p), [x0] "r"(x0), [x3] "r"(x3), [xs] "r"(xs), [b0] "r"(bx0), [b3] "r"(bx3),
-              [aux] "r"(aux), [low4] "m"(x86q_low4), "m"(*aux)
+            : [p] "r"(p), [x0] "r"(x0), [x3] "r"(x3), [xs] "r"(xs), [b0] "r"(bx0), [b3] "r"(bx3), [mb] "r"(mb),
+              [dxt] "r"(dxt), [scr] "r"(scr), [low4] "m"(x86q_low4), [idx] "m"(x86q_sc16_idx)
             : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm12", "xmm13", "xmm14", "xmm15", "memory");
 }
 
@@ -691,19 +705,7 @@ VOX_INLINE void x86q_q4_groups_packed(const unsigned char *w, const unsigned cha
     const unsigned char *meta = w + (size_t)nsb * Q4P_QUANTS8;
     const __m256i low4 = _mm256_set1_epi8(0x0f);
 #if !X86Q_VNNI
-    /* six rows: each super-block's weight side first, in a pass of its own, so
-     * the asm step reads d*dx (4-byte broadcasts) long after the 32-byte store
-     * (kernel_bench 512x3072, 1 thread: 113 -> 115 GMAC/s against storing it
-     * just before the step) */
-    x86q_q4_aux aux[X86Q_DXT];
-    if (R == 6)
-        for (int64_t b = g0; b < g1; b++) {
-            const x86q_q4_side ws = x86q_q4_packed_side(meta + (size_t)b * Q4P_META8);
-            x86q_q4_aux *a = &aux[b - g0];
-            _mm256_store_si256((__m256i *)a->sc16, ws.sc16);
-            _mm256_store_ps(a->md, ws.md);
-            _mm256_store_ps(a->dd, _mm256_mul_ps(ws.d, _mm256_load_ps(dxt + 8 * (b - g0))));
-        }
+    _Alignas(32) float scr[8]; /* the six-row step's d*dx */
 #endif
     for (int64_t b = g0; b < g1; b++) {
         const unsigned char *p = w + (size_t)b * Q4P_QUANTS8;
@@ -720,8 +722,8 @@ VOX_INLINE void x86q_q4_groups_packed(const unsigned char *w, const unsigned cha
         if (R == 6) {
             const unsigned char *x0 = x + vox_round64((size_t)n) + (size_t)b * VOX_QK_K;
             const unsigned char *b0 = (const unsigned char *)(x86q_prep_q8_k_bx(x, n) + 8 * b);
-            x86q_q4_rows6_asm(p, x0, x0 + 3 * xs, xs, (const float *)b0, (const float *)(b0 + 3 * xs),
-                              &aux[b - g0], acc);
+            x86q_q4_rows6_asm(p, x0, x0 + 3 * xs, xs, (const float *)b0, (const float *)(b0 + 3 * xs), mb,
+                              dxt + 8 * (b - g0), scr, acc);
             continue;
         }
         if (R == 2) {

@@ -341,6 +341,9 @@ typedef struct {
     __m256 scf, md, d;
 } x86q_q4_side;
 
+/* byte L of a broadcast qword of sub-block scales into both int16 halves of dword L */
+static const _Alignas(32) int8_t x86q_sc16_idx[32] = {0, -1, 0, -1, 1, -1, 1, -1, 2, -1, 2, -1, 3, -1, 3, -1,
+                                                      4, -1, 4, -1, 5, -1, 5, -1, 6, -1, 6, -1, 7, -1, 7, -1};
 VOX_INLINE x86q_q4_side x86q_q4_weight_side(uint64_t scw, uint64_t mnw, uint32_t ddm) {
     x86q_q4_side w;
     const __m128 dd = _mm_cvtph_ps(_mm_cvtsi32_si128((int)ddm));
@@ -348,10 +351,8 @@ VOX_INLINE x86q_q4_side x86q_q4_weight_side(uint64_t scw, uint64_t mnw, uint32_t
     const __m256 mnf = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)mnw)));
     w.md = _mm256_mul_ps(mnf, _mm256_broadcastss_ps(_mm_movehdup_ps(dd)));
     w.scf = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)scw)));
-    /* byte L of the broadcast qword into both int16 halves of dword L */
-    const __m256i idx = _mm256_setr_epi8(0, -1, 0, -1, 1, -1, 1, -1, 2, -1, 2, -1, 3, -1, 3, -1,
-                                         4, -1, 4, -1, 5, -1, 5, -1, 6, -1, 6, -1, 7, -1, 7, -1);
-    w.sc16 = _mm256_shuffle_epi8(_mm256_set1_epi64x((long long)scw), idx);
+    w.sc16 = _mm256_shuffle_epi8(_mm256_set1_epi64x((long long)scw),
+                                 _mm256_load_si256((const __m256i *)x86q_sc16_idx));
     return w; /* (each caller uses sc16 or scf; the compiler drops the other) */
 }
 
@@ -631,9 +632,6 @@ static const _Alignas(32) uint8_t x86q_low4[32] = {15, 15, 15, 15, 15, 15, 15, 1
     "vfmadd231ps %%ymm13, %%ymm" #s ", %[" #acc "]\n\t"                                          \
     "vfnmadd231ps " bx ", %%ymm12, %[" #acc "]\n\t"
 
-/* byte L of the broadcast scale qword into both int16 halves of dword L (as x86q_q4_weight_side) */
-static const _Alignas(32) int8_t x86q_sc16_idx[32] = {0, -1, 0, -1, 1, -1, 1, -1, 2, -1, 2, -1, 3, -1, 3, -1,
-                                                      4, -1, 4, -1, 5, -1, 5, -1, 6, -1, 6, -1, 7, -1, 7, -1};
 VOX_INLINE void x86q_q4_rows6_asm(const unsigned char *p, const unsigned char *x0, const unsigned char *x3,
                                   size_t xs, const float *bx0, const float *bx3, const unsigned char *mb,
                                   const float *dxt, float *scr, __m256 acc[6]) {

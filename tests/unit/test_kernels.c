@@ -464,7 +464,7 @@ static void test_pack_parallel(void) {
     printf("parallel packing checked in %d cases\n", packed);
 }
 
-/* A packed copy of 2 MiB or more (the flow head's are 2-16 MiB) starts on a
+/* A packed copy of 2 MiB or more (most of the flow head's are 7-16 MiB) starts on a
  * 2 MiB boundary on Linux, where it asks for huge pages, and its 6-row
  * products keep the unpacked bits. */
 static void test_pack_large(void) {

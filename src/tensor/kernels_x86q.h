@@ -595,7 +595,8 @@ VOX_INLINE void x86q_q4_rows(const __m256i T[8], const x86q_q4_side ws, const un
  * metadata (mb) in the step itself: d*dx of the six rows (d times the
  * gathered dx, dxt) first, stored to the 32-byte scratch scr and read back by
  * the float part as broadcasts, the sub-block scales and dmin*min after the
- * integer part, in the registers it frees.  The same operations as
+ * integer part, in the registers it frees (so d and dmin are converted from
+ * f16 twice: no register is free across the integer part).  The same operations as
  * x86q_q4_weight_side; a pass of their own before the steps (stores of all
  * three) cost ~2-3% more in kernel_bench 512x3072 --mb 0, one thread. */
 

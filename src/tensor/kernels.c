@@ -9,8 +9,8 @@
  * and each thread walks its chunk in tiles: all input rows at once when there
  * are at most VOX_TILE_ROWS of them (the common case: 1 row in the backbone, 6
  * in the flow head), otherwise tiles of TILE_OUT weight rows x VOX_TILE_ROWS
- * input rows so a tile of weights is reused from cache for every group of
- * input rows (prefill, codec).  A weight packed for this level
+ * input rows (or the set's packed_tile_rows on a packed copy) so a tile of
+ * weights is reused from cache for every group of input rows (prefill, codec).  A weight packed for this level
  * (vox_matmul_pack) is read through the set's packed tile instead, its shares
  * of each chunk rounded to whole groups of rows.  The arithmetic per (output,
  * row) pair is fixed by the kernel set (kernels_impl.h), so neither the
@@ -295,10 +295,13 @@ static void matmul_range(const mat_job *j, int n_rows, int64_t o0, int64_t o1) {
              j->y + o0, out);
         return;
     }
+    const int tr = j->packed && j->k->packed_tile_rows > 0 && j->k->packed_tile_rows <= VOX_TILE_ROWS
+                       ? j->k->packed_tile_rows
+                       : VOX_TILE_ROWS;
     for (int64_t ob = o0; ob < o1; ob += TILE_OUT) { /* TILE_OUT: a multiple of every P */
         const int64_t oe = ob + TILE_OUT < o1 ? ob + TILE_OUT : o1;
-        for (int rb = 0; rb < n_rows; rb += VOX_TILE_ROWS) {
-            const int nr = n_rows - rb < VOX_TILE_ROWS ? n_rows - rb : VOX_TILE_ROWS;
+        for (int rb = 0; rb < n_rows; rb += tr) {
+            const int nr = n_rows - rb < tr ? n_rows - rb : tr;
             tile(w + (size_t)(ob / P) * stride, stride, (int)(oe - ob), x + (size_t)rb * j->x_stride,
                  j->x_stride, nr, in, j->y + (int64_t)rb * out + ob, out);
         }

@@ -72,6 +72,10 @@ typedef struct vox_dtype_kernel {
     vox_prep_bytes_fn pack_group_bytes;
     vox_pack_fn pack;
     vox_tile_fn tile_packed;
+    /* products of more than VOX_TILE_ROWS rows (a prompt) on the packed copy:
+     * input rows per tile_packed call, the count its inner loop is fastest at
+     * (0: VOX_TILE_ROWS) */
+    int packed_tile_rows;
 } vox_dtype_kernel;
 
 typedef struct vox_kernel_set {

@@ -64,7 +64,7 @@ enum { X86Q_G = 8, X86Q_GROUP_VALUES = 256, Q8P_SCALES8 = 16, Q4P_QUANTS8 = 128,
 #define X86Q_PF 8192 /* prefetch distance along a weight row, bytes */
 #define X86Q_DXT 32 /* super-blocks per piece of a row with three or more rows (x86q_group_tile) */
 #ifndef X86Q_PACK_MIN_ROWS
-#define X86Q_PACK_MIN_ROWS 2 /* weights multiplied with at least this many rows are packed */
+#define X86Q_PACK_MIN_ROWS 2 /* Q8_0 weights multiplied with at least this many rows are packed */
 #endif
 
 static inline float x86q_hsum8(__m256 v) {
@@ -948,17 +948,31 @@ X86Q_TILE(x86q_tile_q8_0, x86q_q8_row, x86q_tile_plain3_q8_0)
 X86Q_TILE(x86q_tile_q4_k, x86q_q4_row, x86q_tile_plain3_q4_k)
 #undef X86Q_TILE
 
-/* The two dtypes' entries of the including file's kernel set.  Packed only
- * for products of 2 or more rows: kernel_bench 3072x9216, 1 thread, 1 row,
- * plain vs packed, alternating, was the same within the noise for both dtypes
- * (memory bound at ~22 GB/s either way), so the backbone's weights are not
- * copied at load. */
+/* Which weights have a packed copy (kernel_bench on Zen 4, 2 threads, AVX2,
+ * best runs of alternating variants).  Q4_K: every one, the backbone's too.
+ * Its single-row products run at the same speed either way (9216x3072:
+ * 59.9-64.8 GMAC/s packed, 61.4-62.7 plain), but a prompt's many rows are
+ * faster packed (22 rows, 9216x3072: 115-135 plain, 177-209 packed; 3072x9216:
+ * 146-157, 202-208), read six at a time (X86Q_Q4_TILE_ROWS: the AVX2 step
+ * for six rows; 8 at a time packed gave 141-181).  End to end (`voxtts bench
+ * --synthetic --type best`, avx2): prefill of 22 rows 0.55-0.71 -> 0.41-0.55 s.
+ * With AVX-VNNI the packed products of 22 rows read 8 or 6 at a time were
+ * within the noise (196-228, 194-216 GMAC/s; plain 190-202).  Q8_0: only for
+ * products of 2 or more rows (single rows: the same speed, and its large
+ * users, the heads and the codec, are not packed). */
+#ifndef X86Q_Q4_PACK_MIN_ROWS
+#define X86Q_Q4_PACK_MIN_ROWS 1
+#endif
+#ifndef X86Q_Q4_TILE_ROWS
+#define X86Q_Q4_TILE_ROWS (X86Q_VNNI ? 0 : 6)
+#endif
+/* The two dtypes' entries of the including file's kernel set. */
 #define X86Q_KERNELS                                                                               \
     [VOX_Q8_0] = {.tile = x86q_tile_q8_0, .prep = x86q_prep_q8_0, .prep_bytes = x86q_prep_q8_0_bytes, \
                   .pack_rows = 1, .pack_min_rows = X86Q_PACK_MIN_ROWS,                              \
                   .pack_group_bytes = x86q_pack_bytes_q8_0, .pack = x86q_pack_q8_0,                 \
                   .tile_packed = x86q_tile_packed_q8_0},                                           \
     [VOX_Q4_K] = {.tile = x86q_tile_q4_k, .prep = x86q_prep_q8_k, .prep_bytes = x86q_prep_q8_k_bytes, \
-                  .pack_rows = 1, .pack_min_rows = X86Q_PACK_MIN_ROWS,                              \
+                  .pack_rows = 1, .pack_min_rows = X86Q_Q4_PACK_MIN_ROWS,                           \
                   .pack_group_bytes = x86q_pack_bytes_q4_k, .pack = x86q_pack_q4_k,                 \
-                  .tile_packed = x86q_tile_packed_q4_k}
+                  .tile_packed = x86q_tile_packed_q4_k, .packed_tile_rows = X86Q_Q4_TILE_ROWS}

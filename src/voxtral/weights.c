@@ -8,9 +8,10 @@
  * the kernels take any dtype, and embedding rows are read with
  * vox_tensor_get_row.  The one copy: a block's matrices are handed to
  * vox_matmul_pack with the number of rows their products have, and where the
- * kernel level has a faster layout for that (the flow head's 6-row batch; on
- * the avx512 level with VNNI also the backbone's Q4_K matrices) the block keeps
- * the packed copy and the source drops the original's pages.
+ * kernel level has a layout for that (the flow head's 6-row batch; Q4_K
+ * matrices on the x86 levels with integer kernels also in the backbone, whose
+ * prompts then run faster) the block keeps the packed copy and the source
+ * drops the original's pages.
  * Small tensors, whatever their dtype, are converted to f32
  * once here: norm gains, LayerScales, the semantic codebook
  * (§6.1, divided in f32 precision or better) and the codec convolutions, whose

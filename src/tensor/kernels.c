@@ -10,7 +10,8 @@
  * are at most VOX_TILE_ROWS of them (the common case: 1 row in the backbone, 6
  * in the flow head), otherwise tiles of TILE_OUT weight rows x VOX_TILE_ROWS
  * input rows (or the set's packed_tile_rows on a packed copy) so a tile of
- * weights is reused from cache for every group of input rows (prefill, codec).  A weight packed for this level
+ * weights is reused from cache for every group of input rows (prefill,
+ * codec).  A weight packed for this level
  * (vox_matmul_pack) is read through the set's packed tile instead, its shares
  * of each chunk rounded to whole groups of rows.  The arithmetic per (output,
  * row) pair is fixed by the kernel set (kernels_impl.h), so neither the

@@ -558,7 +558,8 @@ VOX_INLINE void x86q_q4_plain_group(const unsigned char *blk, __m256i T[8]) {
  * plain path (chunk k: T_2k in the low, T_2k+1 in the high nibbles).  Packing
  * at load into fresh memory, this took 28-30 ns per super-block where a
  * byte-by-byte version that ORed the nibbles into a cleared row took 110-114
- * (a throwaway timer: 147456x3072, Zen 4), about 1 s of the backbone's load. */
+ * (a throwaway timer: 147456x3072, Zen 4): about 1 s less CPU time to pack
+ * the backbone. */
 static void x86q_pack_q4_k(const void *w, size_t ws, int n_out, int64_t n, void *out) {
     const int64_t nsb = n / VOX_QK_K;
     const size_t rb = x86q_pack_bytes_q4_k(n), used = (size_t)nsb * (Q4P_QUANTS8 + Q4P_META8);

@@ -63,9 +63,6 @@ enum { X86Q_G = 8, X86Q_GROUP_VALUES = 256, Q8P_SCALES8 = 16, Q4P_QUANTS8 = 128,
 
 #define X86Q_PF 8192 /* prefetch distance along a weight row, bytes */
 #define X86Q_DXT 32 /* super-blocks per piece of a row with three or more rows (x86q_group_tile) */
-#ifndef X86Q_PACK_MIN_ROWS
-#define X86Q_PACK_MIN_ROWS 2 /* Q8_0 weights multiplied with at least this many rows are packed */
-#endif
 
 static inline float x86q_hsum8(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -963,6 +960,9 @@ X86Q_TILE(x86q_tile_q4_k, x86q_q4_row, x86q_tile_plain3_q4_k)
  * users, the heads and the codec, are not packed). */
 #ifndef X86Q_Q4_PACK_MIN_ROWS
 #define X86Q_Q4_PACK_MIN_ROWS 1
+#endif
+#ifndef X86Q_PACK_MIN_ROWS
+#define X86Q_PACK_MIN_ROWS 2 /* Q8_0 weights multiplied with at least this many rows are packed */
 #endif
 #ifndef X86Q_Q4_TILE_ROWS
 #define X86Q_Q4_TILE_ROWS (X86Q_VNNI ? 0 : 6)

@@ -618,7 +618,26 @@ VOX_INLINE void x86q_q4_rows(const __m256i T[8], const x86q_q4_side ws, const un
  * integer part, in the registers it frees (so d and dmin are converted from
  * f16 twice: no register is free across the integer part).  The same operations as
  * x86q_q4_weight_side; a pass of their own before the steps (stores of all
- * three) cost ~2-3% more in kernel_bench 512x3072 --mb 0, one thread. */
+ * three) cost ~2-3% more in kernel_bench 512x3072 --mb 0, one thread.
+ *
+ * How far from the hardware (Zen 4, throwaway loops timed at 3.67 GHz).
+ * vpmaddubsw, vpmaddwd, vpdpbusd and the FMAs share two pipes (8 maddubs + 8
+ * FMAs: 8 cycles); vpand, shifts and vcvtdq2ps run beside them at no cost.
+ * The step has 68 operations on those two pipes (48 maddubs, 6 madd, 12
+ * FMAs, 2 multiplies): at least 34 cycles.  It takes 47-48 (192x3072 in L2,
+ * one thread, with the tile around it; 44 without), 38-39 as a register-only
+ * copy, 39.5 without its float part, 44 without the six fnmadds.  What
+ * keeps it from 34 is the integer adds: a vpaddw (vpsubw, vpaddd, vpor)
+ * that consumes a maddubs result takes multiply-pipe slots (48 maddubs + 42
+ * such adds: 28.5 cycles against 24 alone; independent adds, or vaddps in
+ * their place, cost nothing), and the maddubs sums need them.  Orderings
+ * tried (adds grouped after the six maddubs of a nibble register, the
+ * accumulators in memory) were the same or slower; the AVX-VNNI step, which
+ * has no adds but as many multiply-pipe operations, runs at the same speed.
+ * The float part (per row and super-block: one scale FMA, one min FMA) is
+ * the least Q4_K's per-super-block scales allow with the sub-blocks in
+ * lanes; summing across rows or super-blocks first needs shuffles
+ * (vphaddd: 2 cycles each), which cost what they save. */
 
 /* 15 in every byte: the nibble mask of the asm steps */
 static const _Alignas(32) uint8_t x86q_low4[32] = {15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15,

@@ -620,24 +620,26 @@ VOX_INLINE void x86q_q4_rows(const __m256i T[8], const x86q_q4_side ws, const un
  * x86q_q4_weight_side; a pass of their own before the steps (stores of all
  * three) cost ~2-3% more in kernel_bench 512x3072 --mb 0, one thread.
  *
- * How far from the hardware (Zen 4, throwaway loops timed at 3.67 GHz).
- * vpmaddubsw, vpmaddwd, vpdpbusd and the FMAs share two pipes (8 maddubs + 8
- * FMAs: 8 cycles); vpand, shifts and vcvtdq2ps run beside them at no cost.
- * The step has 68 operations on those two pipes (48 maddubs, 6 madd, 12
- * FMAs, 2 multiplies): at least 34 cycles.  It takes 47-48 (192x3072 in L2,
- * one thread, with the tile around it; 44 without), 38-39 as a register-only
- * copy, 39.5 without its float part, 44 without the six fnmadds.  What
- * keeps it from 34 is the integer adds: a vpaddw (vpsubw, vpaddd, vpor)
- * that consumes a maddubs result takes multiply-pipe slots (48 maddubs + 42
- * such adds: 28.5 cycles against 24 alone; independent adds, or vaddps in
- * their place, cost nothing), and the maddubs sums need them.  Orderings
- * tried (adds grouped after the six maddubs of a nibble register, the
- * accumulators in memory) were the same or slower; the AVX-VNNI step, which
- * has no adds but as many multiply-pipe operations, runs at the same speed.
- * The float part (per row and super-block: one scale FMA, one min FMA) is
- * the least Q4_K's per-super-block scales allow with the sub-blocks in
- * lanes; summing across rows or super-blocks first needs shuffles
- * (vphaddd: 2 cycles each), which cost what they save. */
+ * How far from the hardware (Zen 4 at 3.67 GHz; tools/isa_probe and
+ * throwaway loops).  vpmaddubsw, vpmaddwd, vpdpbusd and the FMAs share two
+ * pipes; vpand, shifts and vcvtdq2ps run beside them at no cost.  The step
+ * has 68 operations on those pipes (48 maddubs, 6 madd, 12 FMAs, 2
+ * multiplies): at least 34 cycles per super-block.  It takes 47-48 (192x3072
+ * in L2, one thread).  Of the difference, the tile around the step takes ~3
+ * (44 without it), forming the weight side ~2 (46 without it), and the
+ * integer adds most of the rest: an add that consumes a maddubs result takes
+ * a multiply-pipe slot more often than not (48 maddubs with their 42 vpaddw:
+ * 30 cycles, without them 24; independent adds, or vaddps in their place,
+ * cost nothing), and vpsubw, vpaddd and vpor behave the same.  Issuing the
+ * adds after all six maddubs of their nibble register (accumulators moved
+ * to memory to free the registers) was slower, 49-50.5; a whole nibble
+ * register later gained 4% in a register-only three-row copy.  The
+ * AVX-VNNI step has no adds but as many multiply-pipe operations and runs at
+ * the same speed.  The float part (per row and super-block one FMA for the
+ * scales, one for the mins: 39.5 cycles without it, 44 without the mins) is
+ * the least Q4_K's per-super-block scales allow with sub-blocks in lanes;
+ * summing across rows or super-blocks first needs shuffles (vphaddd: 2
+ * cycles each) that cost what they save. */
 
 /* 15 in every byte: the nibble mask of the asm steps */
 static const _Alignas(32) uint8_t x86q_low4[32] = {15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15,

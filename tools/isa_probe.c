@@ -150,10 +150,10 @@ __attribute__((target("avx2,fma"))) static double ipc_mul_fma(long iters, double
  * one of two temporaries, each added into the row's int16 sum; 6 rows; the 8
  * nibble registers stay in ymm0-7.  Cycles per 256 products and row.  With
  * adds = 0 the vpaddw are left out: the difference is what the adds cost.
- * On Zen 4 that is most of the gap to the bound, although vpaddw issues at 4
- * per cycle beside the multiplies when its inputs are ready from the start:
- * an add that waits for a multiply's result takes one of the two multiply
- * pipes' slots more often than not. */
+ * On Zen 4 that is about a cycle, although vpaddw issues at 4 per cycle and
+ * beside the multiplies when its inputs are ready from the start: an add
+ * that waits for a multiply's result takes one of the two multiply pipes'
+ * slots more often than not. */
 #define KQ_STEP(roff, j, tmp, s)                                                                   \
     "vpmaddubsw " #roff "+32*" #j "(%[x]), %%ymm" #j ", %%ymm" #tmp "\n\t"                        \
     "vpaddw %%ymm" #tmp ", %%ymm" #s ", %%ymm" #s "\n\t"

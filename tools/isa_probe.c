@@ -154,10 +154,8 @@ __attribute__((target("avx2,fma"))) static double ipc_mul_fma(long iters, double
  * beside the multiplies when its inputs are ready from the start: an add
  * that waits for a multiply's result takes one of the two multiply pipes'
  * slots more often than not. */
-#define KQ_STEP(roff, j, tmp, s)                                                                   \
-    "vpmaddubsw " #roff "+32*" #j "(%[x]), %%ymm" #j ", %%ymm" #tmp "\n\t"                        \
-    "vpaddw %%ymm" #tmp ", %%ymm" #s ", %%ymm" #s "\n\t"
 #define KQ_MUL(roff, j, tmp, s) "vpmaddubsw " #roff "+32*" #j "(%[x]), %%ymm" #j ", %%ymm" #tmp "\n\t"
+#define KQ_STEP(roff, j, tmp, s) KQ_MUL(roff, j, tmp, s) "vpaddw %%ymm" #tmp ", %%ymm" #s ", %%ymm" #s "\n\t"
 #define KQ_ROW(OP, roff, s)                                                                        \
     OP(roff, 0, 14, s) OP(roff, 1, 15, s) OP(roff, 2, 14, s) OP(roff, 3, 15, s)                    \
     OP(roff, 4, 14, s) OP(roff, 5, 15, s) OP(roff, 6, 14, s) OP(roff, 7, 15, s)
